@@ -1,0 +1,13 @@
+//! maskscope: see how a transformer decoder is fed and masked.
+//!
+//! Layers, one direction: [`model`] (candle: tensors, training, decoding) produces
+//! [`trace`] (plain ndarray data), which the `app` views draw. Views never touch candle and
+//! the model never touches egui. [`masks`], [`tokenizer`], [`tasks`] and [`dataset`] are
+//! plain Rust shared by both.
+
+pub mod dataset;
+pub mod masks;
+pub mod model;
+pub mod tasks;
+pub mod tokenizer;
+pub mod trace;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("maskscope: the CLI lands next");
+}

@@ -1,0 +1,124 @@
+//! Multi-head attention as `nn.MultiheadAttention` computes it, with the mask applied one of
+//! three ways (see [`MaskMethod`]) and, on request, a record of scores and weights per head.
+
+use candle_core::{D, Result, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+use super::ops::{linear, softmax_last_dim};
+use super::pass::Pass;
+use crate::masks::MaskMethod;
+
+/// What one attention call shows: every tensor is `(batch, heads, queries, keys)`.
+pub struct AttnRecord {
+    pub scores: Tensor,
+    pub masked_scores: Tensor,
+    pub weights: Tensor,
+}
+
+/// A mask ready for the tensors of one batch.
+#[derive(Clone)]
+pub struct AttnMask {
+    /// `(batch, 1, queries, keys)`: 0 where open, `BLOCKED_SCORE` where blocked.
+    pub additive: Tensor,
+    /// `(batch, 1, queries, keys)`: 1 where open, 0 where blocked.
+    pub keep: Tensor,
+    /// `(batch, 1, queries, 1)`: 0 for rows with no open key; `None` when every row has one.
+    pub open_rows: Option<Tensor>,
+}
+
+pub struct MultiHeadAttention {
+    in_proj_weight: Tensor, // (3 d, d): W_q, W_k, W_v stacked, as PyTorch stores them
+    in_proj_bias: Tensor,   // (3 d,)
+    out_weight: Tensor,     // (d, d)
+    out_bias: Tensor,       // (d,)
+    n_heads: usize,
+    d_model: usize,
+}
+
+impl MultiHeadAttention {
+    pub fn new(d_model: usize, n_heads: usize, vb: VarBuilder) -> Result<Self> {
+        let xavier = |fan_in: usize, fan_out: usize| {
+            let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
+            Init::Uniform { lo: -bound, up: bound }
+        };
+        Ok(Self {
+            in_proj_weight: vb.get_with_hints((3 * d_model, d_model), "in_proj_weight", xavier(d_model, 3 * d_model))?,
+            in_proj_bias: vb.get_with_hints(3 * d_model, "in_proj_bias", Init::Const(0.0))?,
+            out_weight: vb.pp("out_proj").get_with_hints((d_model, d_model), "weight", xavier(d_model, d_model))?,
+            out_bias: vb.pp("out_proj").get_with_hints(d_model, "bias", Init::Const(0.0))?,
+            n_heads,
+            d_model,
+        })
+    }
+
+    /// Projects with rows `part * d .. (part + 1) * d` of the stacked input projection
+    /// (0 = query, 1 = key, 2 = value) and splits heads: `(batch, heads, len, head_dim)`.
+    fn project(&self, x: &Tensor, part: usize) -> Result<Tensor> {
+        let d = self.d_model;
+        let w = self.in_proj_weight.narrow(0, part * d, d)?;
+        let b = self.in_proj_bias.narrow(0, part * d, d)?;
+        self.split_heads(&linear(x, &w, &b)?)
+    }
+
+    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
+        let (batch, len, _) = x.dims3()?;
+        x.reshape((batch, len, self.n_heads, self.d_model / self.n_heads))?.transpose(1, 2)?.contiguous()
+    }
+
+    /// Keys and values of `kv_in (batch, len, d)`, each `(batch, heads, len, head_dim)`.
+    pub fn keys_values(&self, kv_in: &Tensor) -> Result<(Tensor, Tensor)> {
+        Ok((self.project(kv_in, 1)?, self.project(kv_in, 2)?))
+    }
+
+    /// Full attention of `q_in (batch, q_len, d)` over `kv_in (batch, k_len, d)`.
+    pub fn forward(&self, q_in: &Tensor, kv_in: &Tensor, mask: Option<&AttnMask>, pass: &Pass) -> Result<(Tensor, Option<AttnRecord>)> {
+        let (k, v) = self.keys_values(kv_in)?;
+        self.attend(q_in, &k, &v, mask, pass)
+    }
+
+    /// Attention of `q_in` over precomputed keys and values (the incremental-decoding path).
+    pub fn attend(&self, q_in: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&AttnMask>, pass: &Pass) -> Result<(Tensor, Option<AttnRecord>)> {
+        let (batch, q_len, _) = q_in.dims3()?;
+        let q = self.project(q_in, 0)?; // (batch, heads, q_len, head_dim)
+        let scale = 1.0 / ((self.d_model / self.n_heads) as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?; // (batch, heads, q_len, k_len)
+        let (masked_scores, weights) = apply_mask(&scores, mask, pass.mask_method)?;
+        let weights = match &pass.dropout {
+            Some(dropout) => dropout.apply(&weights)?,
+            None => weights,
+        };
+        let context = weights.matmul(v)?; // (batch, heads, q_len, head_dim)
+        let context = context.transpose(1, 2)?.reshape((batch, q_len, self.d_model))?;
+        let out = linear(&context, &self.out_weight, &self.out_bias)?;
+        let record = pass.record.then(|| AttnRecord { scores: scores.detach(), masked_scores: masked_scores.detach(), weights: weights.detach() });
+        Ok((out, record))
+    }
+}
+
+/// Returns `(scores softmax saw, weights)` for one mask method.
+fn apply_mask(scores: &Tensor, mask: Option<&AttnMask>, method: MaskMethod) -> Result<(Tensor, Tensor)> {
+    let Some(mask) = mask else {
+        return Ok((scores.clone(), softmax_last_dim(scores)?));
+    };
+    match method {
+        MaskMethod::Additive => {
+            let masked = scores.broadcast_add(&mask.additive)?;
+            let mut weights = softmax_last_dim(&masked)?;
+            if let Some(open_rows) = &mask.open_rows {
+                // A query with no open key would otherwise spread uniform weight over blocked keys.
+                weights = weights.broadcast_mul(open_rows)?;
+            }
+            Ok((masked, weights))
+        }
+        MaskMethod::Multiply => Ok((scores.clone(), softmax_last_dim(scores)?.broadcast_mul(&mask.keep)?)),
+        MaskMethod::None => Ok((scores.clone(), softmax_last_dim(scores)?)),
+    }
+}
+
+/// Concatenates cached keys or values with the new position's along the length axis.
+pub fn append(cache: Option<&Tensor>, new: &Tensor) -> Result<Tensor> {
+    match cache {
+        Some(past) => Tensor::cat(&[past, new], D::Minus2),
+        None => Ok(new.clone()),
+    }
+}

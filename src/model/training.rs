@@ -1,0 +1,489 @@
+//! Training and fine-tuning: AdamW over the unfrozen parameter groups, per-group learning
+//! rate multipliers, L1/L2 penalties, gradient clipping, schedules, and a worker thread that
+//! streams typed events.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use candle_core::{Tensor, Var};
+use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+use serde::{Deserialize, Serialize};
+
+use super::batch::{Batch, Example};
+use super::engine::{Engine, ModelResult};
+use super::groups::Group;
+use super::ops::masked_cross_entropy;
+use super::pass::Pass;
+use crate::masks::MaskSettings;
+use crate::tokenizer::{EOS, PAD};
+use crate::trace::{EvalMetrics, StepMetrics};
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Schedule {
+    Constant,
+    /// Linear warmup over `warmup` steps, then cosine decay to zero at the last step.
+    WarmupCosine { warmup: usize },
+}
+
+impl Schedule {
+    /// Learning-rate factor at `step` (0-based) of `total`.
+    pub fn factor(&self, step: usize, total: usize) -> f64 {
+        match *self {
+            Schedule::Constant => 1.0,
+            Schedule::WarmupCosine { warmup } => {
+                if step < warmup {
+                    (step + 1) as f64 / warmup as f64
+                } else {
+                    let span = total.saturating_sub(warmup).max(1) as f64;
+                    let progress = ((step - warmup) as f64 / span).min(1.0);
+                    0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub steps: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub schedule: Schedule,
+    pub weight_decay: f64,
+    pub l1: f64,
+    pub l2: f64,
+    /// Clip the global gradient norm to this value.
+    pub clip_norm: Option<f64>,
+    pub dropout: f32,
+    pub seed: u64,
+    /// Evaluate on the validation set every this many steps (and at the end).
+    pub eval_every: usize,
+    /// Validation examples used per evaluation (all when larger).
+    pub eval_size: usize,
+    pub mask: MaskSettings,
+    pub frozen: BTreeSet<Group>,
+    pub lr_multipliers: BTreeMap<Group, f64>,
+    pub reinit_head: bool,
+    /// Worker threads for the training pool (leave one core for the UI).
+    pub threads: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            steps: 300,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            schedule: Schedule::WarmupCosine { warmup: 30 },
+            weight_decay: 0.01,
+            l1: 0.0,
+            l2: 0.0,
+            clip_norm: Some(1.0),
+            dropout: 0.1,
+            seed: 0,
+            eval_every: 50,
+            eval_size: 200,
+            mask: MaskSettings::default(),
+            frozen: BTreeSet::new(),
+            lr_multipliers: BTreeMap::new(),
+            reinit_head: false,
+            threads: default_threads(),
+        }
+    }
+}
+
+/// All cores but one, so the UI thread always has a core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("the training set is empty")]
+    NoData,
+    #[error("every parameter group is frozen: nothing to train")]
+    NothingToTrain,
+    #[error("loss became {value} at step {step}; the weights were restored to the last step with a finite loss. Try a lower learning rate or gradient clipping.")]
+    NonFinite { step: usize, value: f32 },
+    #[error(transparent)]
+    Model(#[from] super::CheckpointError),
+}
+
+impl From<candle_core::Error> for TrainError {
+    fn from(e: candle_core::Error) -> Self {
+        TrainError::Model(e.into())
+    }
+}
+
+/// One trainable parameter with its AdamW moments.
+struct Slot {
+    name: String,
+    group: Group,
+    var: Var,
+    m: Tensor,
+    v: Tensor,
+}
+
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPS: f64 = 1e-8;
+
+/// The synchronous training loop over one engine. The worker thread drives it.
+pub struct Trainer {
+    engine: Engine,
+    train: Vec<Example>,
+    validation: Vec<Example>,
+    options: TrainOptions,
+    slots: Vec<Slot>,
+    rng: StdRng,
+    order: Vec<usize>,
+    cursor: usize,
+    pub step: usize,
+}
+
+/// Trainable parameter count per group (0 for frozen groups).
+pub fn trainable_counts(engine: &Engine, frozen: &BTreeSet<Group>) -> Vec<(Group, usize, bool)> {
+    let sizes = engine.parameter_sizes();
+    Group::all(engine.config())
+        .into_iter()
+        .map(|g| {
+            let n = sizes.iter().filter(|(name, _)| Group::of(name) == Some(g)).map(|(_, n)| n).sum();
+            (g, n, !frozen.contains(&g))
+        })
+        .collect()
+}
+
+impl Trainer {
+    pub fn new(engine: Engine, train: Vec<Example>, validation: Vec<Example>, options: TrainOptions) -> Result<Self, TrainError> {
+        if train.is_empty() {
+            return Err(TrainError::NoData);
+        }
+        if options.reinit_head {
+            reinit_head(&engine, options.seed)?;
+        }
+        let vars = engine.vars().lock().expect("vars lock").clone();
+        let mut slots = vec![];
+        for (name, var) in vars {
+            let Some(group) = Group::of(&name) else { continue };
+            if options.frozen.contains(&group) {
+                continue;
+            }
+            let zeros = var.as_tensor().zeros_like()?;
+            slots.push(Slot { name, group, m: zeros.clone(), v: zeros, var });
+        }
+        if slots.is_empty() {
+            return Err(TrainError::NothingToTrain);
+        }
+        let mut rng = StdRng::seed_from_u64(options.seed);
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut rng);
+        Ok(Self { engine, train, validation, options, slots, rng, order, cursor: 0, step: 0 })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn into_engine(self) -> Engine {
+        self.engine
+    }
+
+    pub fn options(&self) -> &TrainOptions {
+        &self.options
+    }
+
+    pub fn done(&self) -> bool {
+        self.step >= self.options.steps
+    }
+
+    fn next_batch(&mut self) -> Vec<Example> {
+        let size = self.options.batch_size.max(1);
+        let mut batch = Vec::with_capacity(size);
+        while batch.len() < size {
+            if self.cursor == self.order.len() {
+                self.order.shuffle(&mut self.rng);
+                self.cursor = 0;
+            }
+            batch.push(self.train[self.order[self.cursor]].clone());
+            self.cursor += 1;
+        }
+        batch
+    }
+
+    pub fn learning_rate(&self) -> f64 {
+        self.options.learning_rate * self.options.schedule.factor(self.step, self.options.steps)
+    }
+
+    /// Loss of one batch with dropout; the graph is kept for backward.
+    fn loss(&self, examples: &[Example], dropout_seed: u64) -> Result<Tensor, TrainError> {
+        let batch = Batch::new(examples, self.options.mask);
+        let device = self.engine.device();
+        let pass = Pass::train(self.options.mask.method, self.options.dropout, dropout_seed);
+        let out = self.engine.model().forward(&batch.tensors(device)?, &pass)?;
+        let (b, t, v) = out.logits.dims3()?;
+        let (labels, weight) = batch.label_tensors(device)?;
+        let (mut loss, _) = masked_cross_entropy(&out.logits.reshape((b * t, v))?, &labels, &weight)?;
+        if self.options.l1 > 0.0 || self.options.l2 > 0.0 {
+            for slot in &self.slots {
+                let p = slot.var.as_tensor();
+                if self.options.l2 > 0.0 {
+                    loss = (loss + (p.sqr()?.sum_all()? * self.options.l2)?)?;
+                }
+                if self.options.l1 > 0.0 {
+                    loss = (loss + (p.abs()?.sum_all()? * self.options.l1)?)?;
+                }
+            }
+        }
+        Ok(loss)
+    }
+
+    /// One optimisation step. On a non-finite loss the weights are restored and an error returned.
+    pub fn train_step(&mut self) -> Result<StepMetrics, TrainError> {
+        let examples = self.next_batch();
+        let lr = self.learning_rate();
+        let seed = self.options.seed.wrapping_mul(1_000_003).wrapping_add(self.step as u64);
+        let loss = self.loss(&examples, seed)?;
+        let value = loss.to_scalar::<f32>()?;
+        if !value.is_finite() {
+            return Err(TrainError::NonFinite { step: self.step, value });
+        }
+        let grads = loss.backward()?;
+        let mut collected = Vec::with_capacity(self.slots.len());
+        let mut norm_sq = 0f64;
+        for slot in &self.slots {
+            let g = match grads.get(slot.var.as_tensor()) {
+                Some(g) => g.clone(),
+                None => slot.var.as_tensor().zeros_like()?,
+            };
+            norm_sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+            collected.push(g);
+        }
+        if !norm_sq.is_finite() {
+            return Err(TrainError::NonFinite { step: self.step, value: f32::NAN });
+        }
+        let clip = match self.options.clip_norm {
+            Some(max) if norm_sq.sqrt() > max => max / norm_sq.sqrt(),
+            _ => 1.0,
+        };
+        let t = (self.step + 1) as i32;
+        let (bc1, bc2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
+        for (slot, g) in self.slots.iter_mut().zip(collected) {
+            let group_lr = lr * self.options.lr_multipliers.get(&slot.group).copied().unwrap_or(1.0);
+            if group_lr == 0.0 {
+                continue;
+            }
+            let g = (g * clip)?;
+            slot.m = ((&slot.m * BETA1)? + (&g * (1.0 - BETA1))?)?;
+            slot.v = ((&slot.v * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?;
+            let m_hat = (&slot.m / bc1)?;
+            let v_hat = (&slot.v / bc2)?;
+            let p = slot.var.as_tensor();
+            let decayed = (p * (1.0 - group_lr * self.options.weight_decay))?;
+            let update = (m_hat / (v_hat.sqrt()? + EPS)?)?;
+            slot.var.set(&(decayed - (update * group_lr)?)?)?;
+        }
+        self.step += 1;
+        Ok(StepMetrics { step: self.step, train_loss: value, learning_rate: lr })
+    }
+
+    /// Validation loss, token accuracy (teacher forced) and exact-sequence match (greedy).
+    pub fn evaluate(&self) -> Result<EvalMetrics, TrainError> {
+        let n = self.validation.len().min(self.options.eval_size.max(1));
+        evaluate(&self.engine, &self.validation[..n], self.options.mask, self.step)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.slots.iter().map(|s| s.name.as_str()).collect()
+    }
+}
+
+/// Evaluates `examples` in chunks: loss and token accuracy teacher-forced, exact match by
+/// greedy decoding.
+pub fn evaluate(engine: &Engine, examples: &[Example], mask: MaskSettings, step: usize) -> Result<EvalMetrics, TrainError> {
+    if examples.is_empty() {
+        return Ok(EvalMetrics { step, val_loss: f32::NAN, token_accuracy: f32::NAN, exact_match: f32::NAN });
+    }
+    let (mut loss_sum, mut tokens, mut correct, mut exact) = (0f64, 0usize, 0usize, 0usize);
+    for chunk in examples.chunks(128) {
+        let batch = Batch::new(chunk, mask);
+        let out = engine.model().forward(&batch.tensors(engine.device())?, &Pass::eval(mask.method, false))?;
+        let (b, t, v) = out.logits.dims3()?;
+        let (labels, weight) = batch.label_tensors(engine.device())?;
+        let (_, per_row) = masked_cross_entropy(&out.logits.reshape((b * t, v))?, &labels, &weight)?;
+        loss_sum += per_row.sum_all()?.to_scalar::<f32>()? as f64;
+        let predicted = out.logits.argmax(2)?.flatten_all()?.to_vec1::<u32>()?;
+        for (p, l) in predicted.iter().zip(batch.labels.concat()) {
+            if l != PAD {
+                tokens += 1;
+                correct += usize::from(*p == l);
+            }
+        }
+        let sources: Vec<Vec<u32>> = chunk.iter().map(|e| e.src.clone()).collect();
+        let max_steps = chunk.iter().map(|e| e.tgt.len() + 1).max().unwrap_or(1) + 2;
+        for (out, e) in engine.greedy_batch(&sources, max_steps)?.iter().zip(chunk) {
+            let expected: Vec<u32> = e.tgt.iter().copied().chain(std::iter::once(EOS)).collect();
+            exact += usize::from(*out == expected);
+        }
+    }
+    Ok(EvalMetrics {
+        step,
+        val_loss: (loss_sum / tokens.max(1) as f64) as f32,
+        token_accuracy: correct as f32 / tokens.max(1) as f32,
+        exact_match: exact as f32 / examples.len() as f32,
+    })
+}
+
+/// Fresh seeded values for the output head (for "new head" fine-tuning).
+fn reinit_head(engine: &Engine, seed: u64) -> Result<(), TrainError> {
+    let fresh = Engine::new_random(engine.config().clone(), engine.vocab().clone(), seed ^ 0x4ead)?;
+    let head: BTreeMap<String, Tensor> = fresh.weights().into_iter().filter(|(n, _)| Group::of(n) == Some(Group::Head)).collect();
+    engine.set_weights(&head)?;
+    Ok(())
+}
+
+/// Commands the UI sends to a running worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainCommand {
+    Pause,
+    Resume,
+    Cancel,
+}
+
+/// Weights copied out of the worker for the UI to follow; opaque to views.
+#[derive(Clone)]
+pub struct WeightsSnapshot(pub(crate) BTreeMap<String, Tensor>);
+
+impl WeightsSnapshot {
+    pub fn apply_to(&self, engine: &Engine) -> ModelResult<()> {
+        engine.set_weights(&self.0)
+    }
+}
+
+pub enum TrainEvent {
+    Started { trainable: Vec<(Group, usize, bool)> },
+    Step(StepMetrics),
+    Eval(EvalMetrics),
+    Weights(WeightsSnapshot),
+    Paused,
+    Resumed,
+    /// The run ended (completed or cancelled) with these final weights.
+    Finished { cancelled: bool, weights: WeightsSnapshot },
+    Failed { message: String, weights: Option<WeightsSnapshot> },
+}
+
+/// A training run on its own thread (and its own thread pool).
+pub struct TrainingRun {
+    commands: Sender<TrainCommand>,
+    pub events: Receiver<TrainEvent>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl TrainingRun {
+    /// Starts training a copy of `engine`; `snapshot_every` paces weight snapshots for live views.
+    pub fn spawn(engine: &Engine, train: Vec<Example>, validation: Vec<Example>, options: TrainOptions, snapshot_every: Duration) -> ModelResult<TrainingRun> {
+        let copy = engine.duplicate()?;
+        let (command_tx, command_rx) = mpsc::channel();
+        let (event_tx, event_rx) = mpsc::channel();
+        let threads = options.threads.max(1);
+        let handle = std::thread::Builder::new()
+            .name("maskscope-training".into())
+            .spawn(move || {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+                let work = || worker(copy, train, validation, options, snapshot_every, command_rx, &event_tx);
+                match pool {
+                    Ok(pool) => pool.install(work),
+                    Err(_) => work(),
+                }
+            })
+            .map_err(|e| super::CheckpointError::Model(candle_core::Error::wrap(e)))?;
+        Ok(TrainingRun { commands: command_tx, events: event_rx, handle: Some(handle) })
+    }
+
+    pub fn send(&self, command: TrainCommand) {
+        let _ = self.commands.send(command);
+    }
+
+    /// Events received so far, without blocking.
+    pub fn drain(&self) -> Vec<TrainEvent> {
+        self.events.try_iter().collect()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.handle.as_ref().is_some_and(|h| !h.is_finished())
+    }
+}
+
+impl Drop for TrainingRun {
+    fn drop(&mut self) {
+        let _ = self.commands.send(TrainCommand::Cancel);
+    }
+}
+
+fn worker(engine: Engine, train: Vec<Example>, validation: Vec<Example>, options: TrainOptions, snapshot_every: Duration, commands: Receiver<TrainCommand>, events: &Sender<TrainEvent>) {
+    let frozen = options.frozen.clone();
+    let trainable = trainable_counts(&engine, &frozen);
+    let mut trainer = match Trainer::new(engine, train, validation, options) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = events.send(TrainEvent::Failed { message: e.to_string(), weights: None });
+            return;
+        }
+    };
+    let _ = events.send(TrainEvent::Started { trainable });
+    let mut last_snapshot = Instant::now();
+    let mut paused = false;
+    let eval_every = trainer.options().eval_every.max(1);
+    let mut good = trainer.engine().weights();
+    loop {
+        loop {
+            let command = if paused { commands.recv().map_err(|_| TryRecvError::Disconnected) } else { commands.try_recv() };
+            match command {
+                Ok(TrainCommand::Pause) => {
+                    paused = true;
+                    let _ = events.send(TrainEvent::Paused);
+                }
+                Ok(TrainCommand::Resume) => {
+                    paused = false;
+                    let _ = events.send(TrainEvent::Resumed);
+                }
+                Ok(TrainCommand::Cancel) | Err(TryRecvError::Disconnected) => {
+                    let _ = events.send(TrainEvent::Finished { cancelled: true, weights: WeightsSnapshot(trainer.engine().weights()) });
+                    return;
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        if trainer.done() {
+            break;
+        }
+        match trainer.train_step() {
+            Ok(metrics) => {
+                let _ = events.send(TrainEvent::Step(metrics));
+            }
+            Err(e) => {
+                let _ = trainer.engine().set_weights(&good);
+                let _ = events.send(TrainEvent::Failed { message: e.to_string(), weights: Some(WeightsSnapshot(good)) });
+                return;
+            }
+        }
+        good = trainer.engine().weights();
+        if trainer.step % eval_every == 0 || trainer.done() {
+            match trainer.evaluate() {
+                Ok(m) => {
+                    let _ = events.send(TrainEvent::Eval(m));
+                }
+                Err(e) => {
+                    let _ = events.send(TrainEvent::Failed { message: e.to_string(), weights: Some(WeightsSnapshot(good)) });
+                    return;
+                }
+            }
+        }
+        if last_snapshot.elapsed() >= snapshot_every {
+            let _ = events.send(TrainEvent::Weights(WeightsSnapshot(good.clone())));
+            last_snapshot = Instant::now();
+        }
+    }
+    let _ = events.send(TrainEvent::Finished { cancelled: false, weights: WeightsSnapshot(good) });
+}
