@@ -126,7 +126,7 @@ fn with_thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -208,7 +208,7 @@ fn decode_text(path: &Path, bytes: Vec<u8>) -> Result<String, DatasetError> {
 /// are skipped; fields are trimmed of surrounding whitespace (stray spaces after a comma are
 /// almost never meant to be part of the data, and invisible in the UI).
 pub fn parse(text: &str, format: Format) -> Parsed {
-    let text = text.strip_prefix(BOM).unwrap_or(text);
+    // The csv reader itself skips one UTF-8 BOM at the start (and byte offsets still count it).
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -229,7 +229,10 @@ pub fn parse(text: &str, format: Format) -> Parsed {
                 // The raw text this record came from decides blankness: a quoted empty field
                 // `""` is data (an error), whitespace is not.
                 let end = byte_of(reader.position());
-                let raw_start = byte_of(&start);
+                let mut raw_start = byte_of(&start);
+                if raw_start == 0 && text.starts_with(BOM) {
+                    raw_start = BOM.len_utf8();
+                }
                 let raw = text.get(raw_start..end).unwrap_or("");
                 if raw.trim().is_empty() {
                     continue;
@@ -256,7 +259,8 @@ pub fn parse(text: &str, format: Format) -> Parsed {
                     line: lines.line_at(text, byte_of(&start)),
                     message: err.to_string(),
                 });
-                if reader.is_done() {
+                // Never spin on an error that does not consume input.
+                if reader.is_done() || reader.position().byte() == start.byte() {
                     break;
                 }
             }
@@ -438,6 +442,14 @@ mod tests {
         let parsed = parse("\u{feff}a,b\n", Format::Csv);
         assert!(!parsed.skipped_header);
         assert_eq!(parsed.pairs, [pair("a", "b")]);
+    }
+
+    #[test]
+    fn only_the_first_bom_is_skipped() {
+        let parsed = parse("\u{feff}\u{feff}", Format::Tsv);
+        assert_eq!(error_lines(&parsed), [1]);
+        let parsed = parse("\u{feff}\u{feff}a\tb", Format::Tsv);
+        assert_eq!(parsed.pairs, [pair("\u{feff}a", "b")]);
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! the model never touches egui. [`masks`], [`tokenizer`], [`tasks`] and [`dataset`] are
 //! plain Rust shared by both.
 
+pub mod bundled;
+pub mod cli;
 pub mod dataset;
+pub mod export;
 pub mod masks;
 pub mod model;
 pub mod tasks;

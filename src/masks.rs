@@ -95,7 +95,12 @@ pub struct MaskSettings {
 
 impl Default for MaskSettings {
     fn default() -> Self {
-        Self { causal: true, src_padding: true, tgt_padding: true, method: MaskMethod::Additive }
+        Self {
+            causal: true,
+            src_padding: true,
+            tgt_padding: true,
+            method: MaskMethod::Additive,
+        }
     }
 }
 
@@ -116,7 +121,8 @@ impl MaskGrid {
 
     /// 0.0 for open cells, [`BLOCKED_SCORE`] for blocked ones: added to scores before softmax.
     pub fn additive(&self) -> Array2<f32> {
-        self.cells.mapv(|c| if c.is_blocked() { BLOCKED_SCORE } else { 0.0 })
+        self.cells
+            .mapv(|c| if c.is_blocked() { BLOCKED_SCORE } else { 0.0 })
     }
 
     /// 1.0 for open cells, 0.0 for blocked ones: multiplied into weights after softmax.
@@ -127,7 +133,11 @@ impl MaskGrid {
     /// True where every key of the query row is blocked (only a query over an all-padding
     /// sequence); such rows get all-zero weights.
     pub fn fully_blocked_rows(&self) -> Vec<bool> {
-        self.cells.rows().into_iter().map(|row| row.iter().all(|c| c.is_blocked())).collect()
+        self.cells
+            .rows()
+            .into_iter()
+            .map(|row| row.iter().all(|c| c.is_blocked()))
+            .collect()
     }
 
     pub fn blocked_count(&self) -> usize {
@@ -145,23 +155,52 @@ pub fn key_padding(lengths: &[usize], padded_len: usize) -> Array2<bool> {
     Array2::from_shape_fn((lengths.len(), padded_len), |(b, j)| j >= lengths[b])
 }
 
-fn grid(queries: usize, keys: usize, future: impl Fn(usize, usize) -> bool, pad_key: impl Fn(usize) -> bool) -> MaskGrid {
-    MaskGrid { cells: Array2::from_shape_fn((queries, keys), |(i, j)| Cell::from_flags(future(i, j), pad_key(j))) }
+fn grid(
+    queries: usize,
+    keys: usize,
+    future: impl Fn(usize, usize) -> bool,
+    pad_key: impl Fn(usize) -> bool,
+) -> MaskGrid {
+    MaskGrid {
+        cells: Array2::from_shape_fn((queries, keys), |(i, j)| {
+            Cell::from_flags(future(i, j), pad_key(j))
+        }),
+    }
 }
 
 /// Encoder self-attention for one sequence of `src_len` real tokens padded to `src_padded`.
 pub fn encoder_self(src_len: usize, src_padded: usize, settings: &MaskSettings) -> MaskGrid {
-    grid(src_padded, src_padded, |_, _| false, |j| settings.src_padding && j >= src_len)
+    grid(
+        src_padded,
+        src_padded,
+        |_, _| false,
+        |j| settings.src_padding && j >= src_len,
+    )
 }
 
 /// Decoder self-attention: causal mask combined with target padding.
 pub fn decoder_self(tgt_len: usize, tgt_padded: usize, settings: &MaskSettings) -> MaskGrid {
-    grid(tgt_padded, tgt_padded, |i, j| settings.causal && j > i, |j| settings.tgt_padding && j >= tgt_len)
+    grid(
+        tgt_padded,
+        tgt_padded,
+        |i, j| settings.causal && j > i,
+        |j| settings.tgt_padding && j >= tgt_len,
+    )
 }
 
 /// Cross-attention: decoder queries over encoder keys; only source padding blocks.
-pub fn cross(src_len: usize, src_padded: usize, tgt_padded: usize, settings: &MaskSettings) -> MaskGrid {
-    grid(tgt_padded, src_padded, |_, _| false, |j| settings.src_padding && j >= src_len)
+pub fn cross(
+    src_len: usize,
+    src_padded: usize,
+    tgt_padded: usize,
+    settings: &MaskSettings,
+) -> MaskGrid {
+    grid(
+        tgt_padded,
+        src_padded,
+        |_, _| false,
+        |j| settings.src_padding && j >= src_len,
+    )
 }
 
 /// The three grids one sequence of a batch uses.
@@ -173,7 +212,13 @@ pub struct SequenceMasks {
 }
 
 impl SequenceMasks {
-    pub fn new(src_len: usize, src_padded: usize, tgt_len: usize, tgt_padded: usize, settings: &MaskSettings) -> Self {
+    pub fn new(
+        src_len: usize,
+        src_padded: usize,
+        tgt_len: usize,
+        tgt_padded: usize,
+        settings: &MaskSettings,
+    ) -> Self {
         Self {
             encoder_self: encoder_self(src_len, src_padded, settings),
             decoder_self: decoder_self(tgt_len, tgt_padded, settings),
@@ -205,7 +250,12 @@ mod tests {
 
     #[test]
     fn switches_turn_masks_off() {
-        let off = MaskSettings { causal: false, src_padding: false, tgt_padding: false, ..Default::default() };
+        let off = MaskSettings {
+            causal: false,
+            src_padding: false,
+            tgt_padding: false,
+            ..Default::default()
+        };
         assert_eq!(decoder_self(2, 4, &off).blocked_count(), 0);
         assert_eq!(cross(1, 3, 4, &off).blocked_count(), 0);
     }

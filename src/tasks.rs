@@ -205,7 +205,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// Ways a source date is written; the target is always [`DateFormat::Target`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum DateFormat {
     /// `2026-11-28`
     Iso,
@@ -231,7 +231,7 @@ const DATE_FORMATS: [DateFormat; 5] = [
 ];
 
 fn is_leap_year(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -559,6 +559,8 @@ fn group_by_source(pairs: Vec<Pair>) -> Vec<Vec<Pair>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    // proptest's prelude also exports an `Rng`; name ours explicitly.
+    use rand::Rng;
 
     #[test]
     fn names_round_trip() {
@@ -675,14 +677,12 @@ mod tests {
         }
         match s.split(' ').collect::<Vec<_>>()[..] {
             // "November 28, 2026"
-            [m, d, y] if d.ends_with(',') && m.len() > 3 => {
+            [m, d, y] if d.ends_with(',') => {
                 let d = d.trim_end_matches(',');
                 date(number(y, 4)?, month_from_name(m)?, d.parse().ok()?)
             }
             // "Nov 28 2026"
-            [m, d, y] if m.len() == 3 && m.starts_with(char::is_uppercase) => {
-                date(number(y, 4)?, month_from_name(m)?, d.parse().ok()?)
-            }
+            [m, d, y] if m.len() == 3 => date(number(y, 4)?, month_from_name(m)?, d.parse().ok()?),
             _ => None,
         }
     }

@@ -511,7 +511,8 @@ mod tests {
     fn encode_reports_unknown_characters() {
         let v = Vocab::build(TokenizerKind::Char, ["cafe"]);
         let e = v.encode("café", 32);
-        assert_eq!(e.ids, vec![5, 4, 6, UNK]);
+        // Sorted vocabulary: a=4, c=5, e=6, f=7.
+        assert_eq!(e.ids, vec![5, 4, 7, UNK]);
         assert_eq!(e.tokens, ["c", "a", "f", "é"]);
         assert_eq!(
             e.unknown,

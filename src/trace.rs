@@ -23,7 +23,11 @@ pub enum AttentionKind {
 }
 
 impl AttentionKind {
-    pub const ALL: [AttentionKind; 3] = [AttentionKind::EncoderSelf, AttentionKind::DecoderSelf, AttentionKind::Cross];
+    pub const ALL: [AttentionKind; 3] = [
+        AttentionKind::EncoderSelf,
+        AttentionKind::DecoderSelf,
+        AttentionKind::Cross,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -56,12 +60,18 @@ impl AttentionTrace {
 
     /// `(query, key)` weights of one layer and head.
     pub fn head(&self, layer: usize, head: usize) -> Array2<f32> {
-        self.weights.index_axis(Axis(0), layer).index_axis(Axis(0), head).to_owned()
+        self.weights
+            .index_axis(Axis(0), layer)
+            .index_axis(Axis(0), head)
+            .to_owned()
     }
 
     /// `(query, key)` weights averaged over the heads of one layer.
     pub fn mean_over_heads(&self, layer: usize) -> Array2<f32> {
-        self.weights.index_axis(Axis(0), layer).mean_axis(Axis(0)).expect("a layer has at least one head")
+        self.weights
+            .index_axis(Axis(0), layer)
+            .mean_axis(Axis(0))
+            .expect("a layer has at least one head")
     }
 }
 
@@ -172,8 +182,14 @@ pub struct EvalMetrics {
 }
 
 /// Largest absolute difference between two equally shaped arrays (0 for empty ones).
-pub fn max_abs_diff<D: ndarray::Dimension>(a: &ndarray::Array<f32, D>, b: &ndarray::Array<f32, D>) -> f32 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+pub fn max_abs_diff<D: ndarray::Dimension>(
+    a: &ndarray::Array<f32, D>,
+    b: &ndarray::Array<f32, D>,
+) -> f32 {
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Sum of each row of a `(query, key)` matrix.

@@ -39,13 +39,26 @@ impl MultiHeadAttention {
     pub fn new(d_model: usize, n_heads: usize, vb: VarBuilder) -> Result<Self> {
         let xavier = |fan_in: usize, fan_out: usize| {
             let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
-            Init::Uniform { lo: -bound, up: bound }
+            Init::Uniform {
+                lo: -bound,
+                up: bound,
+            }
         };
         Ok(Self {
-            in_proj_weight: vb.get_with_hints((3 * d_model, d_model), "in_proj_weight", xavier(d_model, 3 * d_model))?,
+            in_proj_weight: vb.get_with_hints(
+                (3 * d_model, d_model),
+                "in_proj_weight",
+                xavier(d_model, 3 * d_model),
+            )?,
             in_proj_bias: vb.get_with_hints(3 * d_model, "in_proj_bias", Init::Const(0.0))?,
-            out_weight: vb.pp("out_proj").get_with_hints((d_model, d_model), "weight", xavier(d_model, d_model))?,
-            out_bias: vb.pp("out_proj").get_with_hints(d_model, "bias", Init::Const(0.0))?,
+            out_weight: vb.pp("out_proj").get_with_hints(
+                (d_model, d_model),
+                "weight",
+                xavier(d_model, d_model),
+            )?,
+            out_bias: vb
+                .pp("out_proj")
+                .get_with_hints(d_model, "bias", Init::Const(0.0))?,
             n_heads,
             d_model,
         })
@@ -62,7 +75,9 @@ impl MultiHeadAttention {
 
     fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
         let (batch, len, _) = x.dims3()?;
-        x.reshape((batch, len, self.n_heads, self.d_model / self.n_heads))?.transpose(1, 2)?.contiguous()
+        x.reshape((batch, len, self.n_heads, self.d_model / self.n_heads))?
+            .transpose(1, 2)?
+            .contiguous()
     }
 
     /// Keys and values of `kv_in (batch, len, d)`, each `(batch, heads, len, head_dim)`.
@@ -71,13 +86,26 @@ impl MultiHeadAttention {
     }
 
     /// Full attention of `q_in (batch, q_len, d)` over `kv_in (batch, k_len, d)`.
-    pub fn forward(&self, q_in: &Tensor, kv_in: &Tensor, mask: Option<&AttnMask>, pass: &Pass) -> Result<(Tensor, Option<AttnRecord>)> {
+    pub fn forward(
+        &self,
+        q_in: &Tensor,
+        kv_in: &Tensor,
+        mask: Option<&AttnMask>,
+        pass: &Pass,
+    ) -> Result<(Tensor, Option<AttnRecord>)> {
         let (k, v) = self.keys_values(kv_in)?;
         self.attend(q_in, &k, &v, mask, pass)
     }
 
     /// Attention of `q_in` over precomputed keys and values (the incremental-decoding path).
-    pub fn attend(&self, q_in: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&AttnMask>, pass: &Pass) -> Result<(Tensor, Option<AttnRecord>)> {
+    pub fn attend(
+        &self,
+        q_in: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&AttnMask>,
+        pass: &Pass,
+    ) -> Result<(Tensor, Option<AttnRecord>)> {
         let (batch, q_len, _) = q_in.dims3()?;
         let q = self.project(q_in, 0)?; // (batch, heads, q_len, head_dim)
         let scale = 1.0 / ((self.d_model / self.n_heads) as f64).sqrt();
@@ -88,15 +116,25 @@ impl MultiHeadAttention {
             None => weights,
         };
         let context = weights.matmul(v)?; // (batch, heads, q_len, head_dim)
-        let context = context.transpose(1, 2)?.reshape((batch, q_len, self.d_model))?;
+        let context = context
+            .transpose(1, 2)?
+            .reshape((batch, q_len, self.d_model))?;
         let out = linear(&context, &self.out_weight, &self.out_bias)?;
-        let record = pass.record.then(|| AttnRecord { scores: scores.detach(), masked_scores: masked_scores.detach(), weights: weights.detach() });
+        let record = pass.record.then(|| AttnRecord {
+            scores: scores.detach(),
+            masked_scores: masked_scores.detach(),
+            weights: weights.detach(),
+        });
         Ok((out, record))
     }
 }
 
 /// Returns `(scores softmax saw, weights)` for one mask method.
-fn apply_mask(scores: &Tensor, mask: Option<&AttnMask>, method: MaskMethod) -> Result<(Tensor, Tensor)> {
+fn apply_mask(
+    scores: &Tensor,
+    mask: Option<&AttnMask>,
+    method: MaskMethod,
+) -> Result<(Tensor, Tensor)> {
     let Some(mask) = mask else {
         return Ok((scores.clone(), softmax_last_dim(scores)?));
     };
@@ -110,7 +148,10 @@ fn apply_mask(scores: &Tensor, mask: Option<&AttnMask>, method: MaskMethod) -> R
             }
             Ok((masked, weights))
         }
-        MaskMethod::Multiply => Ok((scores.clone(), softmax_last_dim(scores)?.broadcast_mul(&mask.keep)?)),
+        MaskMethod::Multiply => Ok((
+            scores.clone(),
+            softmax_last_dim(scores)?.broadcast_mul(&mask.keep)?,
+        )),
         MaskMethod::None => Ok((scores.clone(), softmax_last_dim(scores)?)),
     }
 }

@@ -34,13 +34,32 @@ fn padded(ids: &[u32], len: usize) -> Vec<u32> {
 impl Batch {
     pub fn new(examples: &[Example], settings: MaskSettings) -> Batch {
         // At least one source column, so an empty source still has a (fully blocked) key.
-        let src_padded = examples.iter().map(|e| e.src.len()).max().unwrap_or(0).max(1);
+        let src_padded = examples
+            .iter()
+            .map(|e| e.src.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let tgt_padded = examples.iter().map(|e| e.tgt.len() + 1).max().unwrap_or(1);
-        let mut batch = Batch { src: vec![], tgt_in: vec![], labels: vec![], src_lens: vec![], tgt_lens: vec![], masks: vec![], settings };
+        let mut batch = Batch {
+            src: vec![],
+            tgt_in: vec![],
+            labels: vec![],
+            src_lens: vec![],
+            tgt_lens: vec![],
+            masks: vec![],
+            settings,
+        };
         for e in examples {
             let tgt_in: Vec<u32> = std::iter::once(BOS).chain(e.tgt.iter().copied()).collect();
             let labels: Vec<u32> = e.tgt.iter().copied().chain(std::iter::once(EOS)).collect();
-            batch.masks.push(SequenceMasks::new(e.src.len(), src_padded, tgt_in.len(), tgt_padded, &settings));
+            batch.masks.push(SequenceMasks::new(
+                e.src.len(),
+                src_padded,
+                tgt_in.len(),
+                tgt_padded,
+                &settings,
+            ));
             batch.src.push(padded(&e.src, src_padded));
             batch.tgt_in.push(padded(&tgt_in, tgt_padded));
             batch.labels.push(padded(&labels, tgt_padded));
@@ -67,8 +86,17 @@ impl Batch {
     }
 
     pub fn tensors(&self, device: &Device) -> Result<BatchTensors> {
-        let ids = |rows: &[Vec<u32>]| Tensor::new(rows.concat(), device)?.reshape((rows.len(), rows.first().map_or(0, Vec::len)));
-        let mask = |pick: fn(&SequenceMasks) -> &MaskGrid| attn_mask(&self.masks.iter().map(pick).collect::<Vec<_>>(), self.settings.method, device);
+        let ids = |rows: &[Vec<u32>]| {
+            Tensor::new(rows.concat(), device)?
+                .reshape((rows.len(), rows.first().map_or(0, Vec::len)))
+        };
+        let mask = |pick: fn(&SequenceMasks) -> &MaskGrid| {
+            attn_mask(
+                &self.masks.iter().map(pick).collect::<Vec<_>>(),
+                self.settings.method,
+                device,
+            )
+        };
         Ok(BatchTensors {
             src: ids(&self.src)?,
             tgt_in: ids(&self.tgt_in)?,
@@ -81,23 +109,41 @@ impl Batch {
     /// Flattened labels `(batch * tgt,)` and their weights (0 at padding).
     pub fn label_tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
         let labels = self.labels.concat();
-        let weight: Vec<f32> = labels.iter().map(|&l| if l == PAD { 0.0 } else { 1.0 }).collect();
+        let weight: Vec<f32> = labels
+            .iter()
+            .map(|&l| if l == PAD { 0.0 } else { 1.0 })
+            .collect();
         Ok((Tensor::new(labels, device)?, Tensor::new(weight, device)?))
     }
 }
 
 /// Stacks per-sequence grids into `(batch, 1, queries, keys)` tensors; `None` when nothing is
 /// blocked or the method ignores masks.
-pub fn attn_mask(grids: &[&MaskGrid], method: MaskMethod, device: &Device) -> Result<Option<AttnMask>> {
+pub fn attn_mask(
+    grids: &[&MaskGrid],
+    method: MaskMethod,
+    device: &Device,
+) -> Result<Option<AttnMask>> {
     if method == MaskMethod::None || grids.iter().all(|g| g.blocked_count() == 0) {
         return Ok(None);
     }
     let (q, k) = grids[0].shape();
     let shape = (grids.len(), 1, q, k);
-    let additive: Vec<f32> = grids.iter().flat_map(|g| g.additive().into_iter()).collect();
+    let additive: Vec<f32> = grids
+        .iter()
+        .flat_map(|g| g.additive().into_iter())
+        .collect();
     let keep: Vec<f32> = grids.iter().flat_map(|g| g.keep().into_iter()).collect();
-    let open: Vec<f32> = grids.iter().flat_map(|g| g.fully_blocked_rows()).map(|blocked| if blocked { 0.0 } else { 1.0 }).collect();
-    let open_rows = if open.contains(&0.0) { Some(Tensor::from_vec(open, (grids.len(), 1, q, 1), device)?) } else { None };
+    let open: Vec<f32> = grids
+        .iter()
+        .flat_map(|g| g.fully_blocked_rows())
+        .map(|blocked| if blocked { 0.0 } else { 1.0 })
+        .collect();
+    let open_rows = if open.contains(&0.0) {
+        Some(Tensor::from_vec(open, (grids.len(), 1, q, 1), device)?)
+    } else {
+        None
+    };
     Ok(Some(AttnMask {
         additive: Tensor::from_vec(additive, shape, device)?.to_dtype(DType::F32)?,
         keep: Tensor::from_vec(keep, shape, device)?,

@@ -20,14 +20,22 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0} is larger than the 1 GiB maskscope accepts for a checkpoint")]
     TooLarge(PathBuf),
     #[error("not a valid safetensors file: {0}")]
     NotSafetensors(String),
-    #[error("the checkpoint has no `{0}` metadata; maskscope checkpoints store `config` and `vocab` (see docs/checkpoint-format.md)")]
+    #[error(
+        "the checkpoint has no `{0}` metadata; maskscope checkpoints store `config` and `vocab` (see docs/checkpoint-format.md)"
+    )]
     MissingMetadata(&'static str),
     #[error("invalid config in checkpoint: {0}")]
     BadConfig(String),
@@ -50,87 +58,176 @@ pub struct CheckpointData {
 }
 
 pub fn read_file(path: &Path) -> Result<CheckpointData, CheckpointError> {
-    let meta = std::fs::metadata(path).map_err(|source| CheckpointError::Read { path: path.into(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| CheckpointError::Read {
+        path: path.into(),
+        source,
+    })?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(CheckpointError::TooLarge(path.into()));
     }
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
+        path: path.into(),
+        source,
+    })?;
     parse(&bytes)
 }
 
 /// Parses and validates checkpoint bytes against the parameter shapes their config implies.
 pub fn parse(bytes: &[u8]) -> Result<CheckpointData, CheckpointError> {
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| CheckpointError::NotSafetensors(e.to_string()))?;
-    let files = SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::NotSafetensors(e.to_string()))?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| CheckpointError::NotSafetensors(e.to_string()))?;
+    let files = SafeTensors::deserialize(bytes)
+        .map_err(|e| CheckpointError::NotSafetensors(e.to_string()))?;
     let metadata = header.metadata().clone().unwrap_or_default();
-    let config_json = metadata.get("config").ok_or(CheckpointError::MissingMetadata("config"))?;
-    let vocab_json = metadata.get("vocab").ok_or(CheckpointError::MissingMetadata("vocab"))?;
-    let config: ModelConfig = serde_json::from_str(config_json).map_err(|e| CheckpointError::BadConfig(e.to_string()))?;
+    let config_json = metadata
+        .get("config")
+        .ok_or(CheckpointError::MissingMetadata("config"))?;
+    let vocab_json = metadata
+        .get("vocab")
+        .ok_or(CheckpointError::MissingMetadata("vocab"))?;
+    let config: ModelConfig =
+        serde_json::from_str(config_json).map_err(|e| CheckpointError::BadConfig(e.to_string()))?;
     config.validate().map_err(CheckpointError::BadConfig)?;
-    let tokens: Vec<String> = serde_json::from_str(vocab_json).map_err(|e| CheckpointError::BadVocab(e.to_string()))?;
-    let vocab = Vocab::new(config.tokenizer, tokens).map_err(|e| CheckpointError::BadVocab(e.to_string()))?;
-    let history = metadata.get("history").and_then(|h| serde_json::from_str(h).ok());
+    let tokens: Vec<String> =
+        serde_json::from_str(vocab_json).map_err(|e| CheckpointError::BadVocab(e.to_string()))?;
+    let vocab = Vocab::new(config.tokenizer, tokens)
+        .map_err(|e| CheckpointError::BadVocab(e.to_string()))?;
+    let history = metadata
+        .get("history")
+        .and_then(|h| serde_json::from_str(h).ok());
 
     let expected = super::expected_shapes(&config, vocab.len())?;
-    let found: BTreeMap<String, Vec<usize>> = files.tensors().into_iter().map(|(name, view)| (name, view.shape().to_vec())).collect();
+    let found: BTreeMap<String, Vec<usize>> = files
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.shape().to_vec()))
+        .collect();
     check_names_and_shapes(&expected, &found)?;
 
     let mut tensors = HashMap::new();
     for (name, view) in files.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {
-            return Err(CheckpointError::Mismatch(format!("tensor `{name}` is {:?}; maskscope checkpoints are float32", view.dtype())));
+            return Err(CheckpointError::Mismatch(format!(
+                "tensor `{name}` is {:?}; maskscope checkpoints are float32",
+                view.dtype()
+            )));
         }
         let tensor = Tensor::from_raw_buffer(view.data(), DType::F32, view.shape(), &Device::Cpu)?;
-        let finite = tensor.flatten_all()?.to_vec1::<f32>()?.iter().all(|v| v.is_finite());
+        let finite = tensor
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .iter()
+            .all(|v| v.is_finite());
         if !finite {
             return Err(CheckpointError::NonFinite { name });
         }
         tensors.insert(name, tensor);
     }
-    Ok(CheckpointData { config, vocab, history, tensors })
+    Ok(CheckpointData {
+        config,
+        vocab,
+        history,
+        tensors,
+    })
 }
 
-fn check_names_and_shapes(expected: &BTreeMap<String, Vec<usize>>, found: &BTreeMap<String, Vec<usize>>) -> Result<(), CheckpointError> {
-    let missing: Vec<&str> = expected.keys().filter(|k| !found.contains_key(*k)).map(String::as_str).collect();
-    let unexpected: Vec<&str> = found.keys().filter(|k| !expected.contains_key(*k)).map(String::as_str).collect();
+fn check_names_and_shapes(
+    expected: &BTreeMap<String, Vec<usize>>,
+    found: &BTreeMap<String, Vec<usize>>,
+) -> Result<(), CheckpointError> {
+    let missing: Vec<&str> = expected
+        .keys()
+        .filter(|k| !found.contains_key(*k))
+        .map(String::as_str)
+        .collect();
+    let unexpected: Vec<&str> = found
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .map(String::as_str)
+        .collect();
     let listed = |names: &[&str]| {
         let shown: Vec<&str> = names.iter().take(5).copied().collect();
         let more = names.len().saturating_sub(5);
-        format!("{}{}", shown.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() })
+        format!(
+            "{}{}",
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )
     };
     if !missing.is_empty() {
-        return Err(CheckpointError::Mismatch(format!("{} tensor(s) missing: {}", missing.len(), listed(&missing))));
+        return Err(CheckpointError::Mismatch(format!(
+            "{} tensor(s) missing: {}",
+            missing.len(),
+            listed(&missing)
+        )));
     }
     if !unexpected.is_empty() {
-        return Err(CheckpointError::Mismatch(format!("{} unexpected tensor(s): {}", unexpected.len(), listed(&unexpected))));
+        return Err(CheckpointError::Mismatch(format!(
+            "{} unexpected tensor(s): {}",
+            unexpected.len(),
+            listed(&unexpected)
+        )));
     }
     for (name, shape) in expected {
         if &found[name] != shape {
-            return Err(CheckpointError::Mismatch(format!("tensor `{name}` has shape {:?}, the config needs {:?}", found[name], shape)));
+            return Err(CheckpointError::Mismatch(format!(
+                "tensor `{name}` has shape {:?}, the config needs {:?}",
+                found[name], shape
+            )));
         }
     }
     Ok(())
 }
 
 /// Serialises tensors and metadata and writes them atomically (temp file, fsync, rename).
-pub fn write_file(path: &Path, config: &ModelConfig, vocab: &Vocab, history: Option<&serde_json::Value>, tensors: &BTreeMap<String, Tensor>) -> Result<(), CheckpointError> {
+pub fn write_file(
+    path: &Path,
+    config: &ModelConfig,
+    vocab: &Vocab,
+    history: Option<&serde_json::Value>,
+    tensors: &BTreeMap<String, Tensor>,
+) -> Result<(), CheckpointError> {
     let mut metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
-        ("config".to_string(), serde_json::to_string(config).map_err(|e| CheckpointError::BadConfig(e.to_string()))?),
-        ("vocab".to_string(), serde_json::to_string(vocab.tokens()).map_err(|e| CheckpointError::BadVocab(e.to_string()))?),
+        (
+            "config".to_string(),
+            serde_json::to_string(config).map_err(|e| CheckpointError::BadConfig(e.to_string()))?,
+        ),
+        (
+            "vocab".to_string(),
+            serde_json::to_string(vocab.tokens())
+                .map_err(|e| CheckpointError::BadVocab(e.to_string()))?,
+        ),
     ]);
     if let Some(history) = history {
         metadata.insert("history".to_string(), history.to_string());
     }
-    let bytes = safetensors::tensor::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), Some(metadata)).map_err(|e| CheckpointError::NotSafetensors(e.to_string()))?;
-    write_atomically(path, &bytes).map_err(|source| CheckpointError::Write { path: path.into(), source })
+    let bytes = safetensors::tensor::serialize(
+        tensors.iter().map(|(k, v)| (k.as_str(), v)),
+        Some(metadata),
+    )
+    .map_err(|e| CheckpointError::NotSafetensors(e.to_string()))?;
+    write_atomically(path, &bytes).map_err(|source| CheckpointError::Write {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so a crash
 /// never leaves a half-written file behind.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "checkpoint".into());
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "checkpoint".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;

@@ -63,7 +63,10 @@ impl ModelConfig {
             return Err("the model needs at least one encoder and one decoder layer".into());
         }
         if self.d_model > MAX_WIDTH || self.d_ff > 4 * MAX_WIDTH {
-            return Err(format!("d_model {} / d_ff {} are larger than maskscope supports", self.d_model, self.d_ff));
+            return Err(format!(
+                "d_model {} / d_ff {} are larger than maskscope supports",
+                self.d_model, self.d_ff
+            ));
         }
         if self.n_encoder_layers > MAX_LAYERS || self.n_decoder_layers > MAX_LAYERS {
             return Err(format!("more than {MAX_LAYERS} layers is not supported"));
@@ -71,11 +74,17 @@ impl ModelConfig {
         if self.max_len > MAX_LEN {
             return Err(format!("max_len {} is larger than {MAX_LEN}", self.max_len));
         }
-        if self.d_model % self.n_heads != 0 {
-            return Err(format!("d_model {} is not divisible by n_heads {}", self.d_model, self.n_heads));
+        if !self.d_model.is_multiple_of(self.n_heads) {
+            return Err(format!(
+                "d_model {} is not divisible by n_heads {}",
+                self.d_model, self.n_heads
+            ));
         }
-        if self.d_model % 2 != 0 {
-            return Err(format!("d_model {} must be even for sinusoidal positions", self.d_model));
+        if !self.d_model.is_multiple_of(2) {
+            return Err(format!(
+                "d_model {} must be even for sinusoidal positions",
+                self.d_model
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout {} must be in [0, 1)", self.dropout));

@@ -17,27 +17,32 @@ use crate::tokenizer::{BOS, EOS};
 use crate::trace::StepTrace;
 
 /// How the next token is chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub enum Strategy {
+    #[default]
     Greedy,
     /// Sample from softmax(logits / temperature), optionally keeping only the `top_k` most
     /// likely tokens and / or the smallest set whose mass reaches `top_p`.
-    Sample { temperature: f32, top_k: Option<usize>, top_p: Option<f32>, seed: u64 },
+    Sample {
+        temperature: f32,
+        top_k: Option<usize>,
+        top_p: Option<f32>,
+        seed: u64,
+    },
     /// Beam search with `width` hypotheses; the stepper replays the best one.
     Beam { width: usize },
-}
-
-impl Default for Strategy {
-    fn default() -> Self {
-        Strategy::Greedy
-    }
 }
 
 impl Strategy {
     pub fn label(&self) -> String {
         match self {
             Strategy::Greedy => "greedy".into(),
-            Strategy::Sample { temperature, top_k, top_p, .. } => {
+            Strategy::Sample {
+                temperature,
+                top_k,
+                top_p,
+                ..
+            } => {
                 let mut s = format!("sample (T = {temperature:.2}");
                 if let Some(k) = top_k {
                     s += &format!(", top-k {k}");
@@ -53,7 +58,12 @@ impl Strategy {
 }
 
 /// Probabilities after temperature, top-k and top-p filtering (renormalised).
-pub fn filtered_probs(logits: &[f32], temperature: f32, top_k: Option<usize>, top_p: Option<f32>) -> Vec<f32> {
+pub fn filtered_probs(
+    logits: &[f32],
+    temperature: f32,
+    top_k: Option<usize>,
+    top_p: Option<f32>,
+) -> Vec<f32> {
     let t = temperature.max(1e-4);
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut probs: Vec<f32> = logits.iter().map(|l| ((l - max) / t).exp()).collect();
@@ -82,7 +92,13 @@ pub fn filtered_probs(logits: &[f32], temperature: f32, top_k: Option<usize>, to
 }
 
 fn argmax(values: &[f32]) -> u32 {
-    values.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0 as u32
+    values
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0 as u32
 }
 
 fn log_softmax(logits: &[f32]) -> Vec<f32> {
@@ -98,10 +114,26 @@ struct Encoded {
 }
 
 fn encode_source(engine: &Engine, src: &[u32]) -> ModelResult<Encoded> {
-    let batch = Batch::new(&[Example { src: src.to_vec(), tgt: vec![] }], MaskSettings::default());
+    let batch = Batch::new(
+        &[Example {
+            src: src.to_vec(),
+            tgt: vec![],
+        }],
+        MaskSettings::default(),
+    );
     let tensors = batch.tensors(engine.device())?;
-    let (memory, _) = engine.model().encode(&tensors.src, tensors.encoder_mask.as_ref(), &Pass::eval(MaskMethod::Additive, false))?;
-    Ok(Encoded { memory, cross_mask: tensors.cross_mask.map(|m| first_query_row(&m)).transpose()? })
+    let (memory, _) = engine.model().encode(
+        &tensors.src,
+        tensors.encoder_mask.as_ref(),
+        &Pass::eval(MaskMethod::Additive, false),
+    )?;
+    Ok(Encoded {
+        memory,
+        cross_mask: tensors
+            .cross_mask
+            .map(|m| first_query_row(&m))
+            .transpose()?,
+    })
 }
 
 /// The cross mask of a one-token query: the first row of the teacher-forced one.
@@ -109,15 +141,28 @@ fn first_query_row(mask: &AttnMask) -> candle_core::Result<AttnMask> {
     Ok(AttnMask {
         additive: mask.additive.narrow(2, 0, 1)?,
         keep: mask.keep.narrow(2, 0, 1)?,
-        open_rows: mask.open_rows.as_ref().map(|o| o.narrow(2, 0, 1)).transpose()?,
+        open_rows: mask
+            .open_rows
+            .as_ref()
+            .map(|o| o.narrow(2, 0, 1))
+            .transpose()?,
     })
 }
 
 /// `(layer, head, key)` rows of the newest query from per-layer records `(1, heads, 1, keys)`.
 fn newest_rows(records: &[AttnRecord]) -> candle_core::Result<Array3<f32>> {
-    let stacked = Tensor::stack(&records.iter().map(|r| r.weights.squeeze(0)?.squeeze(1)).collect::<candle_core::Result<Vec<_>>>()?, 0)?; // (layer, heads, keys)
+    let stacked = Tensor::stack(
+        &records
+            .iter()
+            .map(|r| r.weights.squeeze(0)?.squeeze(1))
+            .collect::<candle_core::Result<Vec<_>>>()?,
+        0,
+    )?; // (layer, heads, keys)
     let (l, h, k) = stacked.dims3()?;
-    Ok(Array3::from_shape_vec((l, h, k), stacked.flatten_all()?.to_vec1::<f32>()?).expect("sizes match"))
+    Ok(
+        Array3::from_shape_vec((l, h, k), stacked.flatten_all()?.to_vec1::<f32>()?)
+            .expect("sizes match"),
+    )
 }
 
 struct Running {
@@ -127,11 +172,24 @@ struct Running {
 }
 
 /// Runs the decoder for `token` at `position` and returns its logits and trace rows.
-fn run_step(engine: &Engine, enc: &Encoded, cache: &DecoderCache, input: &[u32], device: &Device) -> ModelResult<Running> {
+fn run_step(
+    engine: &Engine,
+    enc: &Encoded,
+    cache: &DecoderCache,
+    input: &[u32],
+    device: &Device,
+) -> ModelResult<Running> {
     let mut cache = cache.clone();
     let position = input.len() - 1;
     let token = Tensor::new(&[[input[position]]], device)?;
-    let out = engine.model().decode_step(&token, position, &enc.memory, &mut cache, enc.cross_mask.as_ref(), &Pass::eval(MaskMethod::Additive, true))?;
+    let out = engine.model().decode_step(
+        &token,
+        position,
+        &enc.memory,
+        &mut cache,
+        enc.cross_mask.as_ref(),
+        &Pass::eval(MaskMethod::Additive, true),
+    )?;
     let logits = out.logits.squeeze(0)?.to_vec1::<f32>()?;
     let step = StepTrace {
         position,
@@ -143,7 +201,11 @@ fn run_step(engine: &Engine, enc: &Encoded, cache: &DecoderCache, input: &[u32],
         chosen: 0,
         chosen_token: String::new(),
     };
-    Ok(Running { cache, logits, step })
+    Ok(Running {
+        cache,
+        logits,
+        step,
+    })
 }
 
 /// A stateful stepper for the UI and CLI: step forward, step back, reset.
@@ -172,7 +234,16 @@ impl DecodeSession {
             Strategy::Beam { width } => Some(beam_search(engine, &enc, width.max(1), max_steps)?),
             _ => None,
         };
-        Ok(Self { src_ids: src_ids.to_vec(), strategy, enc, caches: vec![DecoderCache::default()], steps: vec![], rng: StdRng::seed_from_u64(seed), forced, max_steps })
+        Ok(Self {
+            src_ids: src_ids.to_vec(),
+            strategy,
+            enc,
+            caches: vec![DecoderCache::default()],
+            steps: vec![],
+            rng: StdRng::seed_from_u64(seed),
+            forced,
+            max_steps,
+        })
     }
 
     /// Output ids so far (without `<bos>`, including `<eos>` if reached).
@@ -196,10 +267,25 @@ impl DecodeSession {
         }
         let input = self.next_input();
         let cache = self.caches.last().expect("initial cache");
-        let Running { cache, logits, mut step } = run_step(engine, &self.enc, cache, &input, engine.device())?;
+        let Running {
+            cache,
+            logits,
+            mut step,
+        } = run_step(engine, &self.enc, cache, &input, engine.device())?;
         let (probs, chosen) = match (&self.strategy, &self.forced) {
-            (_, Some(forced)) => (filtered_probs(&logits, 1.0, None, None), forced.get(self.steps.len()).copied().unwrap_or(EOS)),
-            (Strategy::Sample { temperature, top_k, top_p, .. }, None) => {
+            (_, Some(forced)) => (
+                filtered_probs(&logits, 1.0, None, None),
+                forced.get(self.steps.len()).copied().unwrap_or(EOS),
+            ),
+            (
+                Strategy::Sample {
+                    temperature,
+                    top_k,
+                    top_p,
+                    ..
+                },
+                None,
+            ) => {
                 let probs = filtered_probs(&logits, *temperature, *top_k, *top_p);
                 let chosen = sample(&probs, &mut self.rng);
                 (probs, chosen)
@@ -250,40 +336,62 @@ fn sample(probs: &[f32], rng: &mut StdRng) -> u32 {
 
 /// Standard beam search with length-normalised scores; returns the best hypothesis' tokens
 /// (ending in `<eos>` unless the length limit cut it).
-fn beam_search(engine: &Engine, enc: &Encoded, width: usize, max_steps: usize) -> ModelResult<Vec<u32>> {
+fn beam_search(
+    engine: &Engine,
+    enc: &Encoded,
+    width: usize,
+    max_steps: usize,
+) -> ModelResult<Vec<u32>> {
     struct Hyp {
         tokens: Vec<u32>,
         log_prob: f32,
         cache: DecoderCache,
     }
     let score = |h: &Hyp| h.log_prob / h.tokens.len().max(1) as f32;
-    let mut beams = vec![Hyp { tokens: vec![], log_prob: 0.0, cache: DecoderCache::default() }];
+    let mut beams = vec![Hyp {
+        tokens: vec![],
+        log_prob: 0.0,
+        cache: DecoderCache::default(),
+    }];
     let mut finished: Vec<Hyp> = vec![];
     for _ in 0..max_steps {
         let mut candidates = vec![];
         for hyp in &beams {
-            let input: Vec<u32> = std::iter::once(BOS).chain(hyp.tokens.iter().copied()).collect();
-            let Running { cache, logits, .. } = run_step(engine, enc, &hyp.cache, &input, engine.device())?;
+            let input: Vec<u32> = std::iter::once(BOS)
+                .chain(hyp.tokens.iter().copied())
+                .collect();
+            let Running { cache, logits, .. } =
+                run_step(engine, enc, &hyp.cache, &input, engine.device())?;
             let log_probs = log_softmax(&logits);
             let mut order: Vec<usize> = (0..log_probs.len()).collect();
             order.sort_by(|&a, &b| log_probs[b].total_cmp(&log_probs[a]));
             for &tok in order.iter().take(width) {
                 let mut tokens = hyp.tokens.clone();
                 tokens.push(tok as u32);
-                candidates.push(Hyp { tokens, log_prob: hyp.log_prob + log_probs[tok], cache: cache.clone() });
+                candidates.push(Hyp {
+                    tokens,
+                    log_prob: hyp.log_prob + log_probs[tok],
+                    cache: cache.clone(),
+                });
             }
         }
         candidates.sort_by(|a, b| score(b).total_cmp(&score(a)));
         beams.clear();
         for c in candidates.into_iter().take(width) {
-            if c.tokens.last() == Some(&EOS) { finished.push(c) } else { beams.push(c) }
+            if c.tokens.last() == Some(&EOS) {
+                finished.push(c)
+            } else {
+                beams.push(c)
+            }
         }
         if beams.is_empty() || finished.len() >= width {
             break;
         }
     }
     finished.extend(beams);
-    let best = finished.into_iter().max_by(|a, b| score(a).total_cmp(&score(b)));
+    let best = finished
+        .into_iter()
+        .max_by(|a, b| score(a).total_cmp(&score(b)));
     Ok(best.map(|h| h.tokens).unwrap_or_default())
 }
 
@@ -298,20 +406,45 @@ impl Engine {
 
     /// Greedy decoding of many sources at once (used for evaluation): one batched
     /// teacher-forced pass per step, no trace.
-    pub fn greedy_batch(&self, sources: &[Vec<u32>], max_steps: usize) -> ModelResult<Vec<Vec<u32>>> {
+    pub fn greedy_batch(
+        &self,
+        sources: &[Vec<u32>],
+        max_steps: usize,
+    ) -> ModelResult<Vec<Vec<u32>>> {
         let mut outputs: Vec<Vec<u32>> = vec![vec![]; sources.len()];
         let mut done = vec![false; sources.len()];
         let settings = MaskSettings::default();
-        let batch = Batch::new(&sources.iter().map(|s| Example { src: s.clone(), tgt: vec![] }).collect::<Vec<_>>(), settings);
+        let batch = Batch::new(
+            &sources
+                .iter()
+                .map(|s| Example {
+                    src: s.clone(),
+                    tgt: vec![],
+                })
+                .collect::<Vec<_>>(),
+            settings,
+        );
         let tensors = batch.tensors(self.device())?;
         let pass = Pass::eval(MaskMethod::Additive, false);
-        let (memory, _) = self.model().encode(&tensors.src, tensors.encoder_mask.as_ref(), &pass)?;
+        let (memory, _) =
+            self.model()
+                .encode(&tensors.src, tensors.encoder_mask.as_ref(), &pass)?;
         let mut cache = DecoderCache::default();
         let mut last = vec![BOS; sources.len()];
-        let cross_mask = tensors.cross_mask.map(|m| first_query_row(&m)).transpose()?;
+        let cross_mask = tensors
+            .cross_mask
+            .map(|m| first_query_row(&m))
+            .transpose()?;
         for position in 0..max_steps {
             let token = Tensor::new(last.as_slice(), self.device())?.unsqueeze(1)?;
-            let out = self.model().decode_step(&token, position, &memory, &mut cache, cross_mask.as_ref(), &pass)?;
+            let out = self.model().decode_step(
+                &token,
+                position,
+                &memory,
+                &mut cache,
+                cross_mask.as_ref(),
+                &pass,
+            )?;
             let next = out.logits.argmax(1)?.to_vec1::<u32>()?;
             for (b, &tok) in next.iter().enumerate() {
                 if !done[b] {

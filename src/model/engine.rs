@@ -43,15 +43,34 @@ impl Engine {
         let device = Device::Cpu;
         let (vb, vars) = params::random(seed, &device);
         let model = Seq2Seq::new(&config, vocab.len(), vb)?;
-        Ok(Engine { config, vocab, model, vars, history: None, device })
+        Ok(Engine {
+            config,
+            vocab,
+            model,
+            vars,
+            history: None,
+            device,
+        })
     }
 
     pub fn from_checkpoint(data: CheckpointData) -> ModelResult<Engine> {
         let device = Device::Cpu;
-        let CheckpointData { config, vocab, history, tensors } = data;
+        let CheckpointData {
+            config,
+            vocab,
+            history,
+            tensors,
+        } = data;
         let (vb, vars) = params::loaded(tensors, &device);
         let model = Seq2Seq::new(&config, vocab.len(), vb)?;
-        Ok(Engine { config, vocab, model, vars, history, device })
+        Ok(Engine {
+            config,
+            vocab,
+            model,
+            vars,
+            history,
+            device,
+        })
     }
 
     pub fn load(path: &Path) -> ModelResult<Engine> {
@@ -63,7 +82,13 @@ impl Engine {
     }
 
     pub fn save(&self, path: &Path) -> ModelResult<()> {
-        checkpoint::write_file(path, &self.config, &self.vocab, self.history.as_ref(), &self.weights())
+        checkpoint::write_file(
+            path,
+            &self.config,
+            &self.vocab,
+            self.history.as_ref(),
+            &self.weights(),
+        )
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -89,14 +114,18 @@ impl Engine {
     /// A deep copy of every parameter by checkpoint name.
     pub fn weights(&self) -> BTreeMap<String, Tensor> {
         let vars = self.vars.lock().expect("vars lock");
-        vars.iter().map(|(name, var)| (name.clone(), var.as_tensor().copy().expect("copy on cpu"))).collect()
+        vars.iter()
+            .map(|(name, var)| (name.clone(), var.as_tensor().copy().expect("copy on cpu")))
+            .collect()
     }
 
     /// Replaces parameter values in place (names and shapes must match this model).
     pub fn set_weights(&self, weights: &BTreeMap<String, Tensor>) -> ModelResult<()> {
         let vars = self.vars.lock().expect("vars lock");
         for (name, value) in weights {
-            let var = vars.get(name).ok_or_else(|| CheckpointError::Mismatch(format!("unknown parameter `{name}`")))?;
+            let var = vars
+                .get(name)
+                .ok_or_else(|| CheckpointError::Mismatch(format!("unknown parameter `{name}`")))?;
             var.set(value)?;
         }
         Ok(())
@@ -104,20 +133,39 @@ impl Engine {
 
     /// Parameter names with their element counts, in name order.
     pub fn parameter_sizes(&self) -> Vec<(String, usize)> {
-        self.vars.lock().expect("vars lock").iter().map(|(n, v)| (n.clone(), v.elem_count())).collect()
+        self.vars
+            .lock()
+            .expect("vars lock")
+            .iter()
+            .map(|(n, v)| (n.clone(), v.elem_count()))
+            .collect()
     }
 
     /// Tokenises one source/target pair (truncated to `max_len`, unknowns reported).
     pub fn tokenize(&self, src: &str, tgt: &str) -> Tokenized {
         let src = self.vocab.encode(src, self.config.max_len);
         let tgt = self.vocab.encode(tgt, self.config.max_len);
-        let mut warnings: Vec<String> = src.warnings().into_iter().map(|w| format!("source: {w}")).collect();
+        let mut warnings: Vec<String> = src
+            .warnings()
+            .into_iter()
+            .map(|w| format!("source: {w}"))
+            .collect();
         warnings.extend(tgt.warnings().into_iter().map(|w| format!("target: {w}")));
-        Tokenized { example: Example { src: src.ids, tgt: tgt.ids }, warnings }
+        Tokenized {
+            example: Example {
+                src: src.ids,
+                tgt: tgt.ids,
+            },
+            warnings,
+        }
     }
 
     /// Teacher-forced forward pass over text pairs with a full trace.
-    pub fn inspect(&self, pairs: &[(&str, &str)], settings: &MaskSettings) -> ModelResult<(BatchTrace, Vec<Vec<String>>)> {
+    pub fn inspect(
+        &self,
+        pairs: &[(&str, &str)],
+        settings: &MaskSettings,
+    ) -> ModelResult<(BatchTrace, Vec<Vec<String>>)> {
         let tokenized: Vec<Tokenized> = pairs.iter().map(|(s, t)| self.tokenize(s, t)).collect();
         let examples: Vec<Example> = tokenized.iter().map(|t| t.example.clone()).collect();
         let trace = self.trace(&examples, settings)?;
@@ -127,16 +175,30 @@ impl Engine {
     /// Teacher-forced forward pass over token ids with a full trace.
     pub fn trace(&self, examples: &[Example], settings: &MaskSettings) -> ModelResult<BatchTrace> {
         let batch = Batch::new(examples, *settings);
-        let out = self.model.forward(&batch.tensors(&self.device)?, &Pass::eval(settings.method, true))?;
+        let out = self.model.forward(
+            &batch.tensors(&self.device)?,
+            &Pass::eval(settings.method, true),
+        )?;
         let logits = out.logits.to_vec3::<f32>()?; // [batch][tgt][vocab]
         let probs = super::ops::softmax_last_dim(&out.logits)?.to_vec3::<f32>()?;
-        let (enc, dec, cross) = (per_sequence(&out.encoder)?, per_sequence(&out.decoder_self)?, per_sequence(&out.cross)?);
+        let (enc, dec, cross) = (
+            per_sequence(&out.encoder)?,
+            per_sequence(&out.decoder_self)?,
+            per_sequence(&out.cross)?,
+        );
         let mut sequences = Vec::with_capacity(batch.len());
-        for (b, ((encoder, decoder_self), cross)) in enc.into_iter().zip(dec).zip(cross).enumerate() {
+        for (b, ((encoder, decoder_self), cross)) in enc.into_iter().zip(dec).zip(cross).enumerate()
+        {
             let logits = to_matrix(&logits[b]);
             let probs = to_matrix(&probs[b]);
             let predicted: Vec<u32> = probs.rows().into_iter().map(argmax).collect();
-            let loss = batch.labels[b].iter().zip(probs.rows()).map(|(&label, row)| (label != PAD).then(|| -row[label as usize].max(f32::MIN_POSITIVE).ln())).collect();
+            let loss = batch.labels[b]
+                .iter()
+                .zip(probs.rows())
+                .map(|(&label, row)| {
+                    (label != PAD).then(|| -row[label as usize].max(f32::MIN_POSITIVE).ln())
+                })
+                .collect();
             sequences.push(SequenceTrace {
                 src_tokens: self.vocab.tokens_of(&batch.src[b]),
                 src_ids: batch.src[b].clone(),
@@ -157,18 +219,37 @@ impl Engine {
                 loss,
             });
         }
-        Ok(BatchTrace { settings: *settings, sequences })
+        Ok(BatchTrace {
+            settings: *settings,
+            sequences,
+        })
     }
 
     /// Next-token logits `(batch, tgt, vocab)` of a teacher-forced pass, without a trace.
-    pub fn logits(&self, examples: &[Example], settings: &MaskSettings) -> ModelResult<Vec<Vec<Vec<f32>>>> {
+    pub fn logits(
+        &self,
+        examples: &[Example],
+        settings: &MaskSettings,
+    ) -> ModelResult<Vec<Vec<Vec<f32>>>> {
         let batch = Batch::new(examples, *settings);
-        Ok(self.model.forward(&batch.tensors(&self.device)?, &Pass::eval(settings.method, false))?.logits.to_vec3::<f32>()?)
+        Ok(self
+            .model
+            .forward(
+                &batch.tensors(&self.device)?,
+                &Pass::eval(settings.method, false),
+            )?
+            .logits
+            .to_vec3::<f32>()?)
     }
 }
 
 pub(crate) fn argmax(row: ndarray::ArrayView1<f32>) -> u32 {
-    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &p)| if p > best.1 { (i, p) } else { best }).0 as u32
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &p)| {
+            if p > best.1 { (i, p) } else { best }
+        })
+        .0 as u32
 }
 
 fn to_matrix(rows: &[Vec<f32>]) -> Array2<f32> {
@@ -184,16 +265,39 @@ fn per_sequence(records: &[AttnRecord]) -> candle_core::Result<Vec<AttentionTrac
         let per_batch = layers.transpose(0, 1)?.contiguous()?; // (batch, layer, heads, q, k)
         let flat = per_batch.flatten_all()?.to_vec1::<f32>()?;
         let size = l * h * q * k;
-        Ok((0..b).map(|i| Array4::from_shape_vec((l, h, q, k), flat[i * size..(i + 1) * size].to_vec()).expect("sizes match")).collect())
+        Ok((0..b)
+            .map(|i| {
+                Array4::from_shape_vec((l, h, q, k), flat[i * size..(i + 1) * size].to_vec())
+                    .expect("sizes match")
+            })
+            .collect())
     };
-    let (scores, masked, weights) = (stack(|r| &r.scores)?, stack(|r| &r.masked_scores)?, stack(|r| &r.weights)?);
-    Ok(scores.into_iter().zip(masked).zip(weights).map(|((scores, masked_scores), weights)| AttentionTrace { scores, masked_scores, weights }).collect())
+    let (scores, masked, weights) = (
+        stack(|r| &r.scores)?,
+        stack(|r| &r.masked_scores)?,
+        stack(|r| &r.weights)?,
+    );
+    Ok(scores
+        .into_iter()
+        .zip(masked)
+        .zip(weights)
+        .map(|((scores, masked_scores), weights)| AttentionTrace {
+            scores,
+            masked_scores,
+            weights,
+        })
+        .collect())
 }
 
 impl Engine {
     /// An independent copy (own variables) of this model.
     pub fn duplicate(&self) -> ModelResult<Engine> {
         let tensors = self.weights().into_iter().collect();
-        Self::from_checkpoint(CheckpointData { config: self.config.clone(), vocab: self.vocab.clone(), history: self.history.clone(), tensors })
+        Self::from_checkpoint(CheckpointData {
+            config: self.config.clone(),
+            vocab: self.vocab.clone(),
+            history: self.history.clone(),
+            tensors,
+        })
     }
 }

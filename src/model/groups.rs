@@ -30,7 +30,9 @@ impl Group {
         if name.starts_with("generator.") {
             return Some(Group::Head);
         }
-        if name.starts_with("transformer.encoder.norm.") || name.starts_with("transformer.decoder.norm.") {
+        if name.starts_with("transformer.encoder.norm.")
+            || name.starts_with("transformer.decoder.norm.")
+        {
             return Some(Group::FinalNorms);
         }
         if let Some(rest) = name.strip_prefix("transformer.encoder.layers.") {
@@ -52,7 +54,11 @@ impl Group {
         let mut groups = vec![Group::SourceEmbedding, Group::TargetEmbedding];
         groups.extend((0..config.n_encoder_layers).map(Group::EncoderLayer));
         for i in 0..config.n_decoder_layers {
-            groups.extend([Group::DecoderSelfAttention(i), Group::DecoderCrossAttention(i), Group::DecoderFeedForward(i)]);
+            groups.extend([
+                Group::DecoderSelfAttention(i),
+                Group::DecoderCrossAttention(i),
+                Group::DecoderFeedForward(i),
+            ]);
         }
         groups.extend([Group::FinalNorms, Group::Head]);
         groups
@@ -99,10 +105,19 @@ impl Group {
         match key {
             "embeddings" => pick(&|g| matches!(g, Group::SourceEmbedding | Group::TargetEmbedding)),
             "encoder" => pick(&|g| matches!(g, Group::EncoderLayer(_))),
-            "decoder" => pick(&|g| matches!(g, Group::DecoderSelfAttention(_) | Group::DecoderCrossAttention(_) | Group::DecoderFeedForward(_))),
+            "decoder" => pick(&|g| {
+                matches!(
+                    g,
+                    Group::DecoderSelfAttention(_)
+                        | Group::DecoderCrossAttention(_)
+                        | Group::DecoderFeedForward(_)
+                )
+            }),
             _ => {
                 let i: usize = key.strip_prefix("dec")?.parse().ok()?;
-                pick(&|g| matches!(g, Group::DecoderSelfAttention(j) | Group::DecoderCrossAttention(j) | Group::DecoderFeedForward(j) if *j == i))
+                pick(
+                    &|g| matches!(g, Group::DecoderSelfAttention(j) | Group::DecoderCrossAttention(j) | Group::DecoderFeedForward(j) if *j == i),
+                )
             }
         }
     }

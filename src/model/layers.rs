@@ -20,8 +20,22 @@ impl Linear {
         let bound = (6.0 / (in_dim + out_dim) as f64).sqrt();
         let bias_bound = 1.0 / (in_dim as f64).sqrt();
         Ok(Self {
-            weight: vb.get_with_hints((out_dim, in_dim), "weight", Init::Uniform { lo: -bound, up: bound })?,
-            bias: vb.get_with_hints(out_dim, "bias", Init::Uniform { lo: -bias_bound, up: bias_bound })?,
+            weight: vb.get_with_hints(
+                (out_dim, in_dim),
+                "weight",
+                Init::Uniform {
+                    lo: -bound,
+                    up: bound,
+                },
+            )?,
+            bias: vb.get_with_hints(
+                out_dim,
+                "bias",
+                Init::Uniform {
+                    lo: -bias_bound,
+                    up: bias_bound,
+                },
+            )?,
         })
     }
 
@@ -37,7 +51,10 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn new(dim: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self { weight: vb.get_with_hints(dim, "weight", Init::Const(1.0))?, bias: vb.get_with_hints(dim, "bias", Init::Const(0.0))? })
+        Ok(Self {
+            weight: vb.get_with_hints(dim, "weight", Init::Const(1.0))?,
+            bias: vb.get_with_hints(dim, "bias", Init::Const(0.0))?,
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -53,11 +70,15 @@ pub struct FeedForward {
 
 impl FeedForward {
     fn new(d_model: usize, d_ff: usize, vb: &VarBuilder) -> Result<Self> {
-        Ok(Self { linear1: Linear::new(d_model, d_ff, vb.pp("linear1"))?, linear2: Linear::new(d_ff, d_model, vb.pp("linear2"))? })
+        Ok(Self {
+            linear1: Linear::new(d_model, d_ff, vb.pp("linear1"))?,
+            linear2: Linear::new(d_ff, d_model, vb.pp("linear2"))?,
+        })
     }
 
     fn forward(&self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
-        self.linear2.forward(&pass.drop(self.linear1.forward(x)?.relu()?)?)
+        self.linear2
+            .forward(&pass.drop(self.linear1.forward(x)?.relu()?)?)
     }
 }
 
@@ -70,7 +91,13 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    pub fn new(d_model: usize, n_heads: usize, d_ff: usize, norm_first: bool, vb: VarBuilder) -> Result<Self> {
+    pub fn new(
+        d_model: usize,
+        n_heads: usize,
+        d_ff: usize,
+        norm_first: bool,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         Ok(Self {
             self_attn: MultiHeadAttention::new(d_model, n_heads, vb.pp("self_attn"))?,
             ff: FeedForward::new(d_model, d_ff, &vb)?,
@@ -81,7 +108,12 @@ impl EncoderLayer {
     }
 
     /// `x (batch, src, d)` -> `(batch, src, d)`.
-    pub fn forward(&self, x: &Tensor, mask: Option<&AttnMask>, pass: &Pass) -> Result<(Tensor, Option<AttnRecord>)> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mask: Option<&AttnMask>,
+        pass: &Pass,
+    ) -> Result<(Tensor, Option<AttnRecord>)> {
         if self.norm_first {
             let h = self.norm1.forward(x)?;
             let (sa, record) = self.self_attn.forward(&h, &h, mask, pass)?;
@@ -91,7 +123,9 @@ impl EncoderLayer {
         } else {
             let (sa, record) = self.self_attn.forward(x, x, mask, pass)?;
             let x = self.norm1.forward(&(x + pass.drop(sa)?)?)?;
-            let x = self.norm2.forward(&(&x + pass.drop(self.ff.forward(&x, pass)?)?)?)?;
+            let x = self
+                .norm2
+                .forward(&(&x + pass.drop(self.ff.forward(&x, pass)?)?)?)?;
             Ok((x, record))
         }
     }
@@ -121,7 +155,13 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    pub fn new(d_model: usize, n_heads: usize, d_ff: usize, norm_first: bool, vb: VarBuilder) -> Result<Self> {
+    pub fn new(
+        d_model: usize,
+        n_heads: usize,
+        d_ff: usize,
+        norm_first: bool,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         Ok(Self {
             self_attn: MultiHeadAttention::new(d_model, n_heads, vb.pp("self_attn"))?,
             cross_attn: MultiHeadAttention::new(d_model, n_heads, vb.pp("multihead_attn"))?,
@@ -134,14 +174,28 @@ impl DecoderLayer {
     }
 
     /// Teacher-forced pass: `x (batch, tgt, d)` over `memory (batch, src, d)`.
-    pub fn forward(&self, x: &Tensor, memory: &Tensor, self_mask: Option<&AttnMask>, cross_mask: Option<&AttnMask>, pass: &Pass) -> Result<(Tensor, DecoderRecords)> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        memory: &Tensor,
+        self_mask: Option<&AttnMask>,
+        cross_mask: Option<&AttnMask>,
+        pass: &Pass,
+    ) -> Result<(Tensor, DecoderRecords)> {
         let (k, v) = self.cross_attn.keys_values(memory)?;
         self.run(x, None, (&k, &v), self_mask, cross_mask, pass)
     }
 
     /// One incremental step: `x (batch, 1, d)` is the newest position; `cache` holds the
     /// keys and values of earlier positions and of the memory, and is extended in place.
-    pub fn step(&self, x: &Tensor, memory: &Tensor, cache: &mut LayerCache, cross_mask: Option<&AttnMask>, pass: &Pass) -> Result<(Tensor, DecoderRecords)> {
+    pub fn step(
+        &self,
+        x: &Tensor,
+        memory: &Tensor,
+        cache: &mut LayerCache,
+        cross_mask: Option<&AttnMask>,
+        pass: &Pass,
+    ) -> Result<(Tensor, DecoderRecords)> {
         if cache.cross_kv.is_none() {
             cache.cross_kv = Some(self.cross_attn.keys_values(memory)?);
         }
@@ -151,35 +205,60 @@ impl DecoderLayer {
 
     /// The layer body. With a cache, self-attention keys and values are the cached ones
     /// followed by this input's (the causal mask is implicit: there is no future yet).
-    fn run(&self, x: &Tensor, cache: Option<&mut LayerCache>, cross_kv: (&Tensor, &Tensor), self_mask: Option<&AttnMask>, cross_mask: Option<&AttnMask>, pass: &Pass) -> Result<(Tensor, DecoderRecords)> {
-        let self_block = |h: &Tensor, cache: Option<&mut LayerCache>| -> Result<(Tensor, Option<AttnRecord>)> {
-            match cache {
-                None => self.self_attn.forward(h, h, self_mask, pass),
-                Some(cache) => {
-                    let (k_new, v_new) = self.self_attn.keys_values(h)?;
-                    let past = cache.self_kv.as_ref();
-                    let k = append(past.map(|(k, _)| k), &k_new)?;
-                    let v = append(past.map(|(_, v)| v), &v_new)?;
-                    cache.self_kv = Some((k.clone(), v.clone()));
-                    self.self_attn.attend(h, &k, &v, None, pass)
+    fn run(
+        &self,
+        x: &Tensor,
+        cache: Option<&mut LayerCache>,
+        cross_kv: (&Tensor, &Tensor),
+        self_mask: Option<&AttnMask>,
+        cross_mask: Option<&AttnMask>,
+        pass: &Pass,
+    ) -> Result<(Tensor, DecoderRecords)> {
+        let self_block =
+            |h: &Tensor, cache: Option<&mut LayerCache>| -> Result<(Tensor, Option<AttnRecord>)> {
+                match cache {
+                    None => self.self_attn.forward(h, h, self_mask, pass),
+                    Some(cache) => {
+                        let (k_new, v_new) = self.self_attn.keys_values(h)?;
+                        let past = cache.self_kv.as_ref();
+                        let k = append(past.map(|(k, _)| k), &k_new)?;
+                        let v = append(past.map(|(_, v)| v), &v_new)?;
+                        cache.self_kv = Some((k.clone(), v.clone()));
+                        self.self_attn.attend(h, &k, &v, None, pass)
+                    }
                 }
-            }
-        };
+            };
         let (ck, cv) = cross_kv;
         if self.norm_first {
             let (sa, self_rec) = self_block(&self.norm1.forward(x)?, cache)?;
             let x = (x + pass.drop(sa)?)?;
-            let (ca, cross_rec) = self.cross_attn.attend(&self.norm2.forward(&x)?, ck, cv, cross_mask, pass)?;
+            let (ca, cross_rec) =
+                self.cross_attn
+                    .attend(&self.norm2.forward(&x)?, ck, cv, cross_mask, pass)?;
             let x = (&x + pass.drop(ca)?)?;
             let x = (&x + pass.drop(self.ff.forward(&self.norm3.forward(&x)?, pass)?)?)?;
-            Ok((x, DecoderRecords { self_attn: self_rec, cross: cross_rec }))
+            Ok((
+                x,
+                DecoderRecords {
+                    self_attn: self_rec,
+                    cross: cross_rec,
+                },
+            ))
         } else {
             let (sa, self_rec) = self_block(x, cache)?;
             let x = self.norm1.forward(&(x + pass.drop(sa)?)?)?;
             let (ca, cross_rec) = self.cross_attn.attend(&x, ck, cv, cross_mask, pass)?;
             let x = self.norm2.forward(&(&x + pass.drop(ca)?)?)?;
-            let x = self.norm3.forward(&(&x + pass.drop(self.ff.forward(&x, pass)?)?)?)?;
-            Ok((x, DecoderRecords { self_attn: self_rec, cross: cross_rec }))
+            let x = self
+                .norm3
+                .forward(&(&x + pass.drop(self.ff.forward(&x, pass)?)?)?)?;
+            Ok((
+                x,
+                DecoderRecords {
+                    self_attn: self_rec,
+                    cross: cross_rec,
+                },
+            ))
         }
     }
 }

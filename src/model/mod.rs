@@ -23,6 +23,9 @@ pub use config::ModelConfig;
 pub use engine::Engine;
 
 /// Every parameter name and shape a config implies, without allocating the weights.
-pub fn expected_shapes(config: &ModelConfig, vocab_size: usize) -> candle_core::Result<BTreeMap<String, Vec<usize>>> {
+pub fn expected_shapes(
+    config: &ModelConfig,
+    vocab_size: usize,
+) -> candle_core::Result<BTreeMap<String, Vec<usize>>> {
     params::shapes_of(|vb| seq2seq::Seq2Seq::new(config, vocab_size, vb).map(|_| ()))
 }

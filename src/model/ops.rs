@@ -14,7 +14,10 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
     let (out_dim, in_dim) = weight.dims2()?;
     let lead = x.dims()[..x.rank() - 1].to_vec();
     let rows: usize = lead.iter().product();
-    let y = x.reshape((rows, in_dim))?.matmul(&weight.t()?)?.broadcast_add(bias)?; // (rows, out)
+    let y = x
+        .reshape((rows, in_dim))?
+        .matmul(&weight.t()?)?
+        .broadcast_add(bias)?; // (rows, out)
     let mut shape = lead;
     shape.push(out_dim);
     y.reshape(shape)
@@ -51,7 +54,9 @@ pub fn dropout(x: &Tensor, p: f32, rng: &RefCell<StdRng>) -> Result<Tensor> {
     }
     let scale = 1.0 / (1.0 - p);
     let mut rng = rng.borrow_mut();
-    let keep: Vec<f32> = (0..x.elem_count()).map(|_| if rng.random::<f32>() >= p { scale } else { 0.0 }).collect();
+    let keep: Vec<f32> = (0..x.elem_count())
+        .map(|_| if rng.random::<f32>() >= p { scale } else { 0.0 })
+        .collect();
     x.mul(&Tensor::from_vec(keep, x.shape(), x.device())?)
 }
 
@@ -75,7 +80,11 @@ pub fn positional_encoding(len: usize, d_model: usize, device: &Device) -> Resul
 
 /// Mean cross-entropy of `logits (n, vocab)` against `labels (n,)`, counting only rows whose
 /// `weight (n,)` is 1 (pad labels have weight 0). Returns `(mean loss, per-row loss)`.
-pub fn masked_cross_entropy(logits: &Tensor, labels: &Tensor, weight: &Tensor) -> Result<(Tensor, Tensor)> {
+pub fn masked_cross_entropy(
+    logits: &Tensor,
+    labels: &Tensor,
+    weight: &Tensor,
+) -> Result<(Tensor, Tensor)> {
     let log_probs = log_softmax_last_dim(logits)?;
     let picked = log_probs.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?; // (n,)
     let per_row = picked.neg()?.mul(weight)?;
@@ -100,13 +109,27 @@ mod tests {
         let b = candle_core::Var::from_vec(vec![0.1f32, 0., -0.2], 3, &dev).unwrap();
         let y = layer_norm(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap();
         let row: Vec<f32> = y.get(0).unwrap().to_vec1().unwrap();
-        let (mean, var) = (7.0f32 / 3.0, ((1.0f32 - 7.0 / 3.0).powi(2) + (2.0f32 - 7.0 / 3.0).powi(2) + (4.0f32 - 7.0 / 3.0).powi(2)) / 3.0);
+        let (mean, var) = (
+            7.0f32 / 3.0,
+            ((1.0f32 - 7.0 / 3.0).powi(2)
+                + (2.0f32 - 7.0 / 3.0).powi(2)
+                + (4.0f32 - 7.0 / 3.0).powi(2))
+                / 3.0,
+        );
         let expected0 = (1.0 - mean) / (var + 1e-5).sqrt() + 0.1;
         assert!((row[0] - expected0).abs() < 1e-5);
         let grads = (y.sqr().unwrap().sum_all().unwrap()).backward().unwrap();
         for v in [&x, &w, &b] {
             let g = grads.get(v.as_tensor()).expect("gradient");
-            assert!(g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+            assert!(
+                g.abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+                    > 0.0
+            );
         }
     }
 

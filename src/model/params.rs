@@ -14,7 +14,7 @@ pub type VarStore = Arc<Mutex<BTreeMap<String, Var>>>;
 
 enum Source {
     /// Fresh values from a seeded generator, following each parameter's `Init` hint.
-    Random(Mutex<StdRng>),
+    Random(Box<Mutex<StdRng>>),
     /// Values read from a checkpoint (already validated by name and shape).
     Loaded(HashMap<String, Tensor>),
     /// Zero-cost placeholders: only names and shapes are recorded.
@@ -31,23 +31,39 @@ impl Backend {
         let n = shape.elem_count();
         let values: Vec<f32> = match &self.source {
             Source::Loaded(tensors) => {
-                let t = tensors.get(name).ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.to_string() }.bt())?;
+                let t = tensors.get(name).ok_or_else(|| {
+                    candle_core::Error::CannotFindTensor {
+                        path: name.to_string(),
+                    }
+                    .bt()
+                })?;
                 if t.shape() != shape {
-                    candle_core::bail!("tensor {name} has shape {:?}, expected {:?}", t.shape(), shape)
+                    candle_core::bail!(
+                        "tensor {name} has shape {:?}, expected {:?}",
+                        t.shape(),
+                        shape
+                    )
                 }
                 return t.to_dtype(DType::F32)?.to_device(dev);
             }
-            Source::ShapesOnly(_) => return Tensor::zeros((), DType::F32, dev)?.broadcast_as(shape),
+            Source::ShapesOnly(_) => {
+                return Tensor::zeros((), DType::F32, dev)?.broadcast_as(shape);
+            }
             Source::Random(rng) => {
                 let mut rng = rng.lock().expect("rng lock");
                 match init {
                     Init::Const(c) => vec![c as f32; n],
-                    Init::Uniform { lo, up } => (0..n).map(|_| rng.random_range(lo as f32..=up as f32)).collect(),
+                    Init::Uniform { lo, up } => (0..n)
+                        .map(|_| rng.random_range(lo as f32..=up as f32))
+                        .collect(),
                     Init::Randn { mean, stdev } => {
-                        let normal = Normal::new(mean as f32, stdev as f32).map_err(candle_core::Error::wrap)?;
+                        let normal = Normal::new(mean as f32, stdev as f32)
+                            .map_err(candle_core::Error::wrap)?;
                         (0..n).map(|_| normal.sample(&mut *rng)).collect()
                     }
-                    Init::Kaiming { .. } => candle_core::bail!("kaiming init is not used by this model"),
+                    Init::Kaiming { .. } => {
+                        candle_core::bail!("kaiming init is not used by this model")
+                    }
                 }
             }
         };
@@ -56,18 +72,31 @@ impl Backend {
 }
 
 impl SimpleBackend for Backend {
-    fn get(&self, shape: Shape, name: &str, init: Init, _dtype: DType, dev: &Device) -> Result<Tensor> {
+    fn get(
+        &self,
+        shape: Shape,
+        name: &str,
+        init: Init,
+        _dtype: DType,
+        dev: &Device,
+    ) -> Result<Tensor> {
         if let Some(var) = self.vars.lock().expect("vars lock").get(name) {
             return Ok(var.as_tensor().clone());
         }
         let value = self.values(&shape, name, init, dev)?;
         if let Source::ShapesOnly(shapes) = &self.source {
-            shapes.lock().expect("shapes lock").insert(name.to_string(), shape.dims().to_vec());
+            shapes
+                .lock()
+                .expect("shapes lock")
+                .insert(name.to_string(), shape.dims().to_vec());
             return Ok(value);
         }
         let var = Var::from_tensor(&value)?;
         let tensor = var.as_tensor().clone();
-        self.vars.lock().expect("vars lock").insert(name.to_string(), var);
+        self.vars
+            .lock()
+            .expect("vars lock")
+            .insert(name.to_string(), var);
         Ok(tensor)
     }
 
@@ -82,13 +111,22 @@ impl SimpleBackend for Backend {
 
 fn builder<'a>(source: Source, device: &Device) -> (VarBuilder<'a>, VarStore) {
     let vars: VarStore = Arc::default();
-    let backend = Backend { vars: vars.clone(), source };
-    (VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone()), vars)
+    let backend = Backend {
+        vars: vars.clone(),
+        source,
+    };
+    (
+        VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone()),
+        vars,
+    )
 }
 
 /// A builder whose parameters are initialised from `seed`.
 pub fn random<'a>(seed: u64, device: &Device) -> (VarBuilder<'a>, VarStore) {
-    builder(Source::Random(Mutex::new(StdRng::seed_from_u64(seed))), device)
+    builder(
+        Source::Random(Box::new(Mutex::new(StdRng::seed_from_u64(seed)))),
+        device,
+    )
 }
 
 /// A builder serving the given checkpoint tensors.
@@ -97,7 +135,9 @@ pub fn loaded<'a>(tensors: HashMap<String, Tensor>, device: &Device) -> (VarBuil
 }
 
 /// Runs `build` on placeholders and returns every parameter's name and shape.
-pub fn shapes_of(build: impl FnOnce(VarBuilder) -> Result<()>) -> Result<BTreeMap<String, Vec<usize>>> {
+pub fn shapes_of(
+    build: impl FnOnce(VarBuilder) -> Result<()>,
+) -> Result<BTreeMap<String, Vec<usize>>> {
     let shapes: Arc<Mutex<BTreeMap<String, Vec<usize>>>> = Arc::default();
     let (vb, _) = builder(Source::ShapesOnly(shapes.clone()), &Device::Cpu);
     build(vb)?;

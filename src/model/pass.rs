@@ -16,7 +16,10 @@ pub struct Dropout {
 
 impl Dropout {
     pub fn new(p: f32, seed: u64) -> Self {
-        Self { p, rng: RefCell::new(StdRng::seed_from_u64(seed)) }
+        Self {
+            p,
+            rng: RefCell::new(StdRng::seed_from_u64(seed)),
+        }
     }
 
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
@@ -35,11 +38,19 @@ pub struct Pass {
 impl Pass {
     /// Evaluation: no dropout.
     pub fn eval(mask_method: MaskMethod, record: bool) -> Self {
-        Self { mask_method, record, dropout: None }
+        Self {
+            mask_method,
+            record,
+            dropout: None,
+        }
     }
 
     pub fn train(mask_method: MaskMethod, dropout: f32, seed: u64) -> Self {
-        Self { mask_method, record: false, dropout: (dropout > 0.0).then(|| Dropout::new(dropout, seed)) }
+        Self {
+            mask_method,
+            record: false,
+            dropout: (dropout > 0.0).then(|| Dropout::new(dropout, seed)),
+        }
     }
 
     pub fn drop(&self, x: Tensor) -> Result<Tensor> {

@@ -55,16 +55,36 @@ pub struct Seq2Seq {
 
 impl Seq2Seq {
     pub fn new(config: &ModelConfig, vocab_size: usize, vb: VarBuilder) -> Result<Self> {
-        let ModelConfig { d_model: d, n_heads, n_encoder_layers, n_decoder_layers, d_ff, norm_first, max_len, .. } = *config;
+        let ModelConfig {
+            d_model: d,
+            n_heads,
+            n_encoder_layers,
+            n_decoder_layers,
+            d_ff,
+            norm_first,
+            max_len,
+            ..
+        } = *config;
         // Embeddings start at std 1/sqrt(d) so that after the sqrt(d) scale they have unit variance.
-        let embed_init = Init::Randn { mean: 0.0, stdev: 1.0 / (d as f64).sqrt() };
+        let embed_init = Init::Randn {
+            mean: 0.0,
+            stdev: 1.0 / (d as f64).sqrt(),
+        };
         let t = vb.pp("transformer");
-        let encoder = (0..n_encoder_layers).map(|i| EncoderLayer::new(d, n_heads, d_ff, norm_first, t.pp("encoder.layers").pp(i))).collect::<Result<_>>()?;
-        let decoder = (0..n_decoder_layers).map(|i| DecoderLayer::new(d, n_heads, d_ff, norm_first, t.pp("decoder.layers").pp(i))).collect::<Result<_>>()?;
+        let encoder = (0..n_encoder_layers)
+            .map(|i| EncoderLayer::new(d, n_heads, d_ff, norm_first, t.pp("encoder.layers").pp(i)))
+            .collect::<Result<_>>()?;
+        let decoder = (0..n_decoder_layers)
+            .map(|i| DecoderLayer::new(d, n_heads, d_ff, norm_first, t.pp("decoder.layers").pp(i)))
+            .collect::<Result<_>>()?;
         Ok(Self {
             config: config.clone(),
-            src_embed: vb.pp("src_embed").get_with_hints((vocab_size, d), "weight", embed_init)?,
-            tgt_embed: vb.pp("tgt_embed").get_with_hints((vocab_size, d), "weight", embed_init)?,
+            src_embed: vb
+                .pp("src_embed")
+                .get_with_hints((vocab_size, d), "weight", embed_init)?,
+            tgt_embed: vb
+                .pp("tgt_embed")
+                .get_with_hints((vocab_size, d), "weight", embed_init)?,
             encoder,
             encoder_norm: LayerNorm::new(d, t.pp("encoder.norm"))?,
             decoder,
@@ -87,7 +107,8 @@ impl Seq2Seq {
         if offset + len <= self.positions.dim(0)? {
             self.positions.narrow(0, offset, len)
         } else {
-            positional_encoding(offset + len, self.config.d_model, self.device())?.narrow(0, offset, len)
+            positional_encoding(offset + len, self.config.d_model, self.device())?
+                .narrow(0, offset, len)
         }
     }
 
@@ -95,12 +116,19 @@ impl Seq2Seq {
     fn embed(&self, table: &Tensor, ids: &Tensor, offset: usize) -> Result<Tensor> {
         let (batch, len) = ids.dims2()?;
         let d = self.config.d_model;
-        let tokens = table.index_select(&ids.flatten_all()?, 0)?.reshape((batch, len, d))?;
+        let tokens = table
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((batch, len, d))?;
         (tokens * (d as f64).sqrt())?.broadcast_add(&self.positions(offset, len)?)
     }
 
     /// Encoder stack and final norm: memory `(batch, src, d)`.
-    pub fn encode(&self, src: &Tensor, mask: Option<&AttnMask>, pass: &Pass) -> Result<(Tensor, Vec<AttnRecord>)> {
+    pub fn encode(
+        &self,
+        src: &Tensor,
+        mask: Option<&AttnMask>,
+        pass: &Pass,
+    ) -> Result<(Tensor, Vec<AttnRecord>)> {
         let mut x = pass.drop(self.embed(&self.src_embed, src, 0)?)?;
         let mut records = Vec::new();
         for layer in &self.encoder {
@@ -117,17 +145,36 @@ impl Seq2Seq {
         let mut y = pass.drop(self.embed(&self.tgt_embed, &batch.tgt_in, 0)?)?;
         let (mut decoder_self, mut cross) = (Vec::new(), Vec::new());
         for layer in &self.decoder {
-            let (next, records) = layer.forward(&y, &memory, batch.decoder_mask.as_ref(), batch.cross_mask.as_ref(), pass)?;
+            let (next, records) = layer.forward(
+                &y,
+                &memory,
+                batch.decoder_mask.as_ref(),
+                batch.cross_mask.as_ref(),
+                pass,
+            )?;
             y = next;
             decoder_self.extend(records.self_attn);
             cross.extend(records.cross);
         }
         let logits = self.generator.forward(&self.decoder_norm.forward(&y)?)?;
-        Ok(ForwardOutput { logits, encoder, decoder_self, cross })
+        Ok(ForwardOutput {
+            logits,
+            encoder,
+            decoder_self,
+            cross,
+        })
     }
 
     /// One incremental decoding step for `token (batch, 1)` at `position`, reusing `cache`.
-    pub fn decode_step(&self, token: &Tensor, position: usize, memory: &Tensor, cache: &mut DecoderCache, cross_mask: Option<&AttnMask>, pass: &Pass) -> Result<StepOutput> {
+    pub fn decode_step(
+        &self,
+        token: &Tensor,
+        position: usize,
+        memory: &Tensor,
+        cache: &mut DecoderCache,
+        cross_mask: Option<&AttnMask>,
+        pass: &Pass,
+    ) -> Result<StepOutput> {
         if cache.layers.is_empty() {
             cache.layers = vec![LayerCache::default(); self.decoder.len()];
         }
@@ -139,7 +186,14 @@ impl Seq2Seq {
             decoder_self.extend(records.self_attn);
             cross.extend(records.cross);
         }
-        let logits = self.generator.forward(&self.decoder_norm.forward(&y)?)?.squeeze(1)?;
-        Ok(StepOutput { logits, decoder_self, cross })
+        let logits = self
+            .generator
+            .forward(&self.decoder_norm.forward(&y)?)?
+            .squeeze(1)?;
+        Ok(StepOutput {
+            logits,
+            decoder_self,
+            cross,
+        })
     }
 }

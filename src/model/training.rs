@@ -24,7 +24,9 @@ use crate::trace::{EvalMetrics, StepMetrics};
 pub enum Schedule {
     Constant,
     /// Linear warmup over `warmup` steps, then cosine decay to zero at the last step.
-    WarmupCosine { warmup: usize },
+    WarmupCosine {
+        warmup: usize,
+    },
 }
 
 impl Schedule {
@@ -105,7 +107,9 @@ pub enum TrainError {
     NoData,
     #[error("every parameter group is frozen: nothing to train")]
     NothingToTrain,
-    #[error("loss became {value} at step {step}; the weights were restored to the last step with a finite loss. Try a lower learning rate or gradient clipping.")]
+    #[error(
+        "loss became {value} at step {step}; the weights were restored to the last step with a finite loss. Try a lower learning rate or gradient clipping."
+    )]
     NonFinite { step: usize, value: f32 },
     #[error(transparent)]
     Model(#[from] super::CheckpointError),
@@ -149,14 +153,23 @@ pub fn trainable_counts(engine: &Engine, frozen: &BTreeSet<Group>) -> Vec<(Group
     Group::all(engine.config())
         .into_iter()
         .map(|g| {
-            let n = sizes.iter().filter(|(name, _)| Group::of(name) == Some(g)).map(|(_, n)| n).sum();
+            let n = sizes
+                .iter()
+                .filter(|(name, _)| Group::of(name) == Some(g))
+                .map(|(_, n)| n)
+                .sum();
             (g, n, !frozen.contains(&g))
         })
         .collect()
 }
 
 impl Trainer {
-    pub fn new(engine: Engine, train: Vec<Example>, validation: Vec<Example>, options: TrainOptions) -> Result<Self, TrainError> {
+    pub fn new(
+        engine: Engine,
+        train: Vec<Example>,
+        validation: Vec<Example>,
+        options: TrainOptions,
+    ) -> Result<Self, TrainError> {
         if train.is_empty() {
             return Err(TrainError::NoData);
         }
@@ -166,12 +179,20 @@ impl Trainer {
         let vars = engine.vars().lock().expect("vars lock").clone();
         let mut slots = vec![];
         for (name, var) in vars {
-            let Some(group) = Group::of(&name) else { continue };
+            let Some(group) = Group::of(&name) else {
+                continue;
+            };
             if options.frozen.contains(&group) {
                 continue;
             }
             let zeros = var.as_tensor().zeros_like()?;
-            slots.push(Slot { name, group, m: zeros.clone(), v: zeros, var });
+            slots.push(Slot {
+                name,
+                group,
+                m: zeros.clone(),
+                v: zeros,
+                var,
+            });
         }
         if slots.is_empty() {
             return Err(TrainError::NothingToTrain);
@@ -179,7 +200,17 @@ impl Trainer {
         let mut rng = StdRng::seed_from_u64(options.seed);
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut rng);
-        Ok(Self { engine, train, validation, options, slots, rng, order, cursor: 0, step: 0 })
+        Ok(Self {
+            engine,
+            train,
+            validation,
+            options,
+            slots,
+            rng,
+            order,
+            cursor: 0,
+            step: 0,
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -216,15 +247,18 @@ impl Trainer {
         self.options.learning_rate * self.options.schedule.factor(self.step, self.options.steps)
     }
 
-    /// Loss of one batch with dropout; the graph is kept for backward.
-    fn loss(&self, examples: &[Example], dropout_seed: u64) -> Result<Tensor, TrainError> {
+    /// Loss of one batch under `pass` (dropout while training); the graph is kept for backward.
+    fn loss(&self, examples: &[Example], pass: &Pass) -> Result<Tensor, TrainError> {
         let batch = Batch::new(examples, self.options.mask);
         let device = self.engine.device();
-        let pass = Pass::train(self.options.mask.method, self.options.dropout, dropout_seed);
-        let out = self.engine.model().forward(&batch.tensors(device)?, &pass)?;
+        let out = self
+            .engine
+            .model()
+            .forward(&batch.tensors(device)?, pass)?;
         let (b, t, v) = out.logits.dims3()?;
         let (labels, weight) = batch.label_tensors(device)?;
-        let (mut loss, _) = masked_cross_entropy(&out.logits.reshape((b * t, v))?, &labels, &weight)?;
+        let (mut loss, _) =
+            masked_cross_entropy(&out.logits.reshape((b * t, v))?, &labels, &weight)?;
         if self.options.l1 > 0.0 || self.options.l2 > 0.0 {
             for slot in &self.slots {
                 let p = slot.var.as_tensor();
@@ -243,11 +277,19 @@ impl Trainer {
     pub fn train_step(&mut self) -> Result<StepMetrics, TrainError> {
         let examples = self.next_batch();
         let lr = self.learning_rate();
-        let seed = self.options.seed.wrapping_mul(1_000_003).wrapping_add(self.step as u64);
-        let loss = self.loss(&examples, seed)?;
+        let seed = self
+            .options
+            .seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(self.step as u64);
+        let pass = Pass::train(self.options.mask.method, self.options.dropout, seed);
+        let loss = self.loss(&examples, &pass)?;
         let value = loss.to_scalar::<f32>()?;
         if !value.is_finite() {
-            return Err(TrainError::NonFinite { step: self.step, value });
+            return Err(TrainError::NonFinite {
+                step: self.step,
+                value,
+            });
         }
         let grads = loss.backward()?;
         let mut collected = Vec::with_capacity(self.slots.len());
@@ -261,7 +303,10 @@ impl Trainer {
             collected.push(g);
         }
         if !norm_sq.is_finite() {
-            return Err(TrainError::NonFinite { step: self.step, value: f32::NAN });
+            return Err(TrainError::NonFinite {
+                step: self.step,
+                value: f32::NAN,
+            });
         }
         let clip = match self.options.clip_norm {
             Some(max) if norm_sq.sqrt() > max => max / norm_sq.sqrt(),
@@ -270,7 +315,13 @@ impl Trainer {
         let t = (self.step + 1) as i32;
         let (bc1, bc2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
         for (slot, g) in self.slots.iter_mut().zip(collected) {
-            let group_lr = lr * self.options.lr_multipliers.get(&slot.group).copied().unwrap_or(1.0);
+            let group_lr = lr
+                * self
+                    .options
+                    .lr_multipliers
+                    .get(&slot.group)
+                    .copied()
+                    .unwrap_or(1.0);
             if group_lr == 0.0 {
                 continue;
             }
@@ -285,13 +336,42 @@ impl Trainer {
             slot.var.set(&(decayed - (update * group_lr)?)?)?;
         }
         self.step += 1;
-        Ok(StepMetrics { step: self.step, train_loss: value, learning_rate: lr })
+        Ok(StepMetrics {
+            step: self.step,
+            train_loss: value,
+            learning_rate: lr,
+        })
+    }
+
+    /// The training loss of `examples` (penalties included, without dropout) and its gradient
+    /// for every trainable parameter by name (zeros where the graph gives none). For tests and
+    /// diagnostics: the weights are not changed.
+    pub fn loss_and_grads(
+        &self,
+        examples: &[Example],
+    ) -> Result<(f32, BTreeMap<String, Tensor>), TrainError> {
+        let loss = self.loss(examples, &Pass::eval(self.options.mask.method, false))?;
+        let grads = loss.backward()?;
+        let mut named = BTreeMap::new();
+        for slot in &self.slots {
+            let g = match grads.get(slot.var.as_tensor()) {
+                Some(g) => g.clone(),
+                None => slot.var.as_tensor().zeros_like()?,
+            };
+            named.insert(slot.name.clone(), g);
+        }
+        Ok((loss.to_scalar::<f32>()?, named))
     }
 
     /// Validation loss, token accuracy (teacher forced) and exact-sequence match (greedy).
     pub fn evaluate(&self) -> Result<EvalMetrics, TrainError> {
         let n = self.validation.len().min(self.options.eval_size.max(1));
-        evaluate(&self.engine, &self.validation[..n], self.options.mask, self.step)
+        evaluate(
+            &self.engine,
+            &self.validation[..n],
+            self.options.mask,
+            self.step,
+        )
     }
 
     pub fn names(&self) -> Vec<&str> {
@@ -301,17 +381,31 @@ impl Trainer {
 
 /// Evaluates `examples` in chunks: loss and token accuracy teacher-forced, exact match by
 /// greedy decoding.
-pub fn evaluate(engine: &Engine, examples: &[Example], mask: MaskSettings, step: usize) -> Result<EvalMetrics, TrainError> {
+pub fn evaluate(
+    engine: &Engine,
+    examples: &[Example],
+    mask: MaskSettings,
+    step: usize,
+) -> Result<EvalMetrics, TrainError> {
     if examples.is_empty() {
-        return Ok(EvalMetrics { step, val_loss: f32::NAN, token_accuracy: f32::NAN, exact_match: f32::NAN });
+        return Ok(EvalMetrics {
+            step,
+            val_loss: f32::NAN,
+            token_accuracy: f32::NAN,
+            exact_match: f32::NAN,
+        });
     }
     let (mut loss_sum, mut tokens, mut correct, mut exact) = (0f64, 0usize, 0usize, 0usize);
     for chunk in examples.chunks(128) {
         let batch = Batch::new(chunk, mask);
-        let out = engine.model().forward(&batch.tensors(engine.device())?, &Pass::eval(mask.method, false))?;
+        let out = engine.model().forward(
+            &batch.tensors(engine.device())?,
+            &Pass::eval(mask.method, false),
+        )?;
         let (b, t, v) = out.logits.dims3()?;
         let (labels, weight) = batch.label_tensors(engine.device())?;
-        let (_, per_row) = masked_cross_entropy(&out.logits.reshape((b * t, v))?, &labels, &weight)?;
+        let (_, per_row) =
+            masked_cross_entropy(&out.logits.reshape((b * t, v))?, &labels, &weight)?;
         loss_sum += per_row.sum_all()?.to_scalar::<f32>()? as f64;
         let predicted = out.logits.argmax(2)?.flatten_all()?.to_vec1::<u32>()?;
         for (p, l) in predicted.iter().zip(batch.labels.concat()) {
@@ -337,8 +431,16 @@ pub fn evaluate(engine: &Engine, examples: &[Example], mask: MaskSettings, step:
 
 /// Fresh seeded values for the output head (for "new head" fine-tuning).
 fn reinit_head(engine: &Engine, seed: u64) -> Result<(), TrainError> {
-    let fresh = Engine::new_random(engine.config().clone(), engine.vocab().clone(), seed ^ 0x4ead)?;
-    let head: BTreeMap<String, Tensor> = fresh.weights().into_iter().filter(|(n, _)| Group::of(n) == Some(Group::Head)).collect();
+    let fresh = Engine::new_random(
+        engine.config().clone(),
+        engine.vocab().clone(),
+        seed ^ 0x4ead,
+    )?;
+    let head: BTreeMap<String, Tensor> = fresh
+        .weights()
+        .into_iter()
+        .filter(|(n, _)| Group::of(n) == Some(Group::Head))
+        .collect();
     engine.set_weights(&head)?;
     Ok(())
 }
@@ -362,15 +464,23 @@ impl WeightsSnapshot {
 }
 
 pub enum TrainEvent {
-    Started { trainable: Vec<(Group, usize, bool)> },
+    Started {
+        trainable: Vec<(Group, usize, bool)>,
+    },
     Step(StepMetrics),
     Eval(EvalMetrics),
     Weights(WeightsSnapshot),
     Paused,
     Resumed,
     /// The run ended (completed or cancelled) with these final weights.
-    Finished { cancelled: bool, weights: WeightsSnapshot },
-    Failed { message: String, weights: Option<WeightsSnapshot> },
+    Finished {
+        cancelled: bool,
+        weights: WeightsSnapshot,
+    },
+    Failed {
+        message: String,
+        weights: Option<WeightsSnapshot>,
+    },
 }
 
 /// A training run on its own thread (and its own thread pool).
@@ -382,7 +492,13 @@ pub struct TrainingRun {
 
 impl TrainingRun {
     /// Starts training a copy of `engine`; `snapshot_every` paces weight snapshots for live views.
-    pub fn spawn(engine: &Engine, train: Vec<Example>, validation: Vec<Example>, options: TrainOptions, snapshot_every: Duration) -> ModelResult<TrainingRun> {
+    pub fn spawn(
+        engine: &Engine,
+        train: Vec<Example>,
+        validation: Vec<Example>,
+        options: TrainOptions,
+        snapshot_every: Duration,
+    ) -> ModelResult<TrainingRun> {
         let copy = engine.duplicate()?;
         let (command_tx, command_rx) = mpsc::channel();
         let (event_tx, event_rx) = mpsc::channel();
@@ -391,14 +507,28 @@ impl TrainingRun {
             .name("maskscope-training".into())
             .spawn(move || {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-                let work = || worker(copy, train, validation, options, snapshot_every, command_rx, &event_tx);
+                let work = || {
+                    worker(
+                        copy,
+                        train,
+                        validation,
+                        options,
+                        snapshot_every,
+                        command_rx,
+                        &event_tx,
+                    )
+                };
                 match pool {
                     Ok(pool) => pool.install(work),
                     Err(_) => work(),
                 }
             })
             .map_err(|e| super::CheckpointError::Model(candle_core::Error::wrap(e)))?;
-        Ok(TrainingRun { commands: command_tx, events: event_rx, handle: Some(handle) })
+        Ok(TrainingRun {
+            commands: command_tx,
+            events: event_rx,
+            handle: Some(handle),
+        })
     }
 
     pub fn send(&self, command: TrainCommand) {
@@ -421,13 +551,24 @@ impl Drop for TrainingRun {
     }
 }
 
-fn worker(engine: Engine, train: Vec<Example>, validation: Vec<Example>, options: TrainOptions, snapshot_every: Duration, commands: Receiver<TrainCommand>, events: &Sender<TrainEvent>) {
+fn worker(
+    engine: Engine,
+    train: Vec<Example>,
+    validation: Vec<Example>,
+    options: TrainOptions,
+    snapshot_every: Duration,
+    commands: Receiver<TrainCommand>,
+    events: &Sender<TrainEvent>,
+) {
     let frozen = options.frozen.clone();
     let trainable = trainable_counts(&engine, &frozen);
     let mut trainer = match Trainer::new(engine, train, validation, options) {
         Ok(t) => t,
         Err(e) => {
-            let _ = events.send(TrainEvent::Failed { message: e.to_string(), weights: None });
+            let _ = events.send(TrainEvent::Failed {
+                message: e.to_string(),
+                weights: None,
+            });
             return;
         }
     };
@@ -438,7 +579,11 @@ fn worker(engine: Engine, train: Vec<Example>, validation: Vec<Example>, options
     let mut good = trainer.engine().weights();
     loop {
         loop {
-            let command = if paused { commands.recv().map_err(|_| TryRecvError::Disconnected) } else { commands.try_recv() };
+            let command = if paused {
+                commands.recv().map_err(|_| TryRecvError::Disconnected)
+            } else {
+                commands.try_recv()
+            };
             match command {
                 Ok(TrainCommand::Pause) => {
                     paused = true;
@@ -449,7 +594,10 @@ fn worker(engine: Engine, train: Vec<Example>, validation: Vec<Example>, options
                     let _ = events.send(TrainEvent::Resumed);
                 }
                 Ok(TrainCommand::Cancel) | Err(TryRecvError::Disconnected) => {
-                    let _ = events.send(TrainEvent::Finished { cancelled: true, weights: WeightsSnapshot(trainer.engine().weights()) });
+                    let _ = events.send(TrainEvent::Finished {
+                        cancelled: true,
+                        weights: WeightsSnapshot(trainer.engine().weights()),
+                    });
                     return;
                 }
                 Err(TryRecvError::Empty) => break,
@@ -464,7 +612,10 @@ fn worker(engine: Engine, train: Vec<Example>, validation: Vec<Example>, options
             }
             Err(e) => {
                 let _ = trainer.engine().set_weights(&good);
-                let _ = events.send(TrainEvent::Failed { message: e.to_string(), weights: Some(WeightsSnapshot(good)) });
+                let _ = events.send(TrainEvent::Failed {
+                    message: e.to_string(),
+                    weights: Some(WeightsSnapshot(good)),
+                });
                 return;
             }
         }
@@ -475,7 +626,10 @@ fn worker(engine: Engine, train: Vec<Example>, validation: Vec<Example>, options
                     let _ = events.send(TrainEvent::Eval(m));
                 }
                 Err(e) => {
-                    let _ = events.send(TrainEvent::Failed { message: e.to_string(), weights: Some(WeightsSnapshot(good)) });
+                    let _ = events.send(TrainEvent::Failed {
+                        message: e.to_string(),
+                        weights: Some(WeightsSnapshot(good)),
+                    });
                     return;
                 }
             }
@@ -485,5 +639,8 @@ fn worker(engine: Engine, train: Vec<Example>, validation: Vec<Example>, options
             last_snapshot = Instant::now();
         }
     }
-    let _ = events.send(TrainEvent::Finished { cancelled: false, weights: WeightsSnapshot(good) });
+    let _ = events.send(TrainEvent::Finished {
+        cancelled: false,
+        weights: WeightsSnapshot(good),
+    });
 }
