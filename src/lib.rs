@@ -7,8 +7,11 @@
 
 pub mod bundled;
 pub mod cli;
+pub mod app;
 pub mod dataset;
 pub mod export;
+pub mod i18n;
+pub mod lessons;
 pub mod masks;
 pub mod model;
 pub mod tasks;

@@ -216,7 +216,9 @@ pub struct DecodeSession {
     /// Cache after each finished step (index 0 = before any step).
     caches: Vec<DecoderCache>,
     pub steps: Vec<StepTrace>,
-    rng: StdRng,
+    /// Sampling generator after each finished step (index 0 = the seeded start), kept like
+    /// the caches so stepping back and forward again draws the same sample.
+    rngs: Vec<StdRng>,
     /// For beam search: the tokens of the best hypothesis, replayed step by step.
     forced: Option<Vec<u32>>,
     max_steps: usize,
@@ -240,7 +242,7 @@ impl DecodeSession {
             enc,
             caches: vec![DecoderCache::default()],
             steps: vec![],
-            rng: StdRng::seed_from_u64(seed),
+            rngs: vec![StdRng::seed_from_u64(seed)],
             forced,
             max_steps,
         })
@@ -272,6 +274,7 @@ impl DecodeSession {
             logits,
             mut step,
         } = run_step(engine, &self.enc, cache, &input, engine.device())?;
+        let mut rng = self.rngs.last().expect("initial generator").clone();
         let (probs, chosen) = match (&self.strategy, &self.forced) {
             (_, Some(forced)) => (
                 filtered_probs(&logits, 1.0, None, None),
@@ -287,7 +290,7 @@ impl DecodeSession {
                 None,
             ) => {
                 let probs = filtered_probs(&logits, *temperature, *top_k, *top_p);
-                let chosen = sample(&probs, &mut self.rng);
+                let chosen = sample(&probs, &mut rng);
                 (probs, chosen)
             }
             _ => (filtered_probs(&logits, 1.0, None, None), argmax(&logits)),
@@ -296,6 +299,7 @@ impl DecodeSession {
         step.chosen = chosen;
         step.chosen_token = engine.vocab().token(chosen).to_string();
         self.caches.push(cache);
+        self.rngs.push(rng);
         self.steps.push(step);
         Ok(true)
     }
@@ -304,6 +308,7 @@ impl DecodeSession {
     pub fn back(&mut self) -> bool {
         if self.steps.pop().is_some() {
             self.caches.pop();
+            self.rngs.pop();
             true
         } else {
             false
@@ -313,6 +318,7 @@ impl DecodeSession {
     pub fn reset(&mut self) {
         self.steps.clear();
         self.caches.truncate(1);
+        self.rngs.truncate(1);
     }
 
     /// Steps until `<eos>` or the length limit.

@@ -145,6 +145,9 @@ pub struct Trainer {
     order: Vec<usize>,
     cursor: usize,
     pub step: usize,
+    /// Trainable values (slot order) that last gave a finite loss, taken before each update:
+    /// restored when a later loss is not finite. Empty before the first update.
+    last_good: Vec<Tensor>,
 }
 
 /// Trainable parameter count per group (0 for frozen groups).
@@ -210,6 +213,7 @@ impl Trainer {
             order,
             cursor: 0,
             step: 0,
+            last_good: vec![],
         })
     }
 
@@ -251,10 +255,7 @@ impl Trainer {
     fn loss(&self, examples: &[Example], pass: &Pass) -> Result<Tensor, TrainError> {
         let batch = Batch::new(examples, self.options.mask);
         let device = self.engine.device();
-        let out = self
-            .engine
-            .model()
-            .forward(&batch.tensors(device)?, pass)?;
+        let out = self.engine.model().forward(&batch.tensors(device)?, pass)?;
         let (b, t, v) = out.logits.dims3()?;
         let (labels, weight) = batch.label_tensors(device)?;
         let (mut loss, _) =
@@ -273,7 +274,8 @@ impl Trainer {
         Ok(loss)
     }
 
-    /// One optimisation step. On a non-finite loss the weights are restored and an error returned.
+    /// One optimisation step. On a non-finite loss the weights are restored to those before the
+    /// previous update (the last that gave a finite loss) and an error returned.
     pub fn train_step(&mut self) -> Result<StepMetrics, TrainError> {
         let examples = self.next_batch();
         let lr = self.learning_rate();
@@ -286,6 +288,10 @@ impl Trainer {
         let loss = self.loss(&examples, &pass)?;
         let value = loss.to_scalar::<f32>()?;
         if !value.is_finite() {
+            // The previous update broke the model: go back to the weights before it.
+            for (slot, good) in self.slots.iter().zip(&self.last_good) {
+                slot.var.set(good)?;
+            }
             return Err(TrainError::NonFinite {
                 step: self.step,
                 value,
@@ -312,6 +318,11 @@ impl Trainer {
             Some(max) if norm_sq.sqrt() > max => max / norm_sq.sqrt(),
             _ => 1.0,
         };
+        self.last_good = self
+            .slots
+            .iter()
+            .map(|slot| slot.var.as_tensor().copy())
+            .collect::<candle_core::Result<_>>()?;
         let t = (self.step + 1) as i32;
         let (bc1, bc2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
         for (slot, g) in self.slots.iter_mut().zip(collected) {
@@ -611,10 +622,11 @@ fn worker(
                 let _ = events.send(TrainEvent::Step(metrics));
             }
             Err(e) => {
-                let _ = trainer.engine().set_weights(&good);
+                // train_step has already restored the last weights that gave a finite loss;
+                // `good` may hold the broken weights that the previous update produced.
                 let _ = events.send(TrainEvent::Failed {
                     message: e.to_string(),
-                    weights: Some(WeightsSnapshot(good)),
+                    weights: Some(WeightsSnapshot(trainer.engine().weights())),
                 });
                 return;
             }

@@ -1,0 +1,171 @@
+//! English and Simplified Chinese for every label and message, switchable live.
+//!
+//! The English text is the key (gettext style): `tr("Causal mask")` returns the text in the
+//! current language. Translations live in `assets/i18n/zh.json` as data; a test scans the
+//! sources for every `tr("...")` key and fails if one has no Chinese entry.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    En,
+    Zh,
+}
+
+impl Language {
+    pub const ALL: [Language; 2] = [Language::En, Language::Zh];
+
+    /// The language's own name, so a reader of either can find it.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Language::En => "English",
+            Language::Zh => "简体中文",
+        }
+    }
+}
+
+static CURRENT: AtomicU8 = AtomicU8::new(0);
+
+pub fn set_language(language: Language) {
+    CURRENT.store(language as u8, Ordering::Relaxed);
+}
+
+pub fn language() -> Language {
+    if CURRENT.load(Ordering::Relaxed) == Language::Zh as u8 { Language::Zh } else { Language::En }
+}
+
+const ZH_JSON: &str = include_str!("../assets/i18n/zh.json");
+
+fn chinese() -> &'static HashMap<String, String> {
+    static TABLE: OnceLock<HashMap<String, String>> = OnceLock::new();
+    // The table ships inside the binary and a test parses it, so a parse failure here is a
+    // build defect; fall back to English rather than fail at run time.
+    TABLE.get_or_init(|| serde_json::from_str(ZH_JSON).unwrap_or_default())
+}
+
+/// `english` in the current language (English itself when no translation exists).
+pub fn tr(english: &'static str) -> &'static str {
+    match language() {
+        Language::En => english,
+        Language::Zh => chinese().get(english).map_or(english, String::as_str),
+    }
+}
+
+/// Like [`tr`] for text built at run time: `{}` placeholders are filled in order.
+pub fn trf(english: &'static str, args: &[&dyn std::fmt::Display]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut parts = tr(english).split("{}").peekable();
+    while let Some(part) = parts.next() {
+        out.push_str(part);
+        if parts.peek().is_some()
+            && let Some(arg) = args.next()
+        {
+            out.push_str(&arg.to_string());
+        }
+    }
+    out
+}
+
+/// Every `tr("...")` / `trf("...", ..)` key used in the given Rust source text.
+pub fn keys_in_source(source: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for marker in ["tr(\"", "trf(\""] {
+        let mut rest = source;
+        while let Some(start) = rest.find(marker) {
+            let after = &rest[start + marker.len()..];
+            let mut key = String::new();
+            let mut chars = after.chars();
+            let mut escaped = false;
+            for c in chars.by_ref() {
+                match (escaped, c) {
+                    (false, '\\') => escaped = true,
+                    (false, '"') => break,
+                    (true, 'n') => {
+                        key.push('\n');
+                        escaped = false;
+                    }
+                    (_, c) => {
+                        key.push(c);
+                        escaped = false;
+                    }
+                }
+            }
+            // Only whole-identifier matches (not e.g. `attr("`).
+            let boundary = start == 0 || !rest[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+            if boundary && !key.is_empty() {
+                keys.push(key);
+            }
+            rest = &after[after.len() - chars.as_str().len()..];
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rust_sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).expect("src is readable").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push((path.display().to_string(), std::fs::read_to_string(&path).expect("utf-8 source")));
+            }
+        }
+    }
+
+    #[test]
+    fn chinese_table_parses_and_is_chinese() {
+        let table: HashMap<String, String> = serde_json::from_str(ZH_JSON).expect("zh.json is a JSON object of strings");
+        for (en, zh) in &table {
+            assert!(!zh.trim().is_empty(), "empty translation for {en:?}");
+            assert_eq!(en.matches("{}").count(), zh.matches("{}").count(), "placeholders differ for {en:?}");
+        }
+    }
+
+    #[test]
+    fn every_ui_string_has_both_languages() {
+        let mut sources = vec![];
+        rust_sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
+        let table: HashMap<String, String> = serde_json::from_str(ZH_JSON).unwrap();
+        let mut missing = vec![];
+        for (file, text) in &sources {
+            if file.ends_with("i18n.rs") {
+                continue;
+            }
+            for key in keys_in_source(text) {
+                if !table.contains_key(&key) {
+                    missing.push(format!("{file}: {key:?}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "strings without a Chinese translation in assets/i18n/zh.json:\n{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn switching_language_changes_text_live() {
+        let table: HashMap<String, String> = serde_json::from_str(ZH_JSON).unwrap();
+        if let Some((en, zh)) = table.iter().next() {
+            let key: &'static str = Box::leak(en.clone().into_boxed_str());
+            set_language(Language::Zh);
+            assert_eq!(tr(key), zh);
+            set_language(Language::En);
+            assert_eq!(tr(key), key);
+        }
+    }
+
+    #[test]
+    fn keys_are_found_in_source() {
+        let src = r#"ui.label(tr("Causal mask")); x.attr("no"); trf("{} steps", &[&3]);"#;
+        assert_eq!(keys_in_source(src), vec!["Causal mask".to_string(), "{} steps".to_string()]);
+    }
+}
