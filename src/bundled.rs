@@ -1,7 +1,7 @@
 //! The pretrained models shipped inside the binary, so the app starts with no download.
 
 /// Names accepted wherever a model path is (`--model dates`).
-pub const NAMES: [&str; 3] = ["dates", "numbers", "copy"];
+pub const NAMES: [&str; 4] = ["dates", "numbers", "copy", "chinese"];
 
 /// The checkpoint bytes of a bundled model.
 pub fn bytes(name: &str) -> Option<&'static [u8]> {

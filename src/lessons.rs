@@ -1,0 +1,801 @@
+//! Guided lessons: data, not code. Each lesson is a short sequence of steps; a step sets part
+//! of the app's state (model, batch, masks, view, ...) and explains in a few sentences, in
+//! English and Simplified Chinese, what to look at and why.
+//!
+//! The lessons live in `assets/lessons/lessons.json` and are compiled into the binary. This
+//! module only parses and validates them; the app applies a step's [`StepState`].
+//!
+//! Index conventions (the same as the views): token positions are 0-based; a heatmap or mask
+//! cell is `(query, key)`; decoder query `t` holds decoder input token `t` (`<bos>` at 0) and
+//! predicts label `t`; source keys are the source characters, without special tokens.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+/// Bundled model names a lesson may load.
+pub const MODELS: [&str; 4] = ["dates", "numbers", "copy", "chinese"];
+/// Values of [`StepState::mask_method`].
+pub const MASK_METHODS: [&str; 3] = ["additive", "multiply", "none"];
+/// Values of [`StepState::view`].
+pub const VIEWS: [&str; 5] = ["inputs", "masks", "attention", "decoder", "finetune"];
+/// Values of [`StepState::attention_kind`].
+pub const ATTENTION_KINDS: [&str; 3] = ["encoder_self", "decoder_self", "cross"];
+/// Values of [`StepState::strategy`].
+pub const STRATEGIES: [&str; 3] = ["greedy", "sample", "beam"];
+/// Group keys that name one group or several (see `model::groups`); `enc{i}`, `dec{i}` and
+/// `dec{i}-self|cross|ff` are accepted for any layer index `i`.
+pub const GROUP_KEYS: [&str; 7] = [
+    "src-embed",
+    "tgt-embed",
+    "embeddings",
+    "encoder",
+    "decoder",
+    "norms",
+    "head",
+];
+
+/// Number of steps a lesson may have.
+pub const STEPS_PER_LESSON: std::ops::RangeInclusive<usize> = 2..=8;
+
+pub use crate::i18n::Language;
+
+/// A user-visible string in every supported language.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    pub en: String,
+    pub zh: String,
+}
+
+impl Text {
+    pub fn get(&self, lang: Language) -> &str {
+        match lang {
+            Language::En => &self.en,
+            Language::Zh => &self.zh,
+        }
+    }
+
+    /// The text in the app's current language ([`crate::i18n::language`]).
+    pub fn current(&self) -> &str {
+        self.get(crate::i18n::language())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lesson {
+    /// Stable kebab-case id (for saved progress and links).
+    pub id: String,
+    pub title: Text,
+    pub summary: Text,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub title: Text,
+    /// Two to four sentences: what to look at and why.
+    pub body: Text,
+    #[serde(default)]
+    pub state: StepState,
+}
+
+/// What a step changes. Every field is optional.
+///
+/// Two kinds of fields:
+/// - *persistent* settings (model, inputs, selected_row, the mask switches, view, attention
+///   kind, layer, head, mean_over_heads, strategy): `None` leaves the setting as it is, so a
+///   step only states what it changes;
+/// - *per-step* actions (`highlight_cell`, `highlight_run`, `decode_steps`, `finetune`):
+///   they belong to the step that sets them; `None` means no highlight / no stepping / no
+///   preset for this step.
+///
+/// [`Lesson::state_at`] combines both, so that entering step `i` (also by jumping straight to
+/// it) always shows the same thing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepState {
+    /// Bundled model name, one of [`MODELS`].
+    pub model: Option<String>,
+    /// Batch rows as (source, target).
+    pub inputs: Option<Vec<(String, String)>>,
+    pub selected_row: Option<usize>,
+    pub causal: Option<bool>,
+    pub src_padding: Option<bool>,
+    pub tgt_padding: Option<bool>,
+    /// One of [`MASK_METHODS`].
+    pub mask_method: Option<String>,
+    /// One of [`VIEWS`].
+    pub view: Option<String>,
+    /// One of [`ATTENTION_KINDS`].
+    pub attention_kind: Option<String>,
+    pub layer: Option<usize>,
+    pub head: Option<usize>,
+    pub mean_over_heads: Option<bool>,
+    /// `(query, key)` cell to outline in the current heatmap or mask grid (per step).
+    pub highlight_cell: Option<(usize, usize)>,
+    /// Reset the decoding stepper and take this many steps (per step).
+    pub decode_steps: Option<usize>,
+    /// One of [`STRATEGIES`].
+    pub strategy: Option<String>,
+    /// Preset for the fine-tune view; filled in, not started (per step).
+    pub finetune: Option<FinetunePreset>,
+    /// English `run_name` of a run to emphasise among the curves (per step).
+    pub highlight_run: Option<String>,
+}
+
+impl StepState {
+    /// Applies `later` on top of `self`: its persistent settings override, and its per-step
+    /// actions replace this state's (absent ones are cleared).
+    pub fn apply(&mut self, later: &StepState) {
+        fn keep<T: Clone>(slot: &mut Option<T>, later: &Option<T>) {
+            if later.is_some() {
+                slot.clone_from(later);
+            }
+        }
+        let StepState {
+            model,
+            inputs,
+            selected_row,
+            causal,
+            src_padding,
+            tgt_padding,
+            mask_method,
+            view,
+            attention_kind,
+            layer,
+            head,
+            mean_over_heads,
+            highlight_cell,
+            decode_steps,
+            strategy,
+            finetune,
+            highlight_run,
+        } = later;
+        keep(&mut self.model, model);
+        keep(&mut self.inputs, inputs);
+        keep(&mut self.selected_row, selected_row);
+        keep(&mut self.causal, causal);
+        keep(&mut self.src_padding, src_padding);
+        keep(&mut self.tgt_padding, tgt_padding);
+        keep(&mut self.mask_method, mask_method);
+        keep(&mut self.view, view);
+        keep(&mut self.attention_kind, attention_kind);
+        keep(&mut self.layer, layer);
+        keep(&mut self.head, head);
+        keep(&mut self.mean_over_heads, mean_over_heads);
+        keep(&mut self.strategy, strategy);
+        self.highlight_cell.clone_from(highlight_cell);
+        self.decode_steps.clone_from(decode_steps);
+        self.finetune.clone_from(finetune);
+        self.highlight_run.clone_from(highlight_run);
+    }
+}
+
+/// Settings filled into the fine-tune view. `None` leaves the view's current value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinetunePreset {
+    /// Bundled model to start from, one of [`MODELS`].
+    pub base: Option<String>,
+    /// Task name as in `tasks::Task::name`: copy, reverse, sort, dates, numbers, chinese-numbers.
+    pub task: Option<String>,
+    pub train_size: Option<usize>,
+    pub steps: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub weight_decay: Option<f64>,
+    pub dropout: Option<f32>,
+    /// Group keys to freeze (see [`GROUP_KEYS`]).
+    pub freeze: Option<Vec<String>>,
+    /// (group key, multiplier of the learning rate).
+    pub lr_multipliers: Option<Vec<(String, f64)>>,
+    /// Replace the output head with a freshly initialised one.
+    pub new_head: Option<bool>,
+    /// How masks are applied while training, one of [`MASK_METHODS`] (for the leakage
+    /// demonstration); `None` = the current mask settings.
+    pub mask_method: Option<String>,
+    pub run_name: Option<Text>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LessonError {
+    #[error("lessons are not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{at}: {problem}")]
+    Invalid { at: String, problem: String },
+}
+
+impl Lesson {
+    /// The state to show on entering step `index`: the persistent settings of steps
+    /// `0..=index` combined, plus step `index`'s own per-step actions. Clamped to the last
+    /// step.
+    pub fn state_at(&self, index: usize) -> StepState {
+        let mut state = StepState::default();
+        for step in self.steps.iter().take(index.saturating_add(1)) {
+            state.apply(&step.state);
+        }
+        state
+    }
+
+    pub fn title(&self, lang: Language) -> &str {
+        self.title.get(lang)
+    }
+}
+
+/// The lessons shipped with the app.
+pub fn builtin() -> Result<Vec<Lesson>, LessonError> {
+    parse(include_str!("../assets/lessons/lessons.json"))
+}
+
+/// Parses and validates a JSON array of lessons.
+pub fn parse(json: &str) -> Result<Vec<Lesson>, LessonError> {
+    let lessons: Vec<Lesson> = serde_json::from_str(json)?;
+    validate(&lessons)?;
+    Ok(lessons)
+}
+
+fn invalid(at: impl Into<String>, problem: impl Into<String>) -> LessonError {
+    LessonError::Invalid {
+        at: at.into(),
+        problem: problem.into(),
+    }
+}
+
+fn check_text(at: &str, what: &str, text: &Text) -> Result<(), LessonError> {
+    for lang in Language::ALL {
+        if text.get(lang).trim().is_empty() {
+            return Err(invalid(
+                at,
+                format!("{what} is empty in {}", lang.native_name()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_choice(
+    at: &str,
+    what: &str,
+    value: &Option<String>,
+    known: &[&str],
+) -> Result<(), LessonError> {
+    match value {
+        Some(v) if !known.contains(&v.as_str()) => Err(invalid(
+            at,
+            format!(
+                "unknown {what} {v:?} (expected one of {})",
+                known.join(", ")
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// True for the group keys `model::groups` understands.
+pub fn is_group_key(key: &str) -> bool {
+    let layer = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
+    if GROUP_KEYS.contains(&key) {
+        return true;
+    }
+    if let Some(rest) = key.strip_prefix("enc") {
+        return layer(rest);
+    }
+    if let Some(rest) = key.strip_prefix("dec") {
+        let index = ["-self", "-cross", "-ff"]
+            .iter()
+            .find_map(|suffix| rest.strip_suffix(suffix))
+            .unwrap_or(rest);
+        return layer(index);
+    }
+    false
+}
+
+fn is_task(name: &str) -> bool {
+    crate::tasks::Task::parse(name).is_some_and(|task| task.name() == name)
+}
+
+fn check_preset(at: &str, preset: &FinetunePreset) -> Result<(), LessonError> {
+    let FinetunePreset {
+        base,
+        task,
+        train_size,
+        steps,
+        learning_rate,
+        weight_decay,
+        dropout,
+        freeze,
+        lr_multipliers,
+        new_head: _,
+        mask_method,
+        run_name,
+    } = preset;
+    check_choice(at, "base model", base, &MODELS)?;
+    check_choice(at, "mask method", mask_method, &MASK_METHODS)?;
+    if let Some(task) = task
+        && !is_task(task)
+    {
+        return Err(invalid(at, format!("unknown task {task:?}")));
+    }
+    if *train_size == Some(0) || *steps == Some(0) {
+        return Err(invalid(at, "train_size and steps must be positive"));
+    }
+    if learning_rate.is_some_and(|lr| !(lr.is_finite() && lr > 0.0)) {
+        return Err(invalid(at, "learning_rate must be a positive number"));
+    }
+    if weight_decay.is_some_and(|wd| !(wd.is_finite() && wd >= 0.0)) {
+        return Err(invalid(at, "weight_decay must be zero or positive"));
+    }
+    if dropout.is_some_and(|p| !(0.0..1.0).contains(&p)) {
+        return Err(invalid(at, "dropout must be in [0, 1)"));
+    }
+    for key in freeze.iter().flatten() {
+        if !is_group_key(key) {
+            return Err(invalid(
+                at,
+                format!("unknown parameter group {key:?} in freeze"),
+            ));
+        }
+    }
+    for (key, mult) in lr_multipliers.iter().flatten() {
+        if !is_group_key(key) {
+            return Err(invalid(
+                at,
+                format!("unknown parameter group {key:?} in lr_multipliers"),
+            ));
+        }
+        if !(mult.is_finite() && *mult >= 0.0) {
+            return Err(invalid(
+                at,
+                format!("learning-rate multiplier of {key} must be >= 0"),
+            ));
+        }
+    }
+    if let Some(name) = run_name {
+        check_text(at, "run_name", name)?;
+    }
+    Ok(())
+}
+
+fn check_state(at: &str, state: &StepState, runs: &HashSet<&str>) -> Result<(), LessonError> {
+    check_choice(at, "model", &state.model, &MODELS)?;
+    check_choice(at, "mask method", &state.mask_method, &MASK_METHODS)?;
+    check_choice(at, "view", &state.view, &VIEWS)?;
+    check_choice(
+        at,
+        "attention kind",
+        &state.attention_kind,
+        &ATTENTION_KINDS,
+    )?;
+    check_choice(at, "strategy", &state.strategy, &STRATEGIES)?;
+    if let Some(inputs) = &state.inputs {
+        if inputs.is_empty() {
+            return Err(invalid(at, "inputs must have at least one row"));
+        }
+        if inputs.iter().any(|(src, _)| src.is_empty()) {
+            return Err(invalid(at, "every input row needs a source"));
+        }
+    }
+    if let Some(preset) = &state.finetune {
+        check_preset(at, preset)?;
+    }
+    if let Some(run) = &state.highlight_run
+        && !runs.contains(run.as_str())
+    {
+        return Err(invalid(
+            at,
+            format!("highlight_run {run:?} is not the English run_name of a preset so far"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate(lessons: &[Lesson]) -> Result<(), LessonError> {
+    let mut ids = HashSet::new();
+    for lesson in lessons {
+        let id = lesson.id.as_str();
+        let id_ok = !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return Err(invalid(format!("lesson {id:?}"), "id must be kebab-case"));
+        }
+        if !ids.insert(id) {
+            return Err(invalid(format!("lesson {id}"), "duplicate id"));
+        }
+        let at = format!("lesson {id}");
+        check_text(&at, "title", &lesson.title)?;
+        check_text(&at, "summary", &lesson.summary)?;
+        if !STEPS_PER_LESSON.contains(&lesson.steps.len()) {
+            return Err(invalid(
+                &at,
+                format!(
+                    "{} steps (expected {} to {})",
+                    lesson.steps.len(),
+                    STEPS_PER_LESSON.start(),
+                    STEPS_PER_LESSON.end()
+                ),
+            ));
+        }
+        let mut runs = HashSet::new();
+        let mut rows = None;
+        for (i, step) in lesson.steps.iter().enumerate() {
+            let at = format!("lesson {id}, step {}", i + 1);
+            check_text(&at, "title", &step.title)?;
+            check_text(&at, "body", &step.body)?;
+            if let Some(name) = step
+                .state
+                .finetune
+                .as_ref()
+                .and_then(|p| p.run_name.as_ref())
+            {
+                runs.insert(name.en.as_str());
+            }
+            check_state(&at, &step.state, &runs)?;
+            if let Some(inputs) = &step.state.inputs {
+                rows = Some(inputs.len());
+            }
+            if let (Some(row), Some(rows)) = (step.state.selected_row, rows)
+                && row >= rows
+            {
+                return Err(invalid(
+                    &at,
+                    format!("selected_row {row} but the batch has {rows} rows"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lessons() -> Vec<Lesson> {
+        match builtin() {
+            Ok(l) => l,
+            Err(e) => panic!("builtin lessons: {e}"),
+        }
+    }
+
+    fn is_cjk(c: char) -> bool {
+        matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+    }
+
+    /// Rough sentence count: CJK terminators anywhere, ASCII ones at the end or before
+    /// whitespace (so 0.1 and 28.11.2026 do not count).
+    fn sentences(text: &str) -> usize {
+        let chars: Vec<char> = text.trim().chars().collect();
+        chars
+            .iter()
+            .enumerate()
+            .filter(|&(i, &c)| match c {
+                '。' | '！' | '？' => true,
+                '.' | '!' | '?' => chars.get(i + 1).is_none_or(|n| n.is_whitespace()),
+                _ => false,
+            })
+            .count()
+    }
+
+    fn all_texts(lesson: &Lesson) -> Vec<(String, &Text)> {
+        let mut out = vec![
+            (format!("{} title", lesson.id), &lesson.title),
+            (format!("{} summary", lesson.id), &lesson.summary),
+        ];
+        for (i, step) in lesson.steps.iter().enumerate() {
+            out.push((format!("{} step {} title", lesson.id, i + 1), &step.title));
+            out.push((format!("{} step {} body", lesson.id, i + 1), &step.body));
+            if let Some(name) = step
+                .state
+                .finetune
+                .as_ref()
+                .and_then(|p| p.run_name.as_ref())
+            {
+                out.push((format!("{} step {} run", lesson.id, i + 1), name));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn builtin_lessons_parse_and_validate() {
+        let lessons = lessons();
+        assert!(lessons.len() >= 7, "only {} lessons", lessons.len());
+        for lesson in &lessons {
+            assert!(
+                (3..=6).contains(&lesson.steps.len()),
+                "{} has {} steps",
+                lesson.id,
+                lesson.steps.len()
+            );
+        }
+    }
+
+    #[test]
+    fn every_text_is_in_both_languages() {
+        for lesson in lessons() {
+            for (at, text) in all_texts(&lesson) {
+                assert!(!text.en.trim().is_empty(), "{at}: empty English");
+                assert!(!text.zh.trim().is_empty(), "{at}: empty Chinese");
+                assert!(
+                    text.zh.chars().any(is_cjk),
+                    "{at}: Chinese text without CJK"
+                );
+                assert_eq!(text.get(Language::En), text.en);
+                assert_eq!(text.get(Language::Zh), text.zh);
+            }
+        }
+    }
+
+    #[test]
+    fn bodies_have_two_to_four_sentences() {
+        for lesson in lessons() {
+            for (i, step) in lesson.steps.iter().enumerate() {
+                for lang in Language::ALL {
+                    let n = sentences(step.body.get(lang));
+                    assert!(
+                        (2..=4).contains(&n),
+                        "{} step {} ({}): {n} sentences in {:?}",
+                        lesson.id,
+                        i + 1,
+                        lang.native_name(),
+                        step.body.get(lang)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_state_string_is_known() {
+        for lesson in lessons() {
+            for step in &lesson.steps {
+                let s = &step.state;
+                let known = |v: &Option<String>, list: &[&str]| {
+                    v.as_ref().is_none_or(|v| list.contains(&v.as_str()))
+                };
+                assert!(known(&s.model, &MODELS));
+                assert!(known(&s.mask_method, &MASK_METHODS));
+                assert!(known(&s.view, &VIEWS));
+                assert!(known(&s.attention_kind, &ATTENTION_KINDS));
+                assert!(known(&s.strategy, &STRATEGIES));
+                if let Some(p) = &s.finetune {
+                    assert!(known(&p.base, &MODELS));
+                    assert!(known(&p.mask_method, &MASK_METHODS));
+                    assert!(p.task.as_deref().is_none_or(is_task));
+                    assert!(p.freeze.iter().flatten().all(|k| is_group_key(k)));
+                    assert!(
+                        p.lr_multipliers
+                            .iter()
+                            .flatten()
+                            .all(|(k, _)| is_group_key(k))
+                    );
+                }
+            }
+        }
+    }
+
+    /// Each lesson starts from a known state, whatever the user did before.
+    #[test]
+    fn first_steps_set_everything_they_rely_on() {
+        for lesson in lessons() {
+            let s = &lesson.steps[0].state;
+            assert!(s.model.is_some(), "{}: no model", lesson.id);
+            assert!(s.inputs.is_some(), "{}: no inputs", lesson.id);
+            assert!(s.view.is_some(), "{}: no view", lesson.id);
+            assert!(s.selected_row.is_some(), "{}: no selected row", lesson.id);
+            assert_eq!(s.causal, Some(true), "{}", lesson.id);
+            assert_eq!(s.src_padding, Some(true), "{}", lesson.id);
+            assert_eq!(s.tgt_padding, Some(true), "{}", lesson.id);
+            assert!(s.mask_method.is_some(), "{}: no mask method", lesson.id);
+        }
+    }
+
+    /// Presets state every setting, so a run never inherits leftovers from an earlier preset.
+    #[test]
+    fn presets_are_complete() {
+        for lesson in lessons() {
+            for (i, step) in lesson.steps.iter().enumerate() {
+                let Some(p) = &step.state.finetune else {
+                    continue;
+                };
+                let at = format!("{} step {}", lesson.id, i + 1);
+                assert!(p.base.is_some() && p.task.is_some(), "{at}");
+                assert!(p.train_size.is_some() && p.steps.is_some(), "{at}");
+                assert!(
+                    p.learning_rate.is_some() && p.weight_decay.is_some(),
+                    "{at}"
+                );
+                assert!(p.dropout.is_some() && p.new_head.is_some(), "{at}");
+                assert!(p.freeze.is_some() && p.lr_multipliers.is_some(), "{at}");
+                assert!(p.mask_method.is_some() && p.run_name.is_some(), "{at}");
+            }
+        }
+    }
+
+    /// Highlighted cells lie inside the grid the step shows, and attention steps name a kind.
+    #[test]
+    fn highlighted_cells_are_inside_the_grid() {
+        for lesson in lessons() {
+            for i in 0..lesson.steps.len() {
+                let s = lesson.state_at(i);
+                let Some((q, k)) = s.highlight_cell else {
+                    continue;
+                };
+                let at = format!("{} step {}", lesson.id, i + 1);
+                let view = s.view.as_deref().unwrap_or_default();
+                assert!(
+                    matches!(view, "masks" | "attention"),
+                    "{at}: cell in view {view}"
+                );
+                let inputs = s.inputs.as_ref().expect("inputs");
+                let src = inputs
+                    .iter()
+                    .map(|(s, _)| s.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                let tgt = 1 + inputs
+                    .iter()
+                    .map(|(_, t)| t.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                let (queries, keys) = match s.attention_kind.as_deref() {
+                    Some("encoder_self") => (src, src),
+                    Some("decoder_self") => (tgt, tgt),
+                    Some("cross") => (tgt, src),
+                    other => panic!("{at}: attention kind {other:?}"),
+                };
+                assert!(
+                    q < queries && k < keys,
+                    "{at}: ({q}, {k}) outside {queries}x{keys}"
+                );
+            }
+        }
+    }
+
+    /// Targets in the lessons are what the tasks would produce.
+    #[test]
+    fn number_targets_are_correct() {
+        for lesson in lessons() {
+            for i in 0..lesson.steps.len() {
+                let s = lesson.state_at(i);
+                let convert: fn(u64) -> String = match s.model.as_deref() {
+                    Some("numbers") => crate::tasks::to_english,
+                    Some("chinese") => crate::tasks::to_chinese,
+                    _ => continue,
+                };
+                for (src, tgt) in s.inputs.iter().flatten() {
+                    let n: u64 = src.parse().expect("a number");
+                    assert_eq!(&convert(n), tgt, "{} step {}", lesson.id, i + 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn state_at_carries_settings_but_not_actions() {
+        let lesson = lessons()
+            .into_iter()
+            .find(|l| l.steps.len() >= 2)
+            .expect("a lesson");
+        let first = lesson.state_at(0);
+        let mut expected = first.clone();
+        expected.apply(&lesson.steps[1].state);
+        assert_eq!(lesson.state_at(1), expected);
+        assert_eq!(
+            lesson.state_at(1).model,
+            lesson.steps[1].state.model.clone().or(first.model)
+        );
+        assert_eq!(
+            lesson.state_at(1).highlight_cell,
+            lesson.steps[1].state.highlight_cell
+        );
+        assert_eq!(
+            lesson.state_at(999),
+            lesson.state_at(lesson.steps.len() - 1)
+        );
+    }
+
+    #[test]
+    fn parse_rejects_bad_lessons() {
+        let step = |state: &str| {
+            format!(
+                r#"{{"title":{{"en":"T","zh":"标题"}},"body":{{"en":"A. B.","zh":"甲。乙。"}},"state":{state}}}"#
+            )
+        };
+        let lesson = |id: &str, steps: &[String]| {
+            format!(
+                r#"{{"id":"{id}","title":{{"en":"T","zh":"标题"}},"summary":{{"en":"S","zh":"摘要"}},"steps":[{}]}}"#,
+                steps.join(",")
+            )
+        };
+        let ok = step("{}");
+        assert!(parse(&format!("[{}]", lesson("a", &[ok.clone(), ok.clone()]))).is_ok());
+        let bad = [
+            format!("[{}]", lesson("a", std::slice::from_ref(&ok))),
+            format!("[{0},{0}]", lesson("a", &[ok.clone(), ok.clone()])),
+            format!("[{}]", lesson("A b", &[ok.clone(), ok.clone()])),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"view":"nope"}"#)])
+            ),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"mask_method":"sub"}"#)])
+            ),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"attention_kind":"x"}"#)])
+            ),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"model":"gpt"}"#)])
+            ),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"colour":"red"}"#)])
+            ),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"finetune":{"task":"fly"}}"#)])
+            ),
+            format!(
+                "[{}]",
+                lesson(
+                    "a",
+                    &[ok.clone(), step(r#"{"finetune":{"freeze":["legs"]}}"#)]
+                )
+            ),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"highlight_run":"ghost"}"#)])
+            ),
+            format!(
+                "[{}]",
+                lesson(
+                    "a",
+                    &[
+                        ok.clone(),
+                        step(r#"{"inputs":[["a","b"]],"selected_row":1}"#)
+                    ]
+                )
+            ),
+            format!(
+                "[{}]",
+                lesson(
+                    "a",
+                    &[
+                        ok.clone(),
+                        step(r#"{"finetune":{"run_name":{"en":"x","zh":" "}}}"#)
+                    ]
+                )
+            ),
+            "not json".to_owned(),
+        ];
+        for json in bad {
+            assert!(parse(&json).is_err(), "accepted {json}");
+        }
+    }
+
+    #[test]
+    fn group_keys() {
+        for key in [
+            "enc0",
+            "enc1",
+            "dec0",
+            "dec1-self",
+            "dec0-cross",
+            "dec0-ff",
+            "head",
+            "norms",
+        ] {
+            assert!(is_group_key(key), "{key}");
+        }
+        for key in ["enc", "dec-self", "decx", "dec0-mlp", "heads", ""] {
+            assert!(!is_group_key(key), "{key}");
+        }
+    }
+}
