@@ -10,6 +10,7 @@ pub mod cli;
 pub mod app;
 pub mod dataset;
 pub mod export;
+pub mod figure;
 pub mod i18n;
 pub mod lessons;
 pub mod masks;

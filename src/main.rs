@@ -5,11 +5,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(command) => cli::run(command),
-        None => {
-            // The window lands with the app module; until then, show the commands.
-            use clap::CommandFactory;
-            Cli::command().print_help().map_err(Into::into)
-        }
+        None => maskscope::app::run().map_err(|e| anyhow::anyhow!("could not open the window: {e}")),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -12,12 +12,14 @@ use maskscope::app::settings::DataSource;
 use maskscope::tasks::Task;
 
 fn harness() -> Harness<'static, App> {
-    let mut harness = Harness::builder().with_size([1366.0, 768.0]).build_eframe(|cc| {
-        let mut app = App::new(cc);
-        // Tests never open a system file dialog: paths are typed into the fallback window.
-        app.state_mut().native_dialogs = false;
-        app
-    });
+    let mut harness = Harness::builder()
+        .with_size([1366.0, 768.0])
+        .build_eframe(|cc| {
+            let mut app = App::new(cc);
+            // Tests never open a system file dialog: paths are typed into the fallback window.
+            app.state_mut().native_dialogs = false;
+            app
+        });
     harness.run();
     harness
 }
@@ -50,15 +52,30 @@ fn typing_into_the_source_updates_chips_and_attention_size() {
     harness.run();
 
     let state = harness.state().state();
-    assert!(state.rows[0].src.ends_with(" 1234"), "typed text lands in row 1: {:?}", state.rows[0].src);
+    assert!(
+        state.rows[0].src.ends_with(" 1234"),
+        "typed text lands in row 1: {:?}",
+        state.rows[0].src
+    );
     assert!(state.inspect_runs > runs_before, "the forward pass re-ran");
     let seq = &state.trace.as_ref().unwrap().sequences[0];
     assert_eq!(seq.src_len, before_len + 5);
     let padded = seq.encoder.weights.dim().2;
-    assert!(padded > before_padded, "the encoder attention matrix grew: {before_padded} -> {padded}");
+    assert!(
+        padded > before_padded,
+        "the encoder attention matrix grew: {before_padded} -> {padded}"
+    );
     assert_eq!(seq.encoder.weights.dim().3, padded);
-    assert_eq!(seq.cross.weights.dim().3, padded, "cross-attention keys follow the source");
-    assert_eq!(token_chips(&harness), before_chips + 5, "one chip per typed character");
+    assert_eq!(
+        seq.cross.weights.dim().3,
+        padded,
+        "cross-attention keys follow the source"
+    );
+    assert_eq!(
+        token_chips(&harness),
+        before_chips + 5,
+        "one chip per typed character"
+    );
 }
 
 #[test]
@@ -80,15 +97,28 @@ fn switching_the_causal_mask_off_opens_the_upper_triangle() {
         }
         max
     };
-    assert_eq!(upper(&harness), 0.0, "with the causal mask on, no weight above the diagonal");
+    assert_eq!(
+        upper(&harness),
+        0.0,
+        "with the causal mask on, no weight above the diagonal"
+    );
     assert!(harness.state().state().readouts.future_delta.unwrap() < 1e-5);
 
     harness.get_by_label("Causal mask").click();
     harness.run();
     assert!(!harness.state().state().settings.mask.causal);
-    assert!(upper(&harness) > 1e-4, "with the causal mask off, future positions get weight");
-    assert!(harness.state().state().readouts.future_delta.unwrap() > 1e-5, "a future token now leaks into earlier outputs");
-    assert!(harness.query_by_label("LEAK").is_some(), "the readout says so");
+    assert!(
+        upper(&harness) > 1e-4,
+        "with the causal mask off, future positions get weight"
+    );
+    assert!(
+        harness.state().state().readouts.future_delta.unwrap() > 1e-5,
+        "a future token now leaks into earlier outputs"
+    );
+    assert!(
+        harness.query_by_label("LEAK").is_some(),
+        "the readout says so"
+    );
 }
 
 #[test]
@@ -108,14 +138,26 @@ fn stepping_the_decoder_adds_one_token_and_one_mask_row() {
     let stepper = &harness.state().state().stepper;
     assert_eq!(stepper.steps().len(), 2);
     assert_eq!(stepper.mask_rows(), 2);
-    assert_eq!(stepper.steps()[1].input_ids.len(), 2, "<bos> + the first chosen token");
+    assert_eq!(
+        stepper.steps()[1].input_ids.len(),
+        2,
+        "<bos> + the first chosen token"
+    );
 
     harness.key_press(egui::Key::ArrowRight);
     harness.run();
-    assert_eq!(harness.state().state().stepper.mask_rows(), 3, "Right arrow steps too");
+    assert_eq!(
+        harness.state().state().stepper.mask_rows(),
+        3,
+        "Right arrow steps too"
+    );
     harness.key_press(egui::Key::ArrowLeft);
     harness.run();
-    assert_eq!(harness.state().state().stepper.mask_rows(), 2, "Left arrow steps back");
+    assert_eq!(
+        harness.state().state().stepper.mask_rows(),
+        2,
+        "Left arrow steps back"
+    );
     harness.get_by_label("Reset").click();
     harness.run();
     assert_eq!(harness.state().state().stepper.steps().len(), 0);
@@ -136,8 +178,18 @@ fn unticking_a_freeze_box_changes_the_trainable_count() {
         let s = harness.state().state();
         s.training.counts(&s.engine)
     };
-    assert!(fewer < all, "freezing encoder layer 0 lowers the count: {all} -> {fewer}");
-    assert!(harness.query_by_label_contains(&format!("Trainable parameters: {}", maskscope::app::widgets::thousands(fewer))).is_some());
+    assert!(
+        fewer < all,
+        "freezing encoder layer 0 lowers the count: {all} -> {fewer}"
+    );
+    assert!(
+        harness
+            .query_by_label_contains(&format!(
+                "Trainable parameters: {}",
+                maskscope::app::widgets::thousands(fewer)
+            ))
+            .is_some()
+    );
     harness.get_by_label("encoder layer 0").click();
     harness.run();
     let s = harness.state().state();
@@ -162,13 +214,20 @@ fn a_short_fine_tune_adds_points_to_the_loss_curve() {
     let generation = harness.state().state().engine_generation;
     harness.get_by_label("Start training").click();
     harness.run_steps(2);
-    assert!(harness.state().state().training.is_running(), "the run started: {:?}", harness.state().state().messages.last());
+    assert!(
+        harness.state().state().training.is_running(),
+        "the run started: {:?}",
+        harness.state().state().messages.last()
+    );
 
     // Training runs on its own thread: keep drawing frames (never `run()`, which would see
     // the repaint requests of a live run) until it ends.
     let started = Instant::now();
     while harness.state().state().training.is_running() {
-        assert!(started.elapsed() < Duration::from_secs(120), "training did not finish in time");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "training did not finish in time"
+        );
         harness.run_steps(1);
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -179,7 +238,10 @@ fn a_short_fine_tune_adds_points_to_the_loss_curve() {
     assert_eq!(run.steps.len(), 6, "one loss point per step");
     assert!(run.steps.iter().all(|s| s.train_loss.is_finite()));
     assert!(!run.evals.is_empty(), "validation points too");
-    assert!(state.engine_generation > generation, "the trained weights reached the views");
+    assert!(
+        state.engine_generation > generation,
+        "the trained weights reached the views"
+    );
     assert!(state.model.modified);
 }
 
@@ -196,7 +258,9 @@ fn a_corrupt_checkpoint_shows_an_error_and_keeps_the_model() {
     harness.run();
     harness.get_by_label("File path").focus();
     harness.run();
-    harness.get_by_label("File path").type_text(&bad.display().to_string());
+    harness
+        .get_by_label("File path")
+        .type_text(&bad.display().to_string());
     harness.run();
     harness.get_by_role_and_label(Role::Button, "Open").click();
     harness.run();
@@ -205,8 +269,106 @@ fn a_corrupt_checkpoint_shows_an_error_and_keeps_the_model() {
     let error = state.last_error().expect("an error message");
     assert!(error.contains("could not open"), "{error}");
     assert!(error.contains("broken.safetensors"), "{error}");
-    assert_eq!(state.model.name, name_before, "the previous model stays loaded");
+    assert_eq!(
+        state.model.name, name_before,
+        "the previous model stays loaded"
+    );
     assert_eq!(state.engine_generation, generation);
     assert!(state.trace.is_some(), "and the views still work");
-    assert!(harness.query_by_label_contains("could not open").is_some(), "the error is on screen");
+    assert!(
+        harness.query_by_label_contains("could not open").is_some(),
+        "the error is on screen"
+    );
+}
+
+#[test]
+fn switching_source_padding_off_lets_padding_leak() {
+    let mut harness = harness();
+    assert!(harness.state().state().readouts.padding_delta.unwrap() < 1e-5);
+    harness.get_by_label("Source padding mask").click();
+    harness.run();
+    let state = harness.state().state();
+    assert!(!state.settings.mask.src_padding);
+    assert!(
+        state.readouts.padding_delta.unwrap() > 1e-5,
+        "padded source keys now change real outputs"
+    );
+}
+
+#[test]
+fn multiplying_the_mask_after_softmax_breaks_row_sums() {
+    let mut harness = harness();
+    let mut mask = harness.state().state().settings.mask;
+    mask.method = maskscope::masks::MaskMethod::Multiply;
+    harness.state_mut().state_mut().set_mask(mask);
+    harness.run();
+    let seq = harness.state().state().sequence().unwrap().clone();
+    let sums = maskscope::trace::row_sums(&seq.decoder_self.head(0, 0));
+    // Row 0 sees only itself: its lone open weight is < 1 once the others were zeroed.
+    assert!(sums[0] < 0.999, "row sums no longer reach 1: {sums:?}");
+    assert!(
+        harness
+            .query_by_label_contains("rows no longer sum to 1")
+            .is_some(),
+        "the view explains it"
+    );
+}
+
+#[test]
+fn a_bad_tsv_line_is_reported_and_the_good_lines_are_kept() {
+    let mut harness = harness();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("pairs.tsv");
+    std::fs::write(
+        &data,
+        "2026-11-28\t28 Nov 2026\nthis line has no tab\n1999-05-03\t3 May 1999\n",
+    )
+    .unwrap();
+    open_tab(&mut harness, "Fine-tune");
+
+    harness.get_by_label("Data source").click();
+    harness.run();
+    harness.get_by_label("TSV/CSV file").click();
+    harness.run();
+    harness.get_by_label("File path").focus();
+    harness.run();
+    harness
+        .get_by_label("File path")
+        .type_text(&data.display().to_string());
+    harness.run();
+    harness.get_by_role_and_label(Role::Button, "Open").click();
+    harness.run();
+
+    let state = harness.state().state();
+    let loaded = state.training.data.as_ref().expect("the file loaded");
+    assert_eq!(loaded.pairs.len(), 2);
+    assert_eq!(loaded.errors.len(), 1);
+    assert_eq!(loaded.errors[0].line, 2);
+    assert!(
+        harness.query_all_by_label_contains("line 2:").count() >= 1,
+        "the bad line is named on screen"
+    );
+}
+
+#[test]
+fn rows_can_be_added_and_removed() {
+    let mut harness = harness();
+    harness.get_by_label("Add row").click();
+    harness.run();
+    let state = harness.state().state();
+    assert_eq!(state.rows.len(), 4);
+    assert_eq!(
+        state.trace.as_ref().unwrap().sequences.len(),
+        4,
+        "the new row is in the batch"
+    );
+    assert_eq!(state.selected_row, 3);
+    // The new row is below the fold of the inputs panel: scroll to it like a user would.
+    harness.get_by_label("Remove row 4").scroll_to_me();
+    harness.run();
+    harness.get_by_label("Remove row 4").click();
+    harness.run();
+    let state = harness.state().state();
+    assert_eq!(state.rows.len(), 3);
+    assert_eq!(state.trace.as_ref().unwrap().sequences.len(), 3);
 }

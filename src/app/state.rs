@@ -1,0 +1,697 @@
+//! Everything the views read and change, kept apart from drawing: the model, the input rows,
+//! the latest trace, the stepper, fine-tuning, messages and the persisted settings.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::bundled::{self, Bundled};
+use super::runs::Training;
+use super::settings::{DataSource, Settings};
+use super::stepper::Stepper;
+use crate::masks::MaskSettings;
+use crate::model::{Engine, Example};
+use crate::tasks::Pair;
+use crate::trace::{BatchTrace, SequenceTrace};
+
+/// One batch row of the inputs panel.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct InputRow {
+    pub src: String,
+    pub tgt: String,
+}
+
+impl From<Pair> for InputRow {
+    fn from(p: Pair) -> Self {
+        Self {
+            src: p.src,
+            tgt: p.tgt,
+        }
+    }
+}
+
+/// Where the loaded model came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelOrigin {
+    Bundled(&'static str),
+    File(PathBuf),
+    /// An untrained stand-in (the bundled file was missing).
+    Random {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    pub name: String,
+    pub origin: ModelOrigin,
+    /// Fine-tuned in this session and not saved since.
+    pub modified: bool,
+}
+
+/// A status-bar message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub error: bool,
+    pub text: String,
+}
+
+/// The live leak tests of the masks view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Readouts {
+    /// Max |delta| of the selected row's logits at real positions: alone vs padded in a batch.
+    pub padding_delta: Option<f32>,
+    /// How many (source, target) positions of padding the comparison added.
+    pub padding_added: (usize, usize),
+    /// Max |delta| of the logits at earlier positions when the last target token changes.
+    pub future_delta: Option<f32>,
+    pub note: Option<String>,
+}
+
+/// A trace stored by the "pin" button, for diffs.
+#[derive(Clone, Debug)]
+pub struct Pinned {
+    pub sequence: SequenceTrace,
+    pub label: String,
+}
+
+/// What a file dialog (or the typed-path fallback) is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilePurpose {
+    OpenModel,
+    SaveModel,
+    OpenData,
+    ExportCsv,
+}
+
+impl FilePurpose {
+    pub fn title(self) -> &'static str {
+        match self {
+            FilePurpose::OpenModel => "Open model",
+            FilePurpose::SaveModel => "Save model",
+            FilePurpose::OpenData => "Open TSV/CSV data",
+            FilePurpose::ExportCsv => "Export runs to CSV",
+        }
+    }
+
+    pub fn action(self) -> &'static str {
+        match self {
+            FilePurpose::OpenModel | FilePurpose::OpenData => "Open",
+            FilePurpose::SaveModel | FilePurpose::ExportCsv => "Save",
+        }
+    }
+}
+
+/// The typed-path fallback window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathPrompt {
+    pub purpose: FilePurpose,
+    pub text: String,
+    pub note: Option<String>,
+}
+
+pub struct AppState {
+    pub settings: Settings,
+    pub engine: Engine,
+    pub model: ModelInfo,
+    pub rows: Vec<InputRow>,
+    /// The row the views show.
+    pub selected_row: usize,
+    pub trace: Option<BatchTrace>,
+    /// Tokenizer warnings per row.
+    pub warnings: Vec<Vec<String>>,
+    pub inspect_error: Option<String>,
+    pub readouts: Readouts,
+    pub pinned: Option<Pinned>,
+    pub stepper: Stepper,
+    pub training: Training,
+    pub messages: Vec<Message>,
+    /// Use the system file dialog (rfd); off after it failed once, or for tests.
+    pub native_dialogs: bool,
+    pub path_prompt: Option<PathPrompt>,
+    /// Bumped whenever the weights change (model loaded, training snapshot applied).
+    pub engine_generation: u64,
+    /// How many forward passes `refresh` has run (a test hook).
+    pub inspect_runs: u64,
+    pub last_inspect: Duration,
+    dirty: bool,
+}
+
+impl AppState {
+    /// The bundled dates model (or an untrained stand-in) with example rows entered.
+    pub fn new(settings: Settings) -> Self {
+        let (engine, model, messages) = match load_bundled(bundled::DATES) {
+            Ok((engine, info)) => (engine, info, vec![]),
+            Err(reason) => {
+                let engine = bundled::random_model(bundled::DATES.task);
+                let text = format!(
+                    "{reason}; showing an UNTRAINED random model with the dates vocabulary (predictions are meaningless until you fine-tune it)"
+                );
+                let info = ModelInfo {
+                    name: "untrained dates model".into(),
+                    origin: ModelOrigin::Random { reason },
+                    modified: false,
+                };
+                (engine, info, vec![Message { error: false, text }])
+            }
+        };
+        let rows = bundled::DATES
+            .examples()
+            .into_iter()
+            .map(InputRow::from)
+            .collect();
+        let mut state = Self::with_engine(engine, model, rows, settings);
+        state.messages.extend(messages);
+        state
+    }
+
+    /// A state around an already loaded model.
+    pub fn with_engine(
+        engine: Engine,
+        model: ModelInfo,
+        rows: Vec<InputRow>,
+        settings: Settings,
+    ) -> Self {
+        let native_dialogs = std::env::var_os("MASKSCOPE_NO_DIALOG").is_none();
+        let mut state = Self {
+            settings,
+            engine,
+            model,
+            rows,
+            selected_row: 0,
+            trace: None,
+            warnings: vec![],
+            inspect_error: None,
+            readouts: Readouts::default(),
+            pinned: None,
+            stepper: Stepper::default(),
+            training: Training::default(),
+            messages: vec![],
+            native_dialogs,
+            path_prompt: None,
+            engine_generation: 0,
+            inspect_runs: 0,
+            last_inspect: Duration::ZERO,
+            dirty: true,
+        };
+        state.refresh();
+        state
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Messages
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.messages.push(Message {
+            error: false,
+            text: text.into(),
+        });
+        self.trim_messages();
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.messages.push(Message {
+            error: true,
+            text: text.into(),
+        });
+        self.trim_messages();
+    }
+
+    fn trim_messages(&mut self) {
+        if self.messages.len() > 200 {
+            self.messages.drain(..100);
+        }
+    }
+
+    /// The newest error message, if the newest message is one.
+    pub fn last_error(&self) -> Option<&str> {
+        self.messages
+            .last()
+            .filter(|m| m.error)
+            .map(|m| m.text.as_str())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The forward pass
+
+    /// Marks the trace stale; the next [`refresh`](Self::refresh) re-runs the forward pass.
+    pub fn invalidate(&mut self) {
+        self.dirty = true;
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Re-runs the teacher-forced pass (and the leak readouts) if anything changed.
+    pub fn refresh(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let started = Instant::now();
+        if self.rows.is_empty() {
+            self.trace = None;
+            self.warnings.clear();
+            self.inspect_error = None;
+            self.readouts = Readouts::default();
+            return;
+        }
+        self.selected_row = self.selected_row.min(self.rows.len() - 1);
+        let pairs: Vec<(&str, &str)> = self
+            .rows
+            .iter()
+            .map(|r| (r.src.as_str(), r.tgt.as_str()))
+            .collect();
+        let settings = self.settings.mask;
+        match self.engine.inspect(&pairs, &settings) {
+            Ok((trace, warnings)) => {
+                self.trace = Some(trace);
+                self.warnings = warnings;
+                self.inspect_error = None;
+            }
+            Err(e) => {
+                self.trace = None;
+                self.inspect_error = Some(format!("forward pass failed: {e}"));
+            }
+        }
+        let row = &self.rows[self.selected_row];
+        let example = self.engine.tokenize(&row.src, &row.tgt).example;
+        self.readouts = readouts(&self.engine, &example, &settings);
+        self.inspect_runs += 1;
+        self.last_inspect = started.elapsed();
+    }
+
+    /// The trace of the selected row.
+    pub fn sequence(&self) -> Option<&SequenceTrace> {
+        self.trace
+            .as_ref()
+            .and_then(|t| t.sequences.get(self.selected_row))
+    }
+
+    pub fn set_mask(&mut self, mask: MaskSettings) {
+        if self.settings.mask != mask {
+            self.settings.mask = mask;
+            self.invalidate();
+        }
+    }
+
+    pub fn add_row(&mut self, row: InputRow) {
+        self.rows.push(row);
+        self.invalidate();
+    }
+
+    pub fn remove_row(&mut self, index: usize) {
+        if index < self.rows.len() && self.rows.len() > 1 {
+            self.rows.remove(index);
+            if self.selected_row >= self.rows.len() || self.selected_row > index {
+                self.selected_row = self.selected_row.saturating_sub(1);
+            }
+            self.invalidate();
+        }
+    }
+
+    /// Source ids of the selected row (what the stepper decodes).
+    pub fn selected_source_ids(&self) -> Vec<u32> {
+        let src = self
+            .rows
+            .get(self.selected_row)
+            .map_or("", |r| r.src.as_str());
+        self.engine
+            .vocab()
+            .encode(src, self.engine.config().max_len)
+            .ids
+    }
+
+    /// Keeps the stepper's session in line with the selected source, strategy and weights.
+    pub fn sync_stepper(&mut self) {
+        let ids = self.selected_source_ids();
+        let strategy = self.settings.decoder.strategy();
+        self.stepper
+            .sync(&self.engine, &ids, strategy, self.engine_generation);
+    }
+
+    pub fn pin(&mut self) {
+        if let Some(seq) = self.sequence().cloned() {
+            let row = &self.rows[self.selected_row];
+            let label = format!(
+                "'{}' -> '{}' ({})",
+                row.src,
+                row.tgt,
+                mask_summary(&self.settings.mask)
+            );
+            self.info(format!("pinned the trace of {label}"));
+            self.pinned = Some(Pinned {
+                sequence: seq,
+                label,
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Models
+
+    /// Replaces the model; refused while training runs.
+    pub fn set_model(
+        &mut self,
+        engine: Engine,
+        model: ModelInfo,
+        rows: Option<Vec<InputRow>>,
+    ) -> bool {
+        if self.training.is_running() {
+            self.error("stop the training run before switching models");
+            return false;
+        }
+        self.engine = engine;
+        self.model = model;
+        if let Some(rows) = rows {
+            self.rows = rows;
+            self.selected_row = 0;
+        }
+        self.pinned = None;
+        self.stepper = Stepper::default();
+        self.training.model_changed();
+        self.engine_generation += 1;
+        self.invalidate();
+        self.refresh();
+        true
+    }
+
+    /// Loads a checkpoint file. On failure the previous model stays and the error is shown.
+    pub fn open_model(&mut self, path: &Path) -> bool {
+        if self.training.is_running() {
+            self.error("stop the training run before opening another model");
+            return false;
+        }
+        match Engine::load(path) {
+            Ok(engine) => {
+                let name = path.file_stem().map_or_else(
+                    || path.display().to_string(),
+                    |s| s.to_string_lossy().into_owned(),
+                );
+                let info = ModelInfo {
+                    name: name.clone(),
+                    origin: ModelOrigin::File(path.to_owned()),
+                    modified: false,
+                };
+                if self.set_model(engine, info, None) {
+                    self.settings.remember(path.to_owned());
+                    self.info(format!("opened {}", path.display()));
+                    return true;
+                }
+                false
+            }
+            Err(e) => {
+                self.error(format!(
+                    "could not open {}: {e}. The previous model ({}) is still loaded.",
+                    path.display(),
+                    self.model.name
+                ));
+                false
+            }
+        }
+    }
+
+    pub fn open_bundled(&mut self, bundled: Bundled) -> bool {
+        match load_bundled(bundled) {
+            Ok((engine, info)) => {
+                let rows = bundled.examples().into_iter().map(InputRow::from).collect();
+                if self.set_model(engine, info, Some(rows)) {
+                    self.info(format!("opened the bundled {} model", bundled.name));
+                    self.settings.finetune.source = DataSource::Task(bundled.task);
+                    return true;
+                }
+                false
+            }
+            Err(reason) => {
+                self.error(format!(
+                    "{reason}. The previous model ({}) is still loaded.",
+                    self.model.name
+                ));
+                false
+            }
+        }
+    }
+
+    pub fn save_model(&mut self, path: &Path) -> bool {
+        if self.training.is_running() {
+            self.error("wait for the training run to finish (or stop it) before saving");
+            return false;
+        }
+        if !self.training.runs.is_empty() {
+            self.engine.history = Some(self.training.history_json());
+        }
+        match self.engine.save(path) {
+            Ok(()) => {
+                self.settings.remember(path.to_owned());
+                self.model.modified = false;
+                self.info(format!("saved the model to {}", path.display()));
+                true
+            }
+            Err(e) => {
+                self.error(format!("could not save {}: {e}", path.display()));
+                false
+            }
+        }
+    }
+
+    /// Goes back to the weights from before the first fine-tune of this model.
+    pub fn revert_to_base(&mut self) {
+        if self.training.is_running() {
+            return;
+        }
+        if let Some(base) = self.training.base.take() {
+            self.engine = base;
+            self.model.modified = false;
+            self.engine_generation += 1;
+            self.invalidate();
+            self.info("reverted to the model as it was before fine-tuning");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Training
+
+    pub fn start_training(&mut self) {
+        let name = self.model.name.clone();
+        match self.training.start(
+            &self.engine,
+            &self.settings.finetune,
+            self.settings.mask,
+            &name,
+        ) {
+            Ok(message) => self.info(message),
+            Err(e) => self.error(format!("could not start training: {e}")),
+        }
+    }
+
+    /// Drains training events; call once per frame. Returns whether a run is live.
+    pub fn poll_training(&mut self) -> bool {
+        let polled = self.training.poll(&self.engine);
+        if polled.weights_changed {
+            self.engine_generation += 1;
+            self.model.modified = true;
+            self.invalidate();
+        }
+        for (error, text) in polled.messages {
+            if error {
+                self.error(text)
+            } else {
+                self.info(text)
+            }
+        }
+        self.training.is_running()
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Files
+
+    /// Asks for a path: the system dialog if it works, else the typed-path window.
+    pub fn request_file(&mut self, purpose: FilePurpose) {
+        if !self.native_dialogs {
+            self.path_prompt = Some(PathPrompt {
+                purpose,
+                text: self.suggested_path(purpose),
+                note: None,
+            });
+            return;
+        }
+        let started = Instant::now();
+        let dialog = rfd::FileDialog::new().set_title(purpose.title());
+        let picked = match purpose {
+            FilePurpose::OpenModel => dialog
+                .add_filter("maskscope model", &["safetensors"])
+                .pick_file(),
+            FilePurpose::SaveModel => dialog
+                .add_filter("maskscope model", &["safetensors"])
+                .set_file_name(format!("{}.safetensors", self.model.name))
+                .save_file(),
+            FilePurpose::OpenData => dialog
+                .add_filter("pairs", &["tsv", "csv", "txt"])
+                .pick_file(),
+            FilePurpose::ExportCsv => dialog
+                .add_filter("CSV", &["csv"])
+                .set_file_name("runs.csv")
+                .save_file(),
+        };
+        match picked {
+            Some(path) => self.handle_path(purpose, &path),
+            None if started.elapsed() < Duration::from_millis(400) => {
+                // Returned at once: no desktop portal or zenity. Fall back to typing a path.
+                self.native_dialogs = false;
+                let note = Some("No system file dialog is available here (no desktop portal or zenity); type a path instead.".to_owned());
+                self.path_prompt = Some(PathPrompt {
+                    purpose,
+                    text: self.suggested_path(purpose),
+                    note,
+                });
+            }
+            None => {}
+        }
+    }
+
+    fn suggested_path(&self, purpose: FilePurpose) -> String {
+        let dir = std::env::current_dir().unwrap_or_default();
+        match purpose {
+            FilePurpose::OpenModel => self
+                .settings
+                .recent
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            FilePurpose::SaveModel => dir
+                .join(format!("{}.safetensors", self.model.name.replace(' ', "-")))
+                .display()
+                .to_string(),
+            FilePurpose::OpenData => match &self.settings.finetune.source {
+                DataSource::File(p) => p.display().to_string(),
+                DataSource::Task(_) => String::new(),
+            },
+            FilePurpose::ExportCsv => dir.join("runs.csv").display().to_string(),
+        }
+    }
+
+    /// Acts on a chosen path.
+    pub fn handle_path(&mut self, purpose: FilePurpose, path: &Path) {
+        match purpose {
+            FilePurpose::OpenModel => {
+                self.open_model(path);
+            }
+            FilePurpose::SaveModel => {
+                self.save_model(path);
+            }
+            FilePurpose::OpenData => {
+                self.settings.finetune.source = DataSource::File(path.to_owned());
+                match self.training.load_data(path) {
+                    Ok(m) => self.info(format!("loaded {m}")),
+                    Err(e) => self.error(format!("could not use {}: {e}", path.display())),
+                }
+            }
+            FilePurpose::ExportCsv => match self.training.export_csv(path) {
+                Ok(()) => self.info(format!(
+                    "exported {} runs to {}",
+                    self.training.runs.len(),
+                    path.display()
+                )),
+                Err(e) => self.error(format!("could not write {}: {e}", path.display())),
+            },
+        }
+    }
+}
+
+fn load_bundled(b: Bundled) -> Result<(Engine, ModelInfo), String> {
+    let bytes = b
+        .bytes()
+        .ok_or_else(|| format!("the bundled {} model is not available", b.name))?;
+    let engine = Engine::from_bytes(bytes)
+        .map_err(|e| format!("the bundled {} model could not be read: {e}", b.name))?;
+    Ok((
+        engine,
+        ModelInfo {
+            name: b.name.to_owned(),
+            origin: ModelOrigin::Bundled(b.name),
+            modified: false,
+        },
+    ))
+}
+
+/// `causal + padding, additive` and the like.
+pub fn mask_summary(m: &MaskSettings) -> String {
+    let mut on = vec![];
+    if m.causal {
+        on.push("causal");
+    }
+    if m.src_padding {
+        on.push("src pad");
+    }
+    if m.tgt_padding {
+        on.push("tgt pad");
+    }
+    let on = if on.is_empty() {
+        "no masks".to_owned()
+    } else {
+        on.join(" + ")
+    };
+    format!("{on}, {}", m.method.label())
+}
+
+/// The two leak tests for one example under `settings`.
+pub fn readouts(engine: &Engine, example: &Example, settings: &MaskSettings) -> Readouts {
+    let mut out = Readouts::default();
+    let max_len = engine.config().max_len;
+    let vocab = engine.vocab().len() as u32;
+    let filler = |seq: &[u32], len: usize| -> Vec<u32> {
+        if seq.is_empty() {
+            vec![4.min(vocab - 1); len]
+        } else {
+            seq.iter().copied().cycle().take(len).collect()
+        }
+    };
+    let max_abs = |a: &[Vec<f32>], b: &[Vec<f32>], rows: usize| -> f32 {
+        a.iter()
+            .zip(b)
+            .take(rows)
+            .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+            .fold(0.0, f32::max)
+    };
+    let real = example.tgt.len() + 1;
+    let alone = match engine.logits(std::slice::from_ref(example), settings) {
+        Ok(l) => l,
+        Err(e) => {
+            out.note = Some(format!("leak readouts failed: {e}"));
+            return out;
+        }
+    };
+
+    // Padding: alone vs next to a longer partner that forces padding on both sides.
+    let src_pad = (example.src.len() + 3).min(max_len.max(example.src.len()));
+    let tgt_pad = (example.tgt.len() + 3).min(max_len.max(example.tgt.len()));
+    let partner = Example {
+        src: filler(&example.src, src_pad),
+        tgt: filler(&example.tgt, tgt_pad),
+    };
+    out.padding_added = (src_pad - example.src.len(), tgt_pad - example.tgt.len());
+    if out.padding_added == (0, 0) {
+        out.note =
+            Some("the row is already at the model's maximum length, so it cannot be padded".into());
+    } else {
+        match engine.logits(&[example.clone(), partner], settings) {
+            Ok(batch) => out.padding_delta = Some(max_abs(&alone[0], &batch[0], real)),
+            Err(e) => out.note = Some(format!("padding readout failed: {e}")),
+        }
+    }
+
+    // Future: change the last target token to another ordinary token, compare the positions
+    // before it.
+    if let Some(&last) = example.tgt.last()
+        && vocab > 5
+    {
+        let mut changed = example.clone();
+        let ordinary = vocab - 4;
+        *changed.tgt.last_mut().expect("non-empty") = 4 + (last.saturating_sub(4) + 1) % ordinary;
+        match engine.logits(&[changed], settings) {
+            Ok(b) => out.future_delta = Some(max_abs(&alone[0], &b[0], example.tgt.len())),
+            Err(e) => out.note = Some(format!("future-token readout failed: {e}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,224 @@
+//! Attention: every layer and head of one attention kind as thumbnails, one enlarged with
+//! token labels, and a diff against a pinned snapshot.
+
+use egui::{RichText, Ui, vec2};
+use ndarray::Array2;
+
+use super::{View, explain, kind_selector};
+use crate::app::state::AppState;
+use crate::app::widgets::colormap::Colormap;
+use crate::app::widgets::heatmap::{Blocked, Heatmap, Scale, color_bar, legend};
+use crate::masks::MaskMethod;
+use crate::trace::{AttentionKind, SequenceTrace};
+
+#[derive(Default)]
+pub struct AttentionView;
+
+/// The matrix shown for a selection: one head, or the mean over a layer's heads.
+pub fn matrix(
+    seq: &SequenceTrace,
+    kind: AttentionKind,
+    layer: usize,
+    head: usize,
+    mean: bool,
+) -> Array2<f32> {
+    let att = seq.attention(kind);
+    if mean {
+        att.mean_over_heads(layer)
+    } else {
+        att.head(layer, head)
+    }
+}
+
+impl View for AttentionView {
+    fn title(&self) -> &str {
+        "Attention"
+    }
+
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+        let Some(seq) = state.sequence().cloned() else {
+            ui.label("No trace yet: enter a source and a target on the left.");
+            return;
+        };
+        let method = state.settings.mask.method;
+        let mut pin = false;
+        let mut unpin = false;
+        {
+            let a = &mut state.settings.attention;
+            kind_selector(ui, &mut a.kind);
+            ui.horizontal_wrapped(|ui| {
+                ui.checkbox(&mut a.mean_over_heads, "Mean over heads");
+                ui.checkbox(&mut a.auto_range, "Auto colour range").on_hover_text("Off: 0..1 for every matrix, so they compare. On: each matrix's own min..max.");
+                egui::ComboBox::from_label("Colormap").selected_text(state.settings.colormap.label()).show_ui(ui, |ui| {
+                    for c in Colormap::ALL {
+                        ui.selectable_value(&mut state.settings.colormap, c, c.label());
+                    }
+                });
+                ui.separator();
+                if ui.button("Pin").on_hover_text("Store the current trace to compare against later (e.g. before fine-tuning or flipping a mask)").clicked() {
+                    pin = true;
+                }
+                let has_pin = state.pinned.is_some();
+                ui.add_enabled_ui(has_pin, |ui| {
+                    ui.checkbox(&mut a.diff, "Diff vs pinned").on_hover_text("Show current minus pinned with a diverging colormap");
+                    if ui.button("Unpin").clicked() {
+                        unpin = true;
+                    }
+                });
+            });
+        }
+        if pin {
+            state.pin();
+        }
+        if unpin {
+            state.pinned = None;
+            state.settings.attention.diff = false;
+        }
+        if let Some(p) = &state.pinned {
+            ui.label(RichText::new(format!("Pinned: {}", p.label)).small().weak());
+        }
+
+        let a = state.settings.attention.clone();
+        let att = seq.attention(a.kind);
+        let (layers, heads) = (att.layers(), att.heads());
+        let layer = a.layer.min(layers.saturating_sub(1));
+        let head = a.head.min(heads.saturating_sub(1));
+        let colormap = state.settings.colormap;
+        let mask = seq.mask(a.kind);
+        let (q_tokens, k_tokens) = seq.axis_tokens(a.kind);
+        let (q_real, k_real) = match a.kind {
+            AttentionKind::EncoderSelf => (seq.src_len, seq.src_len),
+            AttentionKind::DecoderSelf => (seq.tgt_len, seq.tgt_len),
+            AttentionKind::Cross => (seq.tgt_len, seq.src_len),
+        };
+        let blocked = if method == MaskMethod::None {
+            Blocked::Overlay
+        } else {
+            Blocked::Replace
+        };
+        let fixed = Scale::Sequential {
+            min: 0.0,
+            max: 1.0,
+            colormap,
+        };
+
+        let mut picked: Option<(usize, Option<usize>)> = None;
+        ui.add_space(4.0);
+        let thumb_cols = heads + 1;
+        let thumb = ((ui.available_width() * 0.38) / thumb_cols as f32 - 8.0).clamp(36.0, 90.0);
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.label(RichText::new("Layers x heads (click one)").strong());
+                egui::Grid::new("thumbs").spacing(vec2(6.0, 6.0)).show(ui, |ui| {
+                    ui.label("");
+                    for h in 0..heads {
+                        ui.label(RichText::new(format!("head {h}")).small());
+                    }
+                    ui.label(RichText::new("mean").small());
+                    ui.end_row();
+                    for l in 0..layers {
+                        ui.label(RichText::new(format!("layer {l}")).small());
+                        for h in 0..heads {
+                            let m = att.head(l, h);
+                            let selected = !a.mean_over_heads && l == layer && h == head;
+                            let r = Heatmap::new(m.view())
+                                .mask(mask)
+                                .blocked(blocked)
+                                .scale(fixed)
+                                .max_size(vec2(thumb, thumb))
+                                .cell_range(1.0, 12.0)
+                                .clickable(format!("Layer {l} head {h}"), selected)
+                                .show(ui);
+                            if r.response.clicked() {
+                                picked = Some((l, Some(h)));
+                            }
+                        }
+                        let m = att.mean_over_heads(l);
+                        let selected = a.mean_over_heads && l == layer;
+                        let r = Heatmap::new(m.view())
+                            .mask(mask)
+                            .blocked(blocked)
+                            .scale(fixed)
+                            .max_size(vec2(thumb, thumb))
+                            .cell_range(1.0, 12.0)
+                            .clickable(format!("Layer {l} mean over heads"), selected)
+                            .show(ui);
+                        if r.response.clicked() {
+                            picked = Some((l, None));
+                        }
+                        ui.end_row();
+                    }
+                });
+                ui.add_space(6.0);
+                legend(ui);
+            });
+            ui.separator();
+            ui.vertical(|ui| {
+                let which = if a.mean_over_heads { format!("layer {layer}, mean over {heads} heads") } else { format!("layer {layer}, head {head}") };
+                ui.label(RichText::new(format!("{} - {which}", a.kind.label())).strong());
+                let current = matrix(&seq, a.kind, layer, head, a.mean_over_heads);
+                let side = (ui.available_width() - 20.0).min(ui.available_height().max(300.0) - 60.0).clamp(220.0, 620.0);
+                let size = vec2(side, side);
+                if a.diff {
+                    match state.pinned.as_ref().map(|p| matrix(&p.sequence, a.kind, layer, head, a.mean_over_heads)) {
+                        Some(pinned) if pinned.dim() == current.dim() => {
+                            let diff = &current - &pinned;
+                            let abs_max = diff.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+                            let scale = Scale::Diverging { abs_max };
+                            Heatmap::new(diff.view())
+                                .labels(q_tokens, k_tokens)
+                                .real_lengths(q_real, k_real)
+                                .mask(mask)
+                                .blocked(Blocked::Overlay)
+                                .scale(scale)
+                                .value_name("current - pinned")
+                                .max_size(size)
+                                .show_values(state.settings.show_values)
+                                .name("Attention difference heatmap")
+                                .show(ui);
+                            color_bar(ui, scale, 140.0);
+                            explain(ui, "Blue: less attention than when pinned; red: more.");
+                        }
+                        Some(_) => {
+                            ui.label(RichText::new("The pinned trace has a different shape (the tokens changed). Pin again to compare.").color(ui.visuals().warn_fg_color));
+                        }
+                        None => {
+                            ui.label("Nothing pinned yet.");
+                        }
+                    }
+                } else {
+                    let scale = if a.auto_range { Scale::auto(current.view(), Some(mask), colormap) } else { fixed };
+                    Heatmap::new(current.view())
+                        .labels(q_tokens, k_tokens)
+                        .real_lengths(q_real, k_real)
+                        .mask(mask)
+                        .blocked(blocked)
+                        .scale(scale)
+                        .value_name("weight")
+                        .max_size(size)
+                        .show_values(state.settings.show_values)
+                        .name("Attention heatmap")
+                        .show(ui);
+                    color_bar(ui, scale, 140.0);
+                }
+                let hint = match a.kind {
+                    AttentionKind::EncoderSelf => "Each source token (row) attends over all real source tokens (columns).",
+                    AttentionKind::DecoderSelf => "Each decoder position (row) may only attend to itself and earlier positions: the causal mask.",
+                    AttentionKind::Cross => "Each decoder position (row) looks at the encoder's outputs for the source (columns).",
+                };
+                explain(ui, hint);
+            });
+        });
+        if let Some((l, h)) = picked {
+            let a = &mut state.settings.attention;
+            a.layer = l;
+            match h {
+                Some(h) => {
+                    a.head = h;
+                    a.mean_over_heads = false;
+                }
+                None => a.mean_over_heads = true,
+            }
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! Decoder: how the decoder is fed. Teacher forcing (training: the true previous token at
+//! every position, all at once) next to autoregressive decoding (inference: the model's own
+//! previous output, one step at a time).
+
+use egui::{Color32, Key, RichText, Ui, vec2};
+use egui_plot::{Bar, BarChart, Plot};
+use ndarray::{Array2, Axis};
+
+use super::masks::{BAD_COLOR, OK_COLOR};
+use super::{View, explain, layer_head_picker, tile, wrap_top};
+use crate::app::settings::StrategyKind;
+use crate::app::state::AppState;
+use crate::app::widgets::heatmap::{Blocked, Heatmap, Scale};
+use crate::app::widgets::labeled_drag;
+use crate::app::widgets::tokens::{chip_row, display_token};
+use crate::masks::{Cell, MaskGrid};
+use crate::trace::StepTrace;
+
+#[derive(Default)]
+pub struct DecoderView;
+
+/// Colour of the chosen token's bar.
+pub const CHOSEN: Color32 = Color32::from_rgb(0xff, 0x8c, 0x00);
+
+impl View for DecoderView {
+    fn title(&self) -> &str {
+        "Decoder"
+    }
+
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+        egui::CollapsingHeader::new(RichText::new("Teacher forcing (training)").strong())
+            .default_open(true)
+            .show(ui, |ui| {
+                teacher_forcing(ui, state);
+            });
+        ui.separator();
+        ui.label(RichText::new("Autoregressive decoding (inference)").strong());
+        explain(
+            ui,
+            "The decoder starts from <bos> and feeds each chosen token back in. Each step adds one position: one new row of the causal mask. Keys: Right/Space step, Left back, P play/pause, R reset.",
+        );
+        stepper(ui, state);
+    }
+}
+
+fn teacher_forcing(ui: &mut Ui, state: &AppState) {
+    let Some(seq) = state.sequence() else {
+        ui.label("No trace yet.");
+        return;
+    };
+    explain(
+        ui,
+        "All positions are computed in one pass. Position t sees the true target up to t-1 (the decoder input is the target shifted right) and is scored against label t.",
+    );
+    let n = seq.tgt_len;
+    let weak = ui.visuals().weak_text_color();
+    egui::ScrollArea::horizontal()
+        .id_salt("tf_scroll")
+        .show(ui, |ui| {
+            egui::Grid::new("teacher_forcing")
+                .striped(true)
+                .spacing(vec2(10.0, 4.0))
+                .show(ui, |ui| {
+                    ui.label(RichText::new("position").color(weak));
+                    for p in 0..n {
+                        ui.label(RichText::new(p.to_string()).color(weak));
+                    }
+                    ui.end_row();
+                    ui.label("target");
+                    for p in 0..n {
+                        let t = if p + 1 < n {
+                            display_token(&seq.label_tokens[p])
+                        } else {
+                            String::new()
+                        };
+                        ui.label(RichText::new(t).monospace());
+                    }
+                    ui.end_row();
+                    ui.label("decoder input (shifted right)");
+                    for p in 0..n {
+                        ui.label(
+                            RichText::new(display_token(&seq.tgt_input_tokens[p]))
+                                .monospace()
+                                .strong(),
+                        );
+                    }
+                    ui.end_row();
+                    ui.label("label (to predict)");
+                    for p in 0..n {
+                        ui.label(RichText::new(display_token(&seq.label_tokens[p])).monospace());
+                    }
+                    ui.end_row();
+                    ui.label("predicted");
+                    for p in 0..n {
+                        let right = seq.predicted[p] == seq.labels[p];
+                        let text = RichText::new(display_token(&seq.predicted_tokens[p]))
+                            .monospace()
+                            .strong()
+                            .color(if right { OK_COLOR } else { BAD_COLOR });
+                        let text = if right { text } else { text.underline() };
+                        ui.label(text).on_hover_text(if right {
+                            "correct"
+                        } else {
+                            "wrong (underlined)"
+                        });
+                    }
+                    ui.end_row();
+                    ui.label("loss (cross-entropy)");
+                    for p in 0..n {
+                        let l = seq
+                            .loss
+                            .get(p)
+                            .copied()
+                            .flatten()
+                            .map_or(String::new(), |l| {
+                                if l >= 0.01 {
+                                    format!("{l:.2}")
+                                } else {
+                                    format!("{l:.0e}")
+                                }
+                            });
+                        ui.label(RichText::new(l).small());
+                    }
+                    ui.end_row();
+                });
+        });
+    if let Some(mean) = seq.mean_loss() {
+        let correct = (0..n)
+            .filter(|&p| seq.predicted[p] == seq.labels[p])
+            .count();
+        ui.label(format!(
+            "mean loss {mean:.3}; {correct} of {n} positions predicted correctly"
+        ));
+    }
+}
+
+fn stepper(ui: &mut Ui, state: &mut AppState) {
+    // Strategy first: a change rebuilds the session below.
+    ui.horizontal_wrapped(|ui| {
+        let d = &mut state.settings.decoder;
+        egui::ComboBox::from_label("Strategy")
+            .selected_text(d.strategy.label())
+            .show_ui(ui, |ui| {
+                for s in StrategyKind::ALL {
+                    ui.selectable_value(&mut d.strategy, s, s.label());
+                }
+            });
+        match d.strategy {
+            StrategyKind::Greedy => {}
+            StrategyKind::Temperature | StrategyKind::TopK | StrategyKind::TopP => {
+                let l = ui.label("Temperature");
+                ui.label_inputs_by(l.id, |ui| {
+                    ui.add(egui::Slider::new(&mut d.temperature, 0.05..=3.0).logarithmic(true))
+                });
+                if d.strategy == StrategyKind::TopK {
+                    labeled_drag(ui, "k", &mut d.top_k, 1..=100, 0.2);
+                }
+                if d.strategy == StrategyKind::TopP {
+                    let l = ui.label("p");
+                    ui.label_inputs_by(l.id, |ui| {
+                        ui.add(egui::Slider::new(&mut d.top_p, 0.05..=1.0))
+                    });
+                }
+                labeled_drag(ui, "Seed", &mut d.seed, 0..=u64::MAX, 1.0);
+            }
+            StrategyKind::Beam => {
+                labeled_drag(ui, "Beam width", &mut d.beam_width, 1..=16, 0.1);
+            }
+        }
+    });
+    state.sync_stepper();
+
+    let ctx = ui.ctx().clone();
+    let mut step = false;
+    let mut back = false;
+    let mut toggle = false;
+    let mut reset = false;
+    if !ctx.egui_wants_keyboard_input() {
+        ctx.input(|i| {
+            step |= i.key_pressed(Key::ArrowRight) || i.key_pressed(Key::Space);
+            back |= i.key_pressed(Key::ArrowLeft);
+            toggle |= i.key_pressed(Key::P);
+            reset |= i.key_pressed(Key::R);
+        });
+    }
+    let finished = state.stepper.finished();
+    ui.horizontal(|ui| {
+        step |= ui
+            .add_enabled(!finished, egui::Button::new("Step"))
+            .on_hover_text("One decoding step (Right arrow or Space)")
+            .clicked();
+        back |= ui
+            .add_enabled(!state.stepper.steps().is_empty(), egui::Button::new("Back"))
+            .on_hover_text("Undo the last step (Left arrow)")
+            .clicked();
+        let play_label = if state.stepper.playing {
+            "Pause"
+        } else {
+            "Play"
+        };
+        toggle |= ui
+            .add_enabled(
+                !finished || state.stepper.playing,
+                egui::Button::new(play_label),
+            )
+            .on_hover_text("Step automatically (P)")
+            .clicked();
+        reset |= ui
+            .button("Reset")
+            .on_hover_text("Back to <bos> only (R)")
+            .clicked();
+        let l = ui.label("Seconds per step");
+        ui.label_inputs_by(l.id, |ui| {
+            ui.add(egui::Slider::new(
+                &mut state.settings.decoder.interval,
+                0.1..=2.0,
+            ))
+        });
+    });
+    if reset {
+        state.stepper.reset();
+    }
+    if back {
+        state.stepper.back();
+    }
+    if step {
+        state.stepper.step(&state.engine);
+    }
+    if toggle {
+        state.stepper.playing = !state.stepper.playing && !state.stepper.finished();
+        state.stepper.last_tick = ctx.input(|i| i.time);
+    }
+    if state.stepper.playing {
+        let now = ctx.input(|i| i.time);
+        let interval = state.settings.decoder.interval as f64;
+        if now - state.stepper.last_tick >= interval {
+            state.stepper.last_tick = now;
+            state.stepper.step(&state.engine);
+        }
+        if state.stepper.playing {
+            ctx.request_repaint_after(std::time::Duration::from_secs_f64(interval / 2.0));
+        }
+    }
+    if let Some(e) = &state.stepper.error {
+        ui.label(RichText::new(e).color(BAD_COLOR));
+    }
+
+    let vocab = state.engine.vocab().clone();
+    let src_ids = state.selected_source_ids();
+    chip_row(ui, "source", &vocab.tokens_of(&src_ids), &src_ids, None);
+    let steps: Vec<StepTrace> = state.stepper.steps().to_vec();
+    let Some(last) = steps.last() else {
+        ui.label(RichText::new("Press Step: the first step feeds only <bos>.").weak());
+        return;
+    };
+    chip_row(
+        ui,
+        "decoder input",
+        &last.input_tokens,
+        &last.input_ids,
+        None,
+    );
+    let output: Vec<u32> = steps.iter().map(|s| s.chosen).collect();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("step {}: chose", steps.len())).weak());
+        ui.label(
+            RichText::new(display_token(&last.chosen_token))
+                .monospace()
+                .strong()
+                .color(CHOSEN),
+        );
+        ui.label(
+            RichText::new(format!(
+                "(p = {:.3})",
+                last.probs.get(last.chosen as usize).copied().unwrap_or(0.0)
+            ))
+            .weak(),
+        );
+        ui.separator();
+        ui.label("output so far:");
+        ui.label(
+            RichText::new(format!("\"{}\"", vocab.decode(&output)))
+                .monospace()
+                .strong(),
+        );
+        if state.stepper.finished() {
+            ui.label(RichText::new("(finished)").weak());
+        }
+    });
+
+    let layers = last.cross_row.dim().0;
+    layer_head_picker(ui, layers, 0, &mut state.settings.decoder.layer, None);
+    let layer = state.settings.decoder.layer.min(layers.saturating_sub(1));
+    let colormap = state.settings.colormap;
+    let scale = Scale::Sequential {
+        min: 0.0,
+        max: 1.0,
+        colormap,
+    };
+
+    // Self-attention so far: one row per step, each row one longer than the last.
+    let n = last.input_ids.len();
+    let self_rows = Array2::from_shape_fn((n, n), |(i, j)| {
+        let row = steps[i]
+            .self_row
+            .index_axis(Axis(0), layer)
+            .mean_axis(Axis(0));
+        row.and_then(|r| r.get(j).copied()).unwrap_or(0.0)
+    });
+    let causal = MaskGrid {
+        cells: Array2::from_shape_fn(
+            (n, n),
+            |(i, j)| if j > i { Cell::Future } else { Cell::Open },
+        ),
+    };
+    let src_len = last.cross_row.dim().2;
+    let cross_rows = Array2::from_shape_fn((n, src_len), |(i, j)| {
+        steps[i]
+            .cross_row
+            .index_axis(Axis(0), layer)
+            .mean_axis(Axis(0))
+            .map_or(0.0, |r| r[j])
+    });
+    let src_tokens = vocab.tokens_of(&src_ids);
+    // Three tiles side by side: widths side, 1.3 side and 1.4 side plus spacing.
+    let side = ((ui.available_width() - 50.0) / 3.7).clamp(150.0, 340.0);
+    let chart_height = (ui.available_height() - 70.0).clamp(140.0, 240.0);
+    wrap_top(ui, |ui| {
+        ui.spacing_mut().item_spacing.x = 16.0;
+        tile(ui, side, |ui| {
+            ui.label(RichText::new("Self-attention so far (causal; newest row outlined)").strong());
+            Heatmap::new(self_rows.view())
+                .labels(&last.input_tokens, &last.input_tokens)
+                .mask(&causal)
+                .blocked(Blocked::Replace)
+                .scale(scale)
+                .highlight_row(Some(n - 1))
+                .max_size(vec2(side, side))
+                .name("Decoder self-attention so far")
+                .show(ui);
+        });
+        tile(ui, side * 1.3, |ui| {
+            ui.label(RichText::new("Cross-attention over the source").strong());
+            Heatmap::new(cross_rows.view())
+                .labels(&last.input_tokens, &src_tokens)
+                .axis_names("decoder position", "source token")
+                .scale(scale)
+                .highlight_row(Some(n - 1))
+                .max_size(vec2(side * 1.3, side))
+                .name("Cross-attention of each step")
+                .show(ui);
+        });
+        tile(ui, side * 1.4, |ui| {
+            ui.label(RichText::new("Next-token distribution (chosen in orange)").strong());
+            top_tokens(ui, last, &vocab);
+            next_token_chart(
+                ui,
+                last,
+                &vocab,
+                state.settings.decoder.top_n,
+                side * 1.4,
+                chart_height,
+            );
+        });
+    });
+}
+
+/// The five most likely tokens as text (small probabilities are invisible as bars).
+fn top_tokens(ui: &mut Ui, step: &StepTrace, vocab: &crate::tokenizer::Vocab) {
+    let mut order: Vec<usize> = (0..step.probs.len()).collect();
+    order.sort_by(|&a, &b| step.probs[b].total_cmp(&step.probs[a]));
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 10.0;
+        for &i in order.iter().take(5) {
+            let text = RichText::new(format!(
+                "'{}' {:.3}",
+                display_token(vocab.token(i as u32)),
+                step.probs[i]
+            ))
+            .monospace()
+            .small();
+            ui.label(if i as u32 == step.chosen {
+                text.color(CHOSEN).strong()
+            } else {
+                text
+            });
+        }
+    });
+}
+
+fn next_token_chart(
+    ui: &mut Ui,
+    step: &StepTrace,
+    vocab: &crate::tokenizer::Vocab,
+    top_n: usize,
+    width: f32,
+    height: f32,
+) {
+    let mut order: Vec<usize> = (0..step.probs.len()).collect();
+    order.sort_by(|&a, &b| step.probs[b].total_cmp(&step.probs[a]));
+    order.truncate(top_n.max(1));
+    if !order.contains(&(step.chosen as usize)) {
+        order.pop();
+        order.push(step.chosen as usize);
+    }
+    let base = ui.visuals().selection.bg_fill;
+    let labels: Vec<String> = order
+        .iter()
+        .map(|&i| display_token(vocab.token(i as u32)))
+        .collect();
+    let bars: Vec<Bar> = order
+        .iter()
+        .enumerate()
+        .map(|(x, &i)| {
+            let chosen = i as u32 == step.chosen;
+            Bar::new(x as f64, step.probs[i] as f64)
+                .name(format!("{} (id {i})", labels[x]))
+                .fill(if chosen { CHOSEN } else { base })
+                .stroke(egui::Stroke::new(
+                    if chosen { 2.0 } else { 0.5 },
+                    if chosen { Color32::WHITE } else { base },
+                ))
+                .width(0.7)
+        })
+        .collect();
+    let order_len = order.len();
+    let text_color = ui.visuals().strong_text_color();
+    let marks: Vec<(f64, f64, String, bool)> = order
+        .iter()
+        .enumerate()
+        .map(|(x, &i)| {
+            (
+                x as f64,
+                step.probs[i] as f64,
+                labels[x].clone(),
+                i as u32 == step.chosen,
+            )
+        })
+        .collect();
+    ui.name_inputs("Next-token distribution chart", |ui| {
+        Plot::new(("next_token", step.position))
+            .width(width)
+            .height(height)
+            .allow_zoom(false)
+            .allow_drag(false)
+            .allow_scroll(false)
+            .allow_boxed_zoom(false)
+            .include_y(0.0)
+            .include_y(1.12)
+            .default_x_bounds(-0.6, order_len as f64 - 0.4)
+            .show_axes([false, true])
+            .show_grid([false, true])
+            .y_axis_label("probability")
+            .show(ui, |plot| {
+                plot.bar_chart(BarChart::new("probability", bars));
+                // Token labels on top of the bars (axis labels would be thinned out).
+                for (x, p, label, chosen) in marks {
+                    let text = RichText::new(label).monospace().strong().color(if chosen {
+                        CHOSEN
+                    } else {
+                        text_color
+                    });
+                    plot.text(
+                        egui_plot::Text::new("token", egui_plot::PlotPoint::new(x, p + 0.02), text)
+                            .anchor(egui::Align2::CENTER_BOTTOM),
+                    );
+                }
+            });
+    });
+}

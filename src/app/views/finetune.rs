@@ -1,0 +1,674 @@
+//! Fine-tune: choose data, freeze parameter groups, set hyper-parameters, and watch live
+//! curves while the views follow the weights as they change.
+
+use egui::{Color32, RichText, Ui, vec2};
+use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+
+use super::{View, explain};
+use crate::app::runs::{RunRecord, RunStatus};
+use crate::app::settings::DataSource;
+use crate::app::state::{AppState, FilePurpose};
+use crate::app::widgets::{labeled_drag, thousands};
+use crate::model::groups::Group;
+use crate::model::training::{TrainCommand, trainable_counts};
+use crate::tasks::Task;
+
+#[derive(Default)]
+pub struct FinetuneView;
+
+/// Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+pub const RUN_COLORS: [Color32; 7] = [
+    Color32::from_rgb(0xe6, 0x9f, 0x00),
+    Color32::from_rgb(0x56, 0xb4, 0xe9),
+    Color32::from_rgb(0x00, 0x9e, 0x73),
+    Color32::from_rgb(0xd5, 0x5e, 0x00),
+    Color32::from_rgb(0xcc, 0x79, 0xa7),
+    Color32::from_rgb(0x00, 0x72, 0xb2),
+    Color32::from_rgb(0xf0, 0xe4, 0x42),
+];
+
+pub fn run_color(run: &RunRecord) -> Color32 {
+    RUN_COLORS[run.color % RUN_COLORS.len()]
+}
+
+impl View for FinetuneView {
+    fn title(&self) -> &str {
+        "Fine-tune"
+    }
+
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+        let form_width = 370.0f32.min(ui.available_width() * 0.45);
+        ui.horizontal_top(|ui| {
+            ui.allocate_ui_with_layout(
+                vec2(form_width, ui.available_height()),
+                egui::Layout::top_down(egui::Align::Min),
+                |ui| {
+                    ui.set_width(form_width);
+                    // The controls stay in view; the long form scrolls under them.
+                    controls(ui, state);
+                    ui.separator();
+                    egui::ScrollArea::vertical()
+                        .id_salt("finetune_form")
+                        .auto_shrink([false, false])
+                        .show(ui, |ui| {
+                            ui.set_width(form_width - 16.0);
+                            form(ui, state);
+                        });
+                },
+            );
+            ui.separator();
+            ui.vertical(|ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("finetune_curves")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| {
+                        curves(ui, state);
+                        ui.add_space(8.0);
+                        runs_table(ui, state);
+                    });
+            });
+        });
+    }
+}
+
+fn form(ui: &mut Ui, state: &mut AppState) {
+    let running = state.training.is_running();
+    ui.label(RichText::new(format!("Base model: {}", state.model.name)).strong());
+    if state.training.base.is_some() {
+        ui.add_enabled_ui(!running, |ui| {
+            if ui
+                .button("Revert to base model")
+                .on_hover_text("Undo every fine-tune of this model in this session")
+                .clicked()
+            {
+                state.revert_to_base();
+            }
+        });
+    }
+    ui.add_enabled_ui(!running, |ui| {
+        data_section(ui, state);
+        ui.separator();
+        groups_section(ui, state);
+        ui.separator();
+        hyper_section(ui, state);
+    });
+}
+
+fn data_section(ui: &mut Ui, state: &mut AppState) {
+    ui.label(RichText::new("Data").strong());
+    let f = &mut state.settings.finetune;
+    let current = match &f.source {
+        DataSource::Task(t) => format!("task: {}", t.name()),
+        DataSource::File(_) => "TSV/CSV file".to_owned(),
+    };
+    let mut choose_file = false;
+    egui::ComboBox::from_label("Data source")
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            for t in Task::ALL {
+                if ui
+                    .selectable_label(
+                        f.source == DataSource::Task(t),
+                        format!("task: {}", t.name()),
+                    )
+                    .clicked()
+                {
+                    f.source = DataSource::Task(t);
+                }
+            }
+            if ui
+                .selectable_label(matches!(f.source, DataSource::File(_)), "TSV/CSV file")
+                .clicked()
+            {
+                choose_file = true;
+            }
+        });
+    match &f.source {
+        DataSource::Task(task) => {
+            explain(ui, task.description());
+            ui.horizontal(|ui| {
+                labeled_drag(ui, "Train examples", &mut f.train_size, 1..=200_000, 10.0);
+                labeled_drag(ui, "Validation", &mut f.val_size, 0..=20_000, 2.0);
+            });
+        }
+        DataSource::File(path) => {
+            ui.label(
+                RichText::new(path.display().to_string())
+                    .monospace()
+                    .small(),
+            );
+            ui.horizontal(|ui| {
+                if ui.button("Choose file...").clicked() {
+                    choose_file = true;
+                }
+            });
+            let l = ui.label("Validation fraction");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(egui::Slider::new(&mut f.val_fraction, 0.0..=0.5))
+            });
+            if let Some(data) = state.training.data.as_ref().filter(|d| &d.path == path) {
+                ui.label(RichText::new(&data.summary).small());
+                for e in data.errors.iter().take(5) {
+                    ui.label(
+                        RichText::new(format!("line {}: {}", e.line, e.message))
+                            .small()
+                            .color(ui.visuals().warn_fg_color),
+                    );
+                }
+                if data.errors.len() > 5 {
+                    ui.label(
+                        RichText::new(format!(
+                            "... and {} more lines with errors",
+                            data.errors.len() - 5
+                        ))
+                        .small()
+                        .weak(),
+                    );
+                }
+            } else {
+                ui.label(
+                    RichText::new("Not loaded yet: choose the file.")
+                        .color(ui.visuals().warn_fg_color),
+                );
+            }
+        }
+    }
+    labeled_drag(ui, "Data seed", &mut f.data_seed, 0..=u64::MAX, 1.0);
+    if choose_file {
+        state.request_file(FilePurpose::OpenData);
+    }
+}
+
+fn groups_section(ui: &mut Ui, state: &mut AppState) {
+    ui.label(RichText::new("Parameter groups (tick = train, untick = freeze)").strong());
+    let counts = trainable_counts(&state.engine, &state.training.frozen);
+    let config = state.engine.config().clone();
+    egui::Grid::new("groups")
+        .num_columns(3)
+        .spacing(vec2(8.0, 2.0))
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label(RichText::new("group").weak());
+            ui.label(RichText::new("params").weak());
+            ui.label(RichText::new("lr x").weak());
+            ui.end_row();
+            let mut section = "";
+            for (group, n, trainable) in &counts {
+                let this = section_of(*group);
+                if this != section {
+                    section = this;
+                    // A section row: one box for every group in it.
+                    let members: Vec<Group> = counts
+                        .iter()
+                        .map(|(g, _, _)| *g)
+                        .filter(|g| section_of(*g) == this)
+                        .collect();
+                    let mut all = members.iter().all(|g| !state.training.frozen.contains(g));
+                    if ui
+                        .checkbox(&mut all, RichText::new(this).strong())
+                        .on_hover_text("Tick or untick the whole section")
+                        .changed()
+                    {
+                        for g in &members {
+                            if all {
+                                state.training.frozen.remove(g);
+                            } else {
+                                state.training.frozen.insert(*g);
+                            }
+                        }
+                    }
+                    let section_total: usize = counts
+                        .iter()
+                        .filter(|(g, _, _)| section_of(*g) == this)
+                        .map(|(_, n, _)| n)
+                        .sum();
+                    ui.label(
+                        RichText::new(thousands(section_total))
+                            .monospace()
+                            .small()
+                            .weak(),
+                    );
+                    ui.label("");
+                    ui.end_row();
+                }
+                let mut train = *trainable;
+                if ui
+                    .horizontal(|ui| {
+                        ui.add_space(14.0);
+                        ui.checkbox(&mut train, group.label())
+                    })
+                    .inner
+                    .changed()
+                {
+                    if train {
+                        state.training.frozen.remove(group);
+                    } else {
+                        state.training.frozen.insert(*group);
+                    }
+                }
+                ui.label(RichText::new(thousands(*n)).monospace().small());
+                let mut mult = state
+                    .training
+                    .multipliers
+                    .get(group)
+                    .copied()
+                    .unwrap_or(1.0);
+                let r = ui
+                    .add_enabled(
+                        train,
+                        egui::DragValue::new(&mut mult)
+                            .range(0.0..=10.0)
+                            .speed(0.01)
+                            .max_decimals(2),
+                    )
+                    .accessible_name(format!("Learning-rate multiplier for {}", group.label()));
+                if r.changed() {
+                    if (mult - 1.0).abs() < 1e-9 {
+                        state.training.multipliers.remove(group);
+                    } else {
+                        state.training.multipliers.insert(*group, mult);
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    ui.horizontal_wrapped(|ui| {
+        if ui.small_button("Train all").clicked() {
+            state.training.frozen.clear();
+        }
+        if ui.small_button("Freeze encoder + embeddings").clicked() {
+            state.training.frozen = Group::all(&config)
+                .into_iter()
+                .filter(|g| {
+                    matches!(
+                        g,
+                        Group::EncoderLayer(_) | Group::SourceEmbedding | Group::TargetEmbedding
+                    )
+                })
+                .collect();
+        }
+        if ui.small_button("Train head only").clicked() {
+            state.training.frozen = Group::all(&config)
+                .into_iter()
+                .filter(|g| *g != Group::Head)
+                .collect();
+        }
+    });
+    let (trainable, total) = state.training.counts(&state.engine);
+    ui.label(
+        RichText::new(format!(
+            "Trainable parameters: {} of {}",
+            thousands(trainable),
+            thousands(total)
+        ))
+        .strong(),
+    );
+}
+
+/// The branch of the freeze tree a group sits on.
+fn section_of(group: Group) -> &'static str {
+    match group {
+        Group::SourceEmbedding | Group::TargetEmbedding => "Embeddings",
+        Group::EncoderLayer(_) => "Encoder",
+        Group::DecoderSelfAttention(_)
+        | Group::DecoderCrossAttention(_)
+        | Group::DecoderFeedForward(_) => "Decoder",
+        Group::FinalNorms | Group::Head => "Output",
+    }
+}
+
+fn hyper_section(ui: &mut Ui, state: &mut AppState) {
+    ui.label(RichText::new("Hyper-parameters").strong());
+    let f = &mut state.settings.finetune;
+    egui::Grid::new("hyper")
+        .num_columns(2)
+        .spacing(vec2(8.0, 3.0))
+        .show(ui, |ui| {
+            let l = ui.label("Learning rate");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(
+                    egui::Slider::new(&mut f.learning_rate, 1e-5..=1e-1)
+                        .logarithmic(true)
+                        .custom_formatter(|v, _| format!("{v:.1e}")),
+                )
+            });
+            ui.end_row();
+            ui.label("Schedule");
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut f.warmup_cosine, "Warmup + cosine");
+                if f.warmup_cosine {
+                    labeled_drag(ui, "warmup", &mut f.warmup, 0..=10_000, 1.0);
+                }
+            });
+            ui.end_row();
+            let l = ui.label("Steps");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut f.steps)
+                        .range(1..=100_000)
+                        .speed(5.0),
+                )
+            });
+            ui.end_row();
+            let l = ui.label("Batch size");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut f.batch_size)
+                        .range(1..=512)
+                        .speed(1.0),
+                )
+            });
+            ui.end_row();
+            let l = ui.label("Weight decay");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut f.weight_decay)
+                        .range(0.0..=1.0)
+                        .speed(0.001),
+                )
+            });
+            ui.end_row();
+            let l = ui.label("L1 penalty");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut f.l1)
+                        .range(0.0..=1.0)
+                        .speed(1e-5)
+                        .max_decimals(6),
+                )
+            });
+            ui.end_row();
+            let l = ui.label("L2 penalty");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut f.l2)
+                        .range(0.0..=1.0)
+                        .speed(1e-5)
+                        .max_decimals(6),
+                )
+            });
+            ui.end_row();
+            ui.checkbox(&mut f.clip, "Clip grad norm");
+            ui.add_enabled(
+                f.clip,
+                egui::DragValue::new(&mut f.clip_norm)
+                    .range(0.01..=100.0)
+                    .speed(0.05),
+            )
+            .accessible_name("Gradient norm limit");
+            ui.end_row();
+            let l = ui.label("Dropout");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(egui::Slider::new(&mut f.dropout, 0.0..=0.5))
+            });
+            ui.end_row();
+            let l = ui.label("Seed");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(egui::DragValue::new(&mut f.seed).speed(1.0))
+            });
+            ui.end_row();
+            let l = ui.label("Evaluate every");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut f.eval_every)
+                        .range(1..=10_000)
+                        .suffix(" steps"),
+                )
+            });
+            ui.end_row();
+            let l = ui.label("Eval examples");
+            ui.label_inputs_by(l.id, |ui| {
+                ui.add(egui::DragValue::new(&mut f.eval_size).range(1..=20_000))
+            });
+            ui.end_row();
+        });
+    ui.checkbox(&mut f.reinit_head, "Re-initialise the output head first");
+}
+
+fn controls(ui: &mut Ui, state: &mut AppState) {
+    let running = state.training.is_running();
+    let paused = state
+        .training
+        .live_status()
+        .is_some_and(|s| *s == RunStatus::Paused);
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add_enabled(
+                !running,
+                egui::Button::new(RichText::new("Start training").strong()),
+            )
+            .clicked()
+        {
+            state.start_training();
+        }
+        if paused {
+            if ui.button("Resume").clicked() {
+                state.training.send(TrainCommand::Resume);
+            }
+        } else if ui
+            .add_enabled(running, egui::Button::new("Pause"))
+            .clicked()
+        {
+            state.training.send(TrainCommand::Pause);
+        }
+        if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
+            state.training.send(TrainCommand::Cancel);
+        }
+    });
+    if let Some(i) = state.training.live_index() {
+        let r = &state.training.runs[i];
+        let done = r.steps.last().map_or(0, |s| s.step);
+        ui.add(
+            egui::ProgressBar::new(done as f32 / r.total_steps.max(1) as f32).text(format!(
+                "{} {done}/{} steps ({})",
+                r.name,
+                r.total_steps,
+                r.status.label()
+            )),
+        );
+    }
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add_enabled(!running, egui::Button::new("Save fine-tuned model..."))
+            .clicked()
+        {
+            state.request_file(FilePurpose::SaveModel);
+        }
+        if ui
+            .add_enabled(
+                !state.training.runs.is_empty(),
+                egui::Button::new("Export runs to CSV..."),
+            )
+            .clicked()
+        {
+            state.request_file(FilePurpose::ExportCsv);
+        }
+    });
+    explain(
+        ui,
+        "While training, the other views follow the weights live (a snapshot every 0.3 s).",
+    );
+}
+
+fn curves(ui: &mut Ui, state: &AppState) {
+    let runs: Vec<&RunRecord> = state.training.runs.iter().filter(|r| r.visible).collect();
+    if state.training.runs.is_empty() {
+        ui.label(
+            RichText::new("No runs yet. Press Start training; curves appear here live.").weak(),
+        );
+    }
+    let width = ui.available_width().max(200.0);
+    let height = ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0);
+    ui.label(RichText::new("Loss (solid: train, dashed: validation)").strong());
+    ui.name_inputs("Loss plot", |ui| {
+        Plot::new("loss_plot")
+            .legend(Legend::default())
+            .height(height)
+            .width(width)
+            .x_axis_label("step")
+            .include_y(0.0)
+            .show(ui, |plot| {
+                for r in &runs {
+                    let c = run_color(r);
+                    let train: PlotPoints = r
+                        .steps
+                        .iter()
+                        .map(|s| [s.step as f64, s.train_loss as f64])
+                        .collect();
+                    plot.line(
+                        Line::new(format!("{} train", r.name), train)
+                            .color(c)
+                            .width(1.5),
+                    );
+                    let val: PlotPoints = r
+                        .evals
+                        .iter()
+                        .map(|e| [e.step as f64, e.val_loss as f64])
+                        .collect();
+                    plot.line(
+                        Line::new(format!("{} val", r.name), val)
+                            .color(c)
+                            .width(2.0)
+                            .style(LineStyle::dashed_loose()),
+                    );
+                }
+            });
+    });
+    ui.horizontal_top(|ui| {
+        let half = (width - 12.0) / 2.0;
+        ui.vertical(|ui| {
+            ui.label(RichText::new("Accuracy (solid: token, dotted: exact match)").strong());
+            ui.name_inputs("Accuracy plot", |ui| {
+                Plot::new("acc_plot")
+                    .legend(Legend::default())
+                    .height(height * 0.8)
+                    .width(half)
+                    .include_y(0.0)
+                    .include_y(1.0)
+                    .x_axis_label("step")
+                    .show(ui, |plot| {
+                        for r in &runs {
+                            let c = run_color(r);
+                            let acc: PlotPoints = r
+                                .evals
+                                .iter()
+                                .map(|e| [e.step as f64, e.token_accuracy as f64])
+                                .collect();
+                            plot.line(
+                                Line::new(format!("{} token acc", r.name), acc)
+                                    .color(c)
+                                    .width(2.0),
+                            );
+                            let em: PlotPoints = r
+                                .evals
+                                .iter()
+                                .map(|e| [e.step as f64, e.exact_match as f64])
+                                .collect();
+                            plot.line(
+                                Line::new(format!("{} exact", r.name), em)
+                                    .color(c)
+                                    .width(2.0)
+                                    .style(LineStyle::dotted_dense()),
+                            );
+                        }
+                    });
+            });
+        });
+        ui.vertical(|ui| {
+            ui.label(RichText::new("Learning rate").strong());
+            ui.name_inputs("Learning rate plot", |ui| {
+                Plot::new("lr_plot")
+                    .legend(Legend::default())
+                    .height(height * 0.8)
+                    .width(half)
+                    .include_y(0.0)
+                    .x_axis_label("step")
+                    .show(ui, |plot| {
+                        for r in &runs {
+                            let lr: PlotPoints = r
+                                .steps
+                                .iter()
+                                .map(|s| [s.step as f64, s.learning_rate])
+                                .collect();
+                            plot.line(
+                                Line::new(format!("{} lr", r.name), lr)
+                                    .color(run_color(r))
+                                    .width(1.5),
+                            );
+                        }
+                    });
+            });
+        });
+    });
+}
+
+fn runs_table(ui: &mut Ui, state: &mut AppState) {
+    if state.training.runs.is_empty() {
+        return;
+    }
+    ui.label(RichText::new("Runs").strong());
+    let live = state.training.live_index();
+    let mut delete = None;
+    egui::Grid::new("runs")
+        .striped(true)
+        .num_columns(6)
+        .spacing(vec2(10.0, 4.0))
+        .show(ui, |ui| {
+            for h in ["show", "name", "status", "steps", "last val loss / exact"] {
+                ui.label(RichText::new(h).weak());
+            }
+            ui.label("");
+            ui.end_row();
+            for (i, r) in state.training.runs.iter_mut().enumerate() {
+                let color = run_color(r);
+                ui.horizontal(|ui| {
+                    let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), egui::Sense::hover());
+                    ui.painter().rect_filled(rect, 2.0, color);
+                    ui.checkbox(&mut r.visible, "")
+                        .accessible_name(format!("Show {}", r.name));
+                });
+                let number = i + 1;
+                ui.add_sized([100.0, 20.0], egui::TextEdit::singleline(&mut r.name))
+                    .accessible_name(format!("Name of run {number}"));
+                let status = r.status.label();
+                let short = status.split(':').next().unwrap_or_default().to_owned();
+                ui.label(short).on_hover_text(status);
+                ui.label(format!(
+                    "{}/{}",
+                    r.steps.last().map_or(0, |s| s.step),
+                    r.total_steps
+                ));
+                ui.label(r.evals.last().map_or("-".to_owned(), |e| {
+                    format!("{:.3} / {:.0} %", e.val_loss, 100.0 * e.exact_match)
+                }));
+                if ui
+                    .add_enabled(
+                        live != Some(i),
+                        egui::Button::new(format!("Delete run {number}")),
+                    )
+                    .clicked()
+                {
+                    delete = Some(i);
+                }
+                ui.end_row();
+            }
+        });
+    // What each run was, wrapped to the panel (too long for a table column).
+    for r in &state.training.runs {
+        ui.label(
+            RichText::new(format!("{}: {}", r.name, r.summary))
+                .small()
+                .weak(),
+        );
+        if let RunStatus::Failed(message) = &r.status {
+            ui.label(
+                RichText::new(message)
+                    .small()
+                    .color(ui.visuals().error_fg_color),
+            );
+        }
+    }
+    if let Some(i) = delete {
+        state.training.delete(i);
+    }
+}

@@ -1,0 +1,190 @@
+//! Inputs & tokens: the batch rows as text, and what the tokenizer and the batcher make of
+//! them (token chips with ids, `<bos>` / `<eos>` / `<pad>` / `<unk>` visibly distinct).
+
+use egui::{RichText, Ui};
+
+use super::{View, explain};
+use crate::app::state::{AppState, InputRow, ModelOrigin};
+use crate::app::widgets::tokens::chip_row;
+use crate::tasks::Task;
+
+#[derive(Default)]
+pub struct InputsView;
+
+/// Warning colour that reads on both themes.
+pub fn warn_color(ui: &Ui) -> egui::Color32 {
+    ui.visuals().warn_fg_color
+}
+
+impl View for InputsView {
+    fn title(&self) -> &str {
+        "Inputs & tokens"
+    }
+
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+        ui.heading(self.title());
+        explain(
+            ui,
+            "Each row is one (source, target) pair of a batch. Shorter rows are padded to the longest; every keystroke re-runs the model.",
+        );
+        if let Some(trace) = &state.trace
+            && let Some(first) = trace.sequences.first()
+        {
+            let text = format!(
+                "Batch of {}: source padded to {}, decoder input padded to {}",
+                trace.sequences.len(),
+                first.src_ids.len(),
+                first.tgt_input_ids.len()
+            );
+            ui.label(RichText::new(text).small());
+        }
+        if ui
+            .button("Add row")
+            .on_hover_text("Add another (source, target) pair to the batch")
+            .clicked()
+        {
+            add_row(state);
+        }
+        ui.separator();
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                let mut remove = None;
+                for i in 0..state.rows.len() {
+                    let selected = state.selected_row == i;
+                    let frame = egui::Frame::group(ui.style()).stroke(if selected {
+                        egui::Stroke::new(2.0, ui.visuals().selection.stroke.color)
+                    } else {
+                        ui.visuals().widgets.noninteractive.bg_stroke
+                    });
+                    frame.show(ui, |ui| {
+                        ui.set_width(ui.available_width());
+                        ui.horizontal(|ui| {
+                            if ui
+                                .radio(selected, format!("Row {}", i + 1))
+                                .on_hover_text("Show this row in the views")
+                                .clicked()
+                            {
+                                state.selected_row = i;
+                                state.invalidate();
+                            }
+                            if state.rows.len() > 1
+                                && ui.small_button(format!("Remove row {}", i + 1)).clicked()
+                            {
+                                remove = Some(i);
+                            }
+                        });
+                        let mut changed = false;
+                        egui::Grid::new(("row_texts", i))
+                            .num_columns(2)
+                            .show(ui, |ui| {
+                                ui.label("Source");
+                                let row = &mut state.rows[i];
+                                changed |= ui
+                                    .add(
+                                        egui::TextEdit::singleline(&mut row.src)
+                                            .desired_width(f32::INFINITY)
+                                            .font(egui::TextStyle::Monospace),
+                                    )
+                                    .accessible_name(format!("Source text {}", i + 1))
+                                    .changed();
+                                ui.end_row();
+                                ui.label("Target");
+                                changed |= ui
+                                    .add(
+                                        egui::TextEdit::singleline(&mut row.tgt)
+                                            .desired_width(f32::INFINITY)
+                                            .font(egui::TextStyle::Monospace),
+                                    )
+                                    .accessible_name(format!("Target text {}", i + 1))
+                                    .changed();
+                                ui.end_row();
+                            });
+                        if changed {
+                            state.selected_row = i;
+                            state.invalidate();
+                            // Same frame: the chips below and every view after this panel see the new trace.
+                            state.refresh();
+                        }
+                        row_chips(ui, state, i);
+                    });
+                }
+                if let Some(i) = remove {
+                    state.remove_row(i);
+                    state.refresh();
+                }
+                ui.add_space(6.0);
+                chip_legend(ui);
+            });
+    }
+}
+
+/// Appends a row: another example of the model's task, or an empty row.
+fn add_row(state: &mut AppState) {
+    let task = match &state.model.origin {
+        ModelOrigin::Bundled(name) => crate::app::bundled::Bundled::by_name(name).map(|b| b.task),
+        ModelOrigin::Random { .. } => Some(Task::Dates),
+        ModelOrigin::File(_) => None,
+    };
+    let row = task
+        .map(|t| InputRow::from(t.example(state.rows.len() as u64 + 11)))
+        .unwrap_or_default();
+    state.add_row(row);
+    state.selected_row = state.rows.len() - 1;
+    state.refresh();
+}
+
+fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
+    let Some(seq) = state.trace.as_ref().and_then(|t| t.sequences.get(i)) else {
+        return;
+    };
+    let max_len = state.engine.config().max_len;
+    let typed_src = state
+        .engine
+        .vocab()
+        .encode(&state.rows[i].src, max_len)
+        .tokens;
+    let typed_tgt = state
+        .engine
+        .vocab()
+        .encode(&state.rows[i].tgt, max_len)
+        .tokens;
+    chip_row(
+        ui,
+        "source",
+        &seq.src_tokens,
+        &seq.src_ids,
+        Some(&typed_src),
+    );
+    // The decoder input is <bos> + target: typed pieces shift one to the right.
+    let typed_in: Vec<String> = std::iter::once(String::new())
+        .chain(typed_tgt.iter().cloned())
+        .collect();
+    chip_row(
+        ui,
+        "decoder in",
+        &seq.tgt_input_tokens,
+        &seq.tgt_input_ids,
+        Some(&typed_in),
+    );
+    chip_row(
+        ui,
+        "labels",
+        &seq.label_tokens,
+        &seq.labels,
+        Some(&typed_tgt),
+    );
+    if let Some(warnings) = state.warnings.get(i) {
+        for w in warnings {
+            ui.label(
+                RichText::new(format!("Tokenizer: {w}"))
+                    .color(warn_color(ui))
+                    .small(),
+            );
+        }
+    }
+}
+
+fn chip_legend(ui: &mut Ui) {
+    ui.label(RichText::new("Chips: token on top, id below. Purple = <bos>/<eos>, orange with '?' = <unk> (not in the vocabulary), hollow = <pad>. \u{b7} is a space.").small().weak());
+}

@@ -1,0 +1,306 @@
+//! Masks: the causal and padding masks as grids, how they combine, and what they do to one
+//! head's scores on the way to its weights. Two live readouts prove (or disprove) that the
+//! masks keep padding and future tokens from leaking into real outputs.
+
+use egui::{Color32, RichText, Ui, vec2};
+use ndarray::{Array2, ArrayView2, Axis};
+
+use super::{View, explain, kind_selector, layer_head_picker, tile, wrap_top};
+use crate::app::state::AppState;
+use crate::app::widgets::delta_text;
+use crate::app::widgets::heatmap::{Blocked, Heatmap, Scale, color_bar, legend};
+use crate::masks::{self, Cell, MaskGrid, MaskMethod};
+use crate::trace::{self, AttentionKind};
+
+#[derive(Default)]
+pub struct MasksView;
+
+/// `(query, key)` slice of a `(layer, head, query, key)` array.
+pub fn head_slice(a: &ndarray::Array4<f32>, layer: usize, head: usize) -> ArrayView2<'_, f32> {
+    a.index_axis(Axis(0), layer).index_axis_move(Axis(0), head)
+}
+
+fn bool_grid(m: Array2<bool>, blocked: Cell) -> MaskGrid {
+    MaskGrid {
+        cells: m.mapv(|b| if b { blocked } else { Cell::Open }),
+    }
+}
+
+fn positions(n: usize) -> Vec<String> {
+    (0..n).map(|i| i.to_string()).collect()
+}
+
+pub const OK_COLOR: Color32 = Color32::from_rgb(0x3c, 0xb0, 0x5a);
+pub const BAD_COLOR: Color32 = Color32::from_rgb(0xe8, 0x4a, 0x3a);
+
+fn readout(ui: &mut Ui, label: &str, delta: Option<f32>, detail: &str) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(label).strong());
+        match delta {
+            Some(d) => {
+                let ok = d < 1e-5;
+                ui.label(
+                    RichText::new(format!("max |delta| = {}", delta_text(d)))
+                        .monospace()
+                        .strong()
+                        .color(if ok { OK_COLOR } else { BAD_COLOR }),
+                );
+                ui.label(
+                    RichText::new(if ok { "no leak" } else { "LEAK" })
+                        .strong()
+                        .color(if ok { OK_COLOR } else { BAD_COLOR }),
+                );
+            }
+            None => {
+                ui.label(RichText::new("n/a").weak());
+            }
+        }
+    });
+    ui.label(RichText::new(detail).small().weak());
+}
+
+impl View for MasksView {
+    fn title(&self) -> &str {
+        "Masks"
+    }
+
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+        let AppState {
+            trace,
+            settings: app_settings,
+            readouts,
+            selected_row,
+            ..
+        } = state;
+        let selected_row = *selected_row;
+        let Some(batch) = trace.as_ref() else {
+            ui.label("No trace yet: enter a source and a target on the left.");
+            return;
+        };
+        let Some(seq) = batch.sequences.get(selected_row) else {
+            return;
+        };
+        let settings = app_settings.mask;
+        let avail = ui.available_width();
+
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new("Live leak tests (re-run on every change)").heading().size(16.0));
+            let r = &*readouts;
+            readout(
+                ui,
+                "Padding changes real outputs by",
+                r.padding_delta,
+                &format!(
+                    "The selected row alone vs the same row in a batch where it gets {} source and {} target padding positions; logits compared at its real positions. Needs the source padding mask (the target side is already covered by the causal mask).",
+                    r.padding_added.0, r.padding_added.1
+                ),
+            );
+            readout(
+                ui,
+                "Changing a future token changes earlier outputs by",
+                r.future_delta,
+                "The last target token is replaced by another; logits at all earlier decoder positions compared. The causal mask must make this exactly 0.",
+            );
+            if let Some(note) = &r.note {
+                ui.label(RichText::new(note).small().color(ui.visuals().warn_fg_color));
+            }
+        });
+
+        ui.add_space(6.0);
+        ui.label(RichText::new("The masks").heading().size(16.0));
+        explain(
+            ui,
+            "Rows are queries, columns keys. Hover a cell to see why it is open or blocked. Switch masks on and off in the top bar.",
+        );
+        legend(ui);
+        let lens_src: Vec<usize> = batch.sequences.iter().map(|s| s.src_len).collect();
+        let lens_tgt: Vec<usize> = batch.sequences.iter().map(|s| s.tgt_len).collect();
+        let src_padded = seq.src_ids.len();
+        let tgt_padded = seq.tgt_input_ids.len();
+        let causal = bool_grid(masks::causal(tgt_padded), Cell::Future);
+        let src_pad = bool_grid(masks::key_padding(&lens_src, src_padded), Cell::Padding);
+        let tgt_pad = bool_grid(masks::key_padding(&lens_tgt, tgt_padded), Cell::Padding);
+        let row_names: Vec<String> = (1..=batch.sequences.len())
+            .map(|i| format!("row {i}"))
+            .collect();
+        let (src_pos, tgt_pos) = (positions(src_padded), positions(tgt_padded));
+        let tile_w = ((avail - 60.0) / 3.0).clamp(150.0, 260.0);
+        let size = vec2(tile_w, tile_w);
+        let off = |on: bool| if on { "" } else { " (off)" };
+        wrap_top(ui, |ui| {
+            ui.spacing_mut().item_spacing.x = 18.0;
+            tile(ui, tile_w, |ui| {
+                ui.label(
+                    RichText::new(format!("Causal (look-ahead){}", off(settings.causal))).strong(),
+                );
+                Heatmap::mask_only(&causal)
+                    .labels(&seq.tgt_input_tokens, &seq.tgt_input_tokens)
+                    .real_lengths(seq.tgt_len, seq.tgt_len)
+                    .max_size(size)
+                    .dim(!settings.causal)
+                    .name("Causal mask grid")
+                    .show(ui);
+            });
+            tile(ui, tile_w, |ui| {
+                ui.label(
+                    RichText::new(format!("Source padding{}", off(settings.src_padding))).strong(),
+                );
+                Heatmap::mask_only(&src_pad)
+                    .labels(&row_names, &src_pos)
+                    .axis_names("batch", "source position")
+                    .highlight_row(Some(selected_row))
+                    .max_size(vec2(tile_w, tile_w * 0.6))
+                    .dim(!settings.src_padding)
+                    .name("Source padding mask grid")
+                    .show(ui);
+            });
+            tile(ui, tile_w, |ui| {
+                ui.label(
+                    RichText::new(format!("Target padding{}", off(settings.tgt_padding))).strong(),
+                );
+                Heatmap::mask_only(&tgt_pad)
+                    .labels(&row_names, &tgt_pos)
+                    .axis_names("batch", "decoder position")
+                    .highlight_row(Some(selected_row))
+                    .max_size(vec2(tile_w, tile_w * 0.6))
+                    .dim(!settings.tgt_padding)
+                    .name("Target padding mask grid")
+                    .show(ui);
+            });
+            tile(ui, tile_w, |ui| {
+                ui.label(RichText::new("Decoder self = causal + target padding").strong());
+                Heatmap::mask_only(&seq.masks.decoder_self)
+                    .labels(&seq.tgt_input_tokens, &seq.tgt_input_tokens)
+                    .real_lengths(seq.tgt_len, seq.tgt_len)
+                    .max_size(size)
+                    .name("Decoder self-attention mask grid")
+                    .show(ui);
+            });
+            tile(ui, tile_w, |ui| {
+                ui.label(RichText::new("Cross = source padding").strong());
+                Heatmap::mask_only(&seq.masks.cross)
+                    .labels(&seq.tgt_input_tokens, &seq.src_tokens)
+                    .real_lengths(seq.tgt_len, seq.src_len)
+                    .axis_names("decoder query", "source key")
+                    .max_size(size)
+                    .name("Cross-attention mask grid")
+                    .show(ui);
+            });
+        });
+
+        ui.add_space(8.0);
+        ui.separator();
+        ui.label(
+            RichText::new("Scores -> masked scores -> weights")
+                .heading()
+                .size(16.0),
+        );
+        explain(
+            ui,
+            match settings.method {
+                MaskMethod::Additive => {
+                    "Additive (correct): blocked scores become -1e9 before softmax, so each row's open weights renormalise and sum to 1."
+                }
+                MaskMethod::Multiply => {
+                    "Multiply (a common mistake): softmax runs over every key, then blocked weights are zeroed, so rows no longer sum to 1 (sums in red)."
+                }
+                MaskMethod::None => {
+                    "None: the mask is ignored; hatching shows what would have been blocked."
+                }
+            },
+        );
+        let colormap = app_settings.colormap;
+        let show_values = app_settings.show_values;
+        let vs = &mut app_settings.masks_view;
+        kind_selector(ui, &mut vs.kind);
+        let att = seq.attention(vs.kind);
+        layer_head_picker(
+            ui,
+            att.layers(),
+            att.heads(),
+            &mut vs.layer,
+            Some(&mut vs.head),
+        );
+        let (layer, head, kind) = (vs.layer, vs.head, vs.kind);
+        let (q_tokens, k_tokens) = seq.axis_tokens(kind);
+        let (q_real, k_real) = match kind {
+            AttentionKind::EncoderSelf => (seq.src_len, seq.src_len),
+            AttentionKind::DecoderSelf => (seq.tgt_len, seq.tgt_len),
+            AttentionKind::Cross => (seq.tgt_len, seq.src_len),
+        };
+        let mask = seq.mask(kind);
+        let scores = head_slice(&att.scores, layer, head);
+        let masked = head_slice(&att.masked_scores, layer, head);
+        let weights = head_slice(&att.weights, layer, head);
+        let sums = trace::row_sums(&weights.to_owned());
+        let w = ((ui.available_width() - 110.0) / 3.0).clamp(170.0, 420.0);
+        let size = vec2(w, w);
+        let masked_style = if settings.method == MaskMethod::Additive {
+            Blocked::Replace
+        } else {
+            Blocked::Overlay
+        };
+        let weights_style = if settings.method == MaskMethod::None {
+            Blocked::Overlay
+        } else {
+            Blocked::Replace
+        };
+        let raw_scale = Scale::auto(scores, None, colormap);
+        let masked_scale = Scale::auto(masked, Some(mask), colormap);
+        let weight_scale = Scale::Sequential {
+            min: 0.0,
+            max: 1.0,
+            colormap,
+        };
+        wrap_top(ui, |ui| {
+            ui.spacing_mut().item_spacing.x = 14.0;
+            tile(ui, w + 10.0, |ui| {
+                ui.label(RichText::new("1. scores = QK^T / sqrt(d_k)").strong());
+                Heatmap::new(scores)
+                    .labels(q_tokens, k_tokens)
+                    .real_lengths(q_real, k_real)
+                    .mask(mask)
+                    .blocked(Blocked::Overlay)
+                    .scale(raw_scale)
+                    .value_name("score")
+                    .max_size(size)
+                    .show_values(show_values)
+                    .name("Scores heatmap")
+                    .show(ui);
+                color_bar(ui, raw_scale, 100.0);
+            });
+            tile(ui, w + 10.0, |ui| {
+                ui.label(RichText::new("2. masked scores (what softmax sees)").strong());
+                Heatmap::new(masked)
+                    .labels(q_tokens, k_tokens)
+                    .real_lengths(q_real, k_real)
+                    .mask(mask)
+                    .blocked(masked_style)
+                    .scale(masked_scale)
+                    .value_name("masked score")
+                    .max_size(size)
+                    .show_values(show_values)
+                    .name("Masked scores heatmap")
+                    .show(ui);
+                color_bar(ui, masked_scale, 100.0);
+            });
+            tile(ui, w + 60.0, |ui| {
+                ui.label(RichText::new("3. weights = softmax, with row sums").strong());
+                Heatmap::new(weights)
+                    .labels(q_tokens, k_tokens)
+                    .real_lengths(q_real, k_real)
+                    .mask(mask)
+                    .blocked(weights_style)
+                    .scale(weight_scale)
+                    .value_name("weight")
+                    .max_size(size)
+                    .row_sums(&sums)
+                    .show_values(show_values)
+                    .name("Weights heatmap")
+                    .show(ui);
+                color_bar(ui, weight_scale, 100.0);
+            });
+        });
+    }
+}

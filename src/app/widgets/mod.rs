@@ -1,0 +1,54 @@
+//! Widgets shared by the views: heatmaps, token chips, colormaps and small form helpers.
+
+pub mod colormap;
+pub mod heatmap;
+pub mod tokens;
+
+use egui::{Response, Ui};
+
+/// A label followed by a drag value that the label names (for screen readers and tests).
+pub fn labeled_drag<N: egui::emath::Numeric>(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut N,
+    range: std::ops::RangeInclusive<N>,
+    speed: f64,
+) -> Response {
+    let l = ui.label(label);
+    ui.label_inputs_by(l.id, |ui| {
+        ui.add(egui::DragValue::new(value).range(range).speed(speed))
+    })
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A readout of a max |delta|: values below `1e-5` are float rounding, i.e. "no leak".
+pub fn delta_text(delta: f32) -> String {
+    if delta == 0.0 {
+        "0 (exactly)".to_owned()
+    } else if delta < 1e-5 {
+        format!("{delta:.1e} (float rounding: effectively 0)")
+    } else {
+        format!("{delta:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(1234567), "1,234,567");
+    }
+}

@@ -1,0 +1,201 @@
+//! Token chips: one small box per token with its id underneath. Special tokens, `<unk>` and
+//! padding look different from ordinary tokens by text *and* by style.
+
+use egui::{
+    Align2, Color32, CornerRadius, FontId, Rect, Response, Sense, Stroke, StrokeKind, Ui, vec2,
+};
+
+use crate::tokenizer::{BOS, EOS, PAD, UNK};
+
+/// How a chip is styled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChipKind {
+    Normal,
+    /// `<bos>` / `<eos>`.
+    Special,
+    /// `<unk>`: the typed piece is not in the vocabulary.
+    Unknown,
+    /// `<pad>`: a position that only exists because another row of the batch is longer.
+    Pad,
+}
+
+impl ChipKind {
+    pub fn of(id: u32) -> ChipKind {
+        match id {
+            PAD => ChipKind::Pad,
+            UNK => ChipKind::Unknown,
+            BOS | EOS => ChipKind::Special,
+            _ => ChipKind::Normal,
+        }
+    }
+}
+
+/// Shown instead of a space token so it stays visible (U+00B7, in every default font).
+pub const SPACE_GLYPH: &str = "\u{b7}";
+
+/// A token as it is drawn: spaces and other invisible characters made visible.
+pub fn display_token(token: &str) -> String {
+    match token {
+        " " => SPACE_GLYPH.to_owned(),
+        "\t" => "\\t".to_owned(),
+        "\n" => "\\n".to_owned(),
+        t if t.chars().all(char::is_whitespace) && !t.is_empty() => format!("{:?}", t),
+        t => t.to_owned(),
+    }
+}
+
+fn colors(kind: ChipKind, ui: &Ui) -> (Color32, Stroke, Color32) {
+    let v = ui.visuals();
+    let dark = v.dark_mode;
+    match kind {
+        ChipKind::Normal => (
+            v.extreme_bg_color,
+            Stroke::new(1.0, v.widgets.inactive.bg_stroke.color.gamma_multiply(2.0)),
+            v.strong_text_color(),
+        ),
+        ChipKind::Special => {
+            let fill = if dark {
+                Color32::from_rgb(0x3d, 0x2a, 0x6b)
+            } else {
+                Color32::from_rgb(0xe4, 0xd8, 0xff)
+            };
+            (
+                fill,
+                Stroke::new(1.5, Color32::from_rgb(0x8a, 0x6c, 0xd8)),
+                v.strong_text_color(),
+            )
+        }
+        ChipKind::Unknown => {
+            let fill = if dark {
+                Color32::from_rgb(0x6b, 0x2a, 0x1a)
+            } else {
+                Color32::from_rgb(0xff, 0xdc, 0xc8)
+            };
+            (
+                fill,
+                Stroke::new(2.0, Color32::from_rgb(0xe0, 0x6a, 0x2a)),
+                v.strong_text_color(),
+            )
+        }
+        ChipKind::Pad => (
+            Color32::TRANSPARENT,
+            Stroke::new(1.0, v.weak_text_color()),
+            v.weak_text_color(),
+        ),
+    }
+}
+
+/// One chip: the token on top, its id below. `typed` is what the user typed when it differs
+/// from the token (an `<unk>`).
+pub fn chip(ui: &mut Ui, token: &str, id: u32, typed: Option<&str>) -> Response {
+    let kind = ChipKind::of(id);
+    let (fill, stroke, text_color) = colors(kind, ui);
+    let shown = match (kind, typed) {
+        (ChipKind::Unknown, Some(t)) => format!("{}?", display_token(t)),
+        _ => display_token(token),
+    };
+    let font = FontId::monospace(13.0);
+    let id_font = FontId::proportional(9.5);
+    let galley = ui.painter().layout_no_wrap(shown.clone(), font, text_color);
+    let id_text = if kind == ChipKind::Unknown {
+        format!("{id} <unk>")
+    } else {
+        id.to_string()
+    };
+    let id_galley = ui
+        .painter()
+        .layout_no_wrap(id_text, id_font, ui.visuals().weak_text_color());
+    let width = galley.size().x.max(id_galley.size().x) + 8.0;
+    let size = vec2(width.max(18.0), galley.size().y + id_galley.size().y + 4.0);
+    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+    if ui.is_rect_visible(rect) {
+        let painter = ui.painter();
+        painter.rect(
+            rect,
+            CornerRadius::same(3),
+            fill,
+            stroke,
+            StrokeKind::Inside,
+        );
+        if kind == ChipKind::Pad {
+            // Dashes along the top edge: padding is "not really there".
+            let mut x = rect.left() + 2.0;
+            while x < rect.right() - 2.0 {
+                painter.hline(
+                    x..=(x + 2.0).min(rect.right() - 2.0),
+                    rect.top() + 1.0,
+                    Stroke::new(1.0, ui.visuals().panel_fill),
+                );
+                x += 5.0;
+            }
+        }
+        let top = Rect::from_min_size(
+            rect.min + vec2(0.0, 1.0),
+            vec2(rect.width(), galley.size().y),
+        );
+        painter.galley(
+            Align2::CENTER_TOP
+                .anchor_size(top.center_top(), galley.size())
+                .min,
+            galley,
+            text_color,
+        );
+        painter.galley(
+            Align2::CENTER_BOTTOM
+                .anchor_size(rect.center_bottom() - vec2(0.0, 1.0), id_galley.size())
+                .min,
+            id_galley,
+            Color32::PLACEHOLDER,
+        );
+    }
+    let what = match kind {
+        ChipKind::Normal => format!("token '{}' (id {id})", display_token(token)),
+        ChipKind::Special => format!("special token {token} (id {id})"),
+        ChipKind::Unknown => format!(
+            "unknown: '{}' is not in the vocabulary and became <unk> (id {id})",
+            display_token(typed.unwrap_or(token))
+        ),
+        ChipKind::Pad => {
+            format!("<pad> (id {id}): filler so every row of the batch has the same length")
+        }
+    };
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &what));
+    response.on_hover_text(what)
+}
+
+/// A labelled, wrapping row of chips. `typed` gives the typed piece per position (for `<unk>`).
+pub fn chip_row(
+    ui: &mut Ui,
+    label: &str,
+    tokens: &[String],
+    ids: &[u32],
+    typed: Option<&[String]>,
+) {
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing = vec2(3.0, 3.0);
+        ui.label(egui::RichText::new(label).small().weak());
+        for (i, (token, &id)) in tokens.iter().zip(ids).enumerate() {
+            chip(
+                ui,
+                token,
+                id,
+                typed.and_then(|t| t.get(i)).map(String::as_str),
+            );
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spaces_are_visible() {
+        assert_eq!(display_token(" "), SPACE_GLYPH);
+        assert_eq!(display_token("a"), "a");
+        assert_eq!(ChipKind::of(PAD), ChipKind::Pad);
+        assert_eq!(ChipKind::of(UNK), ChipKind::Unknown);
+        assert_eq!(ChipKind::of(BOS), ChipKind::Special);
+        assert_eq!(ChipKind::of(10), ChipKind::Normal);
+    }
+}
