@@ -1,8 +1,9 @@
 //! English and Simplified Chinese for every label and message, switchable live.
 //!
 //! The English text is the key (gettext style): `tr("Causal mask")` returns the text in the
-//! current language. Translations live in `assets/i18n/zh.json` as data; a test scans the
-//! sources for every `tr("...")` key and fails if one has no Chinese entry.
+//! current language. Translations live in `assets/i18n/zh/*.json` as data (one file per area,
+//! merged); a test scans the sources for every `tr("...")` key and fails if one has no
+//! Chinese entry.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -40,13 +41,27 @@ pub fn language() -> Language {
     if CURRENT.load(Ordering::Relaxed) == Language::Zh as u8 { Language::Zh } else { Language::En }
 }
 
-const ZH_JSON: &str = include_str!("../assets/i18n/zh.json");
+/// The Chinese tables, one per area of the app, each a JSON object `{ english: chinese }`.
+const ZH_FILES: [(&str, &str); 3] = [
+    ("app", include_str!("../assets/i18n/zh/app.json")),
+    ("classroom", include_str!("../assets/i18n/zh/classroom.json")),
+    ("export", include_str!("../assets/i18n/zh/export.json")),
+];
+
+fn parse_tables() -> Result<HashMap<String, String>, String> {
+    let mut table = HashMap::new();
+    for (name, json) in ZH_FILES {
+        let part: HashMap<String, String> = serde_json::from_str(json).map_err(|e| format!("assets/i18n/zh/{name}.json: {e}"))?;
+        table.extend(part);
+    }
+    Ok(table)
+}
 
 fn chinese() -> &'static HashMap<String, String> {
     static TABLE: OnceLock<HashMap<String, String>> = OnceLock::new();
-    // The table ships inside the binary and a test parses it, so a parse failure here is a
+    // The tables ship inside the binary and a test parses them, so a parse failure here is a
     // build defect; fall back to English rather than fail at run time.
-    TABLE.get_or_init(|| serde_json::from_str(ZH_JSON).unwrap_or_default())
+    TABLE.get_or_init(|| parse_tables().unwrap_or_default())
 }
 
 /// `english` in the current language (English itself when no translation exists).
@@ -125,7 +140,7 @@ mod tests {
 
     #[test]
     fn chinese_table_parses_and_is_chinese() {
-        let table: HashMap<String, String> = serde_json::from_str(ZH_JSON).expect("zh.json is a JSON object of strings");
+        let table = parse_tables().expect("every zh/*.json is a JSON object of strings");
         for (en, zh) in &table {
             assert!(!zh.trim().is_empty(), "empty translation for {en:?}");
             assert_eq!(en.matches("{}").count(), zh.matches("{}").count(), "placeholders differ for {en:?}");
@@ -136,7 +151,7 @@ mod tests {
     fn every_ui_string_has_both_languages() {
         let mut sources = vec![];
         rust_sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
-        let table: HashMap<String, String> = serde_json::from_str(ZH_JSON).unwrap();
+        let table = parse_tables().unwrap();
         let mut missing = vec![];
         for (file, text) in &sources {
             if file.ends_with("i18n.rs") {
@@ -148,12 +163,12 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "strings without a Chinese translation in assets/i18n/zh.json:\n{}", missing.join("\n"));
+        assert!(missing.is_empty(), "strings without a Chinese translation in assets/i18n/zh/*.json:\n{}", missing.join("\n"));
     }
 
     #[test]
     fn switching_language_changes_text_live() {
-        let table: HashMap<String, String> = serde_json::from_str(ZH_JSON).unwrap();
+        let table = parse_tables().unwrap();
         if let Some((en, zh)) = table.iter().next() {
             let key: &'static str = Box::leak(en.clone().into_boxed_str());
             set_language(Language::Zh);
