@@ -8,11 +8,9 @@ pub const NAMES: [&str; 4] = ["dates", "numbers", "copy", "chinese"];
 pub fn bytes(name: &str) -> Option<&'static [u8]> {
     match name {
         "dates" => Some(include_bytes!("../assets/dates.safetensors")),
-        // TODO(lead): include_bytes! once these are trained.
-        "numbers" | "copy" | "chinese" => {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join(format!("{name}.safetensors"));
-            std::fs::read(path).ok().map(|b| &*Box::leak(b.into_boxed_slice()))
-        }
+        "numbers" => Some(include_bytes!("../assets/numbers.safetensors")),
+        "copy" => Some(include_bytes!("../assets/copy.safetensors")),
+        "chinese" => Some(include_bytes!("../assets/chinese.safetensors")),
         _ => None,
     }
 }
