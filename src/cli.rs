@@ -1,4 +1,4 @@
-//! The command line: `train`, `eval`, `decode`, `inspect` (and `render` later). Plain
+//! The command line: `train`, `eval`, `decode`, `inspect` and `render`. Plain
 //! `maskscope` opens the window.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +42,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Run teacher-forced passes and print tokens, masks, logits and attention as JSON.
     Inspect(InspectArgs),
+    /// Render a view of the app to PNG (and its heatmaps to SVG) without a display.
+    Render(RenderArgs),
 }
 
 /// Where data comes from: a built-in task or a file of source/target pairs.
@@ -227,6 +229,57 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// A saved session (model, inputs, masks, view settings, decoding steps); without one,
+    /// the app's defaults on the bundled dates model.
+    #[arg(long)]
+    pub session: Option<PathBuf>,
+    /// What to draw: one view, the inputs panel, or the whole window.
+    #[arg(long, value_enum)]
+    pub view: crate::app::render::Target,
+    /// The PNG to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Pixels per point (2 for a sharp figure on a high-density screen or in print).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f32,
+    /// Also write the view's heatmaps / mask grids as SVG beside the PNG (same stem).
+    #[arg(long)]
+    pub svg: bool,
+    /// Window width in points (default: the session's window size, else 1366).
+    #[arg(long, requires = "height")]
+    pub width: Option<f32>,
+    /// Window height in points (default: the session's window size, else 768).
+    #[arg(long, requires = "width")]
+    pub height: Option<f32>,
+}
+
+fn render(args: RenderArgs) -> Result<()> {
+    let request = crate::app::render::RenderRequest {
+        session: args.session,
+        target: args.view,
+        out: args.out,
+        size: args.width.zip(args.height).map(|(w, h)| [w, h]),
+        scale: args.scale,
+        svg: args.svg,
+    };
+    let rendered = crate::app::render::render_to_files(&request)?;
+    for note in &rendered.notes {
+        eprintln!("note: {note}");
+    }
+    println!(
+        "wrote {} ({} x {} pixels)",
+        rendered.png.display(),
+        rendered.size[0],
+        rendered.size[1]
+    );
+    for svg in &rendered.svgs {
+        println!("wrote {}", svg.display());
+    }
+    Ok(())
+}
+
 /// Opens a checkpoint by path, or one of the bundled models by name.
 pub fn open_model(name_or_path: &str) -> Result<Engine> {
     if let Some(bytes) = bundled::bytes(name_or_path) {
@@ -249,6 +302,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Eval(args) => eval(args),
         Command::Decode(args) => decode(args),
         Command::Inspect(args) => inspect(args),
+        Command::Render(args) => render(args),
     }
 }
 

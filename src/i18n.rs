@@ -38,20 +38,28 @@ pub fn set_language(language: Language) {
 }
 
 pub fn language() -> Language {
-    if CURRENT.load(Ordering::Relaxed) == Language::Zh as u8 { Language::Zh } else { Language::En }
+    if CURRENT.load(Ordering::Relaxed) == Language::Zh as u8 {
+        Language::Zh
+    } else {
+        Language::En
+    }
 }
 
 /// The Chinese tables, one per area of the app, each a JSON object `{ english: chinese }`.
 const ZH_FILES: [(&str, &str); 3] = [
     ("app", include_str!("../assets/i18n/zh/app.json")),
-    ("classroom", include_str!("../assets/i18n/zh/classroom.json")),
+    (
+        "classroom",
+        include_str!("../assets/i18n/zh/classroom.json"),
+    ),
     ("export", include_str!("../assets/i18n/zh/export.json")),
 ];
 
 fn parse_tables() -> Result<HashMap<String, String>, String> {
     let mut table = HashMap::new();
     for (name, json) in ZH_FILES {
-        let part: HashMap<String, String> = serde_json::from_str(json).map_err(|e| format!("assets/i18n/zh/{name}.json: {e}"))?;
+        let part: HashMap<String, String> =
+            serde_json::from_str(json).map_err(|e| format!("assets/i18n/zh/{name}.json: {e}"))?;
         table.extend(part);
     }
     Ok(table)
@@ -91,10 +99,15 @@ pub fn trf(english: &'static str, args: &[&dyn std::fmt::Display]) -> String {
 /// Every `tr("...")` / `trf("...", ..)` key used in the given Rust source text.
 pub fn keys_in_source(source: &str) -> Vec<String> {
     let mut keys = Vec::new();
-    for marker in ["tr(\"", "trf(\""] {
+    // rustfmt may put a long literal on the line after the parenthesis: allow whitespace.
+    for marker in ["tr(", "trf("] {
         let mut rest = source;
         while let Some(start) = rest.find(marker) {
-            let after = &rest[start + marker.len()..];
+            let after = rest[start + marker.len()..].trim_start();
+            let Some(after) = after.strip_prefix('"') else {
+                rest = &rest[start + marker.len()..];
+                continue;
+            };
             let mut key = String::new();
             let mut chars = after.chars();
             let mut escaped = false;
@@ -113,7 +126,8 @@ pub fn keys_in_source(source: &str) -> Vec<String> {
                 }
             }
             // Only whole-identifier matches (not e.g. `attr("`).
-            let boundary = start == 0 || !rest[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+            let boundary =
+                start == 0 || !rest[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_');
             if boundary && !key.is_empty() {
                 keys.push(key);
             }
@@ -133,7 +147,10 @@ mod tests {
             if path.is_dir() {
                 rust_sources(&path, out);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push((path.display().to_string(), std::fs::read_to_string(&path).expect("utf-8 source")));
+                out.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).expect("utf-8 source"),
+                ));
             }
         }
     }
@@ -143,14 +160,21 @@ mod tests {
         let table = parse_tables().expect("every zh/*.json is a JSON object of strings");
         for (en, zh) in &table {
             assert!(!zh.trim().is_empty(), "empty translation for {en:?}");
-            assert_eq!(en.matches("{}").count(), zh.matches("{}").count(), "placeholders differ for {en:?}");
+            assert_eq!(
+                en.matches("{}").count(),
+                zh.matches("{}").count(),
+                "placeholders differ for {en:?}"
+            );
         }
     }
 
     #[test]
     fn every_ui_string_has_both_languages() {
         let mut sources = vec![];
-        rust_sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
+        rust_sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut sources,
+        );
         let table = parse_tables().unwrap();
         let mut missing = vec![];
         for (file, text) in &sources {
@@ -163,7 +187,11 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "strings without a Chinese translation in assets/i18n/zh/*.json:\n{}", missing.join("\n"));
+        assert!(
+            missing.is_empty(),
+            "strings without a Chinese translation in assets/i18n/zh/*.json:\n{}",
+            missing.join("\n")
+        );
     }
 
     #[test]
@@ -180,7 +208,16 @@ mod tests {
 
     #[test]
     fn keys_are_found_in_source() {
-        let src = r#"ui.label(tr("Causal mask")); x.attr("no"); trf("{} steps", &[&3]);"#;
-        assert_eq!(keys_in_source(src), vec!["Causal mask".to_string(), "{} steps".to_string()]);
+        let src = r#"ui.label(tr("Causal mask")); x.attr("no"); trf("{} steps", &[&3]); tr(x); tr(
+            "Long"
+        )"#;
+        assert_eq!(
+            keys_in_source(src),
+            vec![
+                "Causal mask".to_string(),
+                "Long".to_string(),
+                "{} steps".to_string()
+            ]
+        );
     }
 }

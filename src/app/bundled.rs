@@ -27,7 +27,12 @@ pub const COPY: Bundled = Bundled {
     task: Task::Copy,
 };
 
-pub const ALL: [Bundled; 3] = [DATES, NUMBERS, COPY];
+pub const CHINESE: Bundled = Bundled {
+    name: "chinese",
+    task: Task::NumbersToChinese,
+};
+
+pub const ALL: [Bundled; 4] = [DATES, NUMBERS, COPY, CHINESE];
 
 impl Bundled {
     pub fn by_name(name: &str) -> Option<Bundled> {
@@ -37,7 +42,7 @@ impl Bundled {
     /// The checkpoint bytes, if the model is available (see [`crate::bundled::bytes`]).
     /// Looked up once per model: cheap to call every frame.
     pub fn bytes(self) -> Option<&'static [u8]> {
-        static CACHE: OnceLock<[Option<&'static [u8]>; 3]> = OnceLock::new();
+        static CACHE: OnceLock<[Option<&'static [u8]>; ALL.len()]> = OnceLock::new();
         let all = CACHE.get_or_init(|| ALL.map(|b| crate::bundled::bytes(b.name)));
         ALL.iter().position(|b| *b == self).and_then(|i| all[i])
     }

@@ -6,8 +6,17 @@
 //! [`views::View`] trait; shared drawing lives in [`widgets`]. Views never touch candle.
 
 pub mod bundled;
+pub mod classroom;
+pub mod export;
+pub mod fonts;
+pub mod frame_stats;
+pub mod lesson_panel;
+pub mod presenter;
+pub mod render;
 pub mod runs;
+pub mod session;
 pub mod settings;
+pub mod shortcuts;
 pub mod state;
 pub mod stepper;
 pub mod views;

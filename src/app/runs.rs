@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::settings::{DataSource, FinetuneSettings};
+use super::views::labels;
 use crate::dataset::{self, LineError};
+use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;
 use crate::model::groups::Group;
 use crate::model::training::{
@@ -133,10 +135,9 @@ impl Training {
     pub fn load_data(&mut self, path: &Path) -> Result<String, String> {
         let parsed = dataset::load(path).map_err(|e| e.to_string())?;
         if parsed.pairs.is_empty() {
-            return Err(format!(
+            return Err(trf(
                 "{}: no usable pairs ({})",
-                path.display(),
-                parsed.summary()
+                &[&path.display(), &parsed.summary()],
             ));
         }
         let summary = parsed.summary();
@@ -160,11 +161,13 @@ impl Training {
                     0,
                     form.data_seed,
                 );
-                let label = format!(
+                let label = trf(
                     "{} ({} train / {} val)",
-                    task.name(),
-                    s.train.len(),
-                    s.validation.len()
+                    &[
+                        &labels::task_name(*task),
+                        &s.train.len(),
+                        &s.validation.len(),
+                    ],
                 );
                 Ok((s.train, s.validation, label))
             }
@@ -173,17 +176,16 @@ impl Training {
                     .data
                     .as_ref()
                     .filter(|d| &d.path == path)
-                    .ok_or_else(|| format!("load {} first", path.display()))?;
+                    .ok_or_else(|| trf("load {} first", &[&path.display()]))?;
                 let s =
                     tasks::split_pairs(data.pairs.clone(), form.val_fraction, 0.0, form.data_seed);
                 let name = path.file_name().map_or_else(
                     || path.display().to_string(),
                     |n| n.to_string_lossy().into_owned(),
                 );
-                let label = format!(
-                    "{name} ({} train / {} val)",
-                    s.train.len(),
-                    s.validation.len()
+                let label = trf(
+                    "{} ({} train / {} val)",
+                    &[&name, &s.train.len(), &s.validation.len()],
                 );
                 Ok((s.train, s.validation, label))
             }
@@ -199,7 +201,7 @@ impl Training {
         model_name: &str,
     ) -> Result<String, String> {
         if self.is_running() {
-            return Err("a run is already in progress; stop it first".into());
+            return Err(tr("a run is already in progress; stop it first").into());
         }
         let (train, validation, data_label) = self.pairs(form)?;
         let tokenize = |pairs: &[Pair]| -> (Vec<Example>, usize) {
@@ -217,7 +219,7 @@ impl Training {
         let (train, unk_train) = tokenize(&train);
         let (validation, unk_val) = tokenize(&validation);
         if train.is_empty() {
-            return Err("the training set is empty".into());
+            return Err(tr("the training set is empty").into());
         }
         let options = TrainOptions {
             steps: form.steps.max(1),
@@ -240,7 +242,7 @@ impl Training {
         };
         let (trainable, _) = self.counts(engine);
         if trainable == 0 {
-            return Err("every parameter group is frozen: nothing to train".into());
+            return Err(tr("every parameter group is frozen: nothing to train").into());
         }
         if self.base.is_none() {
             self.base = Some(engine.duplicate().map_err(|e| e.to_string())?);
@@ -249,23 +251,30 @@ impl Training {
             .map_err(|e| e.to_string())?;
         let n = self.runs.len() + 1;
         let frozen = if self.frozen.is_empty() {
-            "nothing frozen".to_owned()
+            tr("nothing frozen").to_owned()
         } else {
-            format!(
+            trf(
                 "frozen: {}",
-                self.frozen
+                &[&self
+                    .frozen
                     .iter()
                     .map(|g| g.key())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", ")],
             )
         };
-        let summary = format!(
-            "{model_name} on {data_label}; lr {:.0e}, batch {}, {frozen}",
-            options.learning_rate, options.batch_size
+        let summary = trf(
+            "{} on {}; lr {}, batch {}, {}",
+            &[
+                &model_name,
+                &data_label,
+                &format!("{:.0e}", options.learning_rate),
+                &options.batch_size,
+                &frozen,
+            ],
         );
         self.runs.push(RunRecord {
-            name: format!("run {n}"),
+            name: trf("run {}", &[&n]),
             visible: true,
             steps: vec![],
             evals: vec![],
@@ -277,14 +286,14 @@ impl Training {
         });
         self.next_color += 1;
         self.live = Some((self.runs.len() - 1, run));
-        let mut message = format!(
-            "training run {n} started: {} steps on {data_label}",
-            options.steps
+        let mut message = trf(
+            "training run {} started: {} steps on {}",
+            &[&n, &options.steps, &data_label],
         );
         if unk_train + unk_val > 0 {
-            message += &format!(
+            message += &trf(
                 " ({} examples contain pieces the vocabulary lacks; they train as <unk>)",
-                unk_train + unk_val
+                &[&(unk_train + unk_val)],
             );
         }
         Ok(message)
@@ -310,7 +319,7 @@ impl Training {
             Ok(()) => out.weights_changed = true,
             Err(e) => out
                 .messages
-                .push((true, format!("could not apply trained weights: {e}"))),
+                .push((true, trf("could not apply trained weights: {}", &[&e]))),
         };
         let Some(record) = self.runs.get_mut(index) else {
             self.live = None;
@@ -342,22 +351,25 @@ impl Training {
                         .evals
                         .last()
                         .map(|e| {
-                            format!(
-                                ": val loss {:.3}, token accuracy {:.1} %, exact match {:.1} %",
-                                e.val_loss,
-                                100.0 * e.token_accuracy,
-                                100.0 * e.exact_match
+                            trf(
+                                ": val loss {}, token accuracy {} %, exact match {} %",
+                                &[
+                                    &format!("{:.3}", e.val_loss),
+                                    &format!("{:.1}", 100.0 * e.token_accuracy),
+                                    &format!("{:.1}", 100.0 * e.exact_match),
+                                ],
                             )
                         })
                         .unwrap_or_default();
+                    let args: [&dyn std::fmt::Display; 3] =
+                        [&record.name, &record.steps.len(), &last];
                     out.messages.push((
                         false,
-                        format!(
-                            "{} {} after {} steps{last}",
-                            record.name,
-                            if cancelled { "stopped" } else { "finished" },
-                            record.steps.len()
-                        ),
+                        if cancelled {
+                            trf("{} stopped after {} steps{}", &args)
+                        } else {
+                            trf("{} finished after {} steps{}", &args)
+                        },
                     ));
                     ended = true;
                 }
@@ -366,17 +378,21 @@ impl Training {
                         apply(&w, &mut out);
                     }
                     out.messages
-                        .push((true, format!("{} failed: {message}", record.name)));
+                        .push((true, trf("{} failed: {}", &[&record.name, &message])));
                     record.status = RunStatus::Failed(message);
                     ended = true;
                 }
             }
         }
         if worker_gone && !ended {
-            record.status = RunStatus::Failed("the training thread stopped unexpectedly".into());
+            record.status =
+                RunStatus::Failed(tr("the training thread stopped unexpectedly").into());
             out.messages.push((
                 true,
-                format!("{}: the training thread stopped unexpectedly", record.name),
+                trf(
+                    "{}: the training thread stopped unexpectedly",
+                    &[&record.name],
+                ),
             ));
             ended = true;
         }

@@ -252,6 +252,25 @@ pub struct Settings {
     pub recent: Vec<PathBuf>,
     /// Print values inside large heatmap cells.
     pub show_values: bool,
+    /// Language of the window (English or Simplified Chinese), applied every frame.
+    pub language: crate::i18n::Language,
+    /// Light or dark colours.
+    pub theme: Theme,
+    /// Presenter mode: large text, high contrast, advanced controls hidden.
+    pub presenter: bool,
+    /// The lessons panel is open.
+    pub lessons_open: bool,
+    /// Id of the lesson chosen in the lessons panel.
+    pub lesson: String,
+}
+
+/// The colour theme.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    #[default]
+    Dark,
+    Light,
 }
 
 impl Default for Settings {
@@ -266,6 +285,11 @@ impl Default for Settings {
             finetune: FinetuneSettings::default(),
             recent: vec![],
             show_values: true,
+            language: crate::i18n::Language::En,
+            theme: Theme::Dark,
+            presenter: false,
+            lessons_open: false,
+            lesson: String::new(),
         }
     }
 }

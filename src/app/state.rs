@@ -8,6 +8,8 @@ use super::bundled::{self, Bundled};
 use super::runs::Training;
 use super::settings::{DataSource, Settings};
 use super::stepper::Stepper;
+use super::views::labels;
+use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;
 use crate::model::{Engine, Example};
 use crate::tasks::Pair;
@@ -81,22 +83,38 @@ pub enum FilePurpose {
     SaveModel,
     OpenData,
     ExportCsv,
+    /// A PNG of a region or a figure of a view (see [`super::export`]).
+    Export(super::export::ExportJob),
+    /// A session file to write (see [`super::session`]).
+    SaveSession,
+    /// A session file to read.
+    OpenSession,
+    /// The checkpoint of a session whose model file is missing or changed.
+    LocateCheckpoint,
 }
 
 impl FilePurpose {
     pub fn title(self) -> &'static str {
         match self {
-            FilePurpose::OpenModel => "Open model",
-            FilePurpose::SaveModel => "Save model",
-            FilePurpose::OpenData => "Open TSV/CSV data",
-            FilePurpose::ExportCsv => "Export runs to CSV",
+            FilePurpose::OpenModel => tr("Open model"),
+            FilePurpose::SaveModel => tr("Save model"),
+            FilePurpose::OpenData => tr("Open TSV/CSV data"),
+            FilePurpose::ExportCsv => tr("Export runs to CSV"),
+            FilePurpose::Export(job) => job.title(),
+            FilePurpose::SaveSession => tr("Save session"),
+            FilePurpose::OpenSession => tr("Open session"),
+            FilePurpose::LocateCheckpoint => tr("Locate the session's model"),
         }
     }
 
     pub fn action(self) -> &'static str {
         match self {
-            FilePurpose::OpenModel | FilePurpose::OpenData => "Open",
-            FilePurpose::SaveModel | FilePurpose::ExportCsv => "Save",
+            FilePurpose::OpenModel
+            | FilePurpose::OpenData
+            | FilePurpose::OpenSession
+            | FilePurpose::LocateCheckpoint => tr("Open"),
+            FilePurpose::SaveSession => tr("Save"),
+            FilePurpose::SaveModel | FilePurpose::ExportCsv | FilePurpose::Export(_) => tr("Save"),
         }
     }
 }
@@ -128,6 +146,10 @@ pub struct AppState {
     /// Use the system file dialog (rfd); off after it failed once, or for tests.
     pub native_dialogs: bool,
     pub path_prompt: Option<PathPrompt>,
+    /// PNG exports waiting for a frame, and the offscreen renderer (see [`super::export`]).
+    pub exports: super::export::Exports,
+    /// Lessons, highlights, the shortcut list and sessions (see [`super::classroom`]).
+    pub classroom: super::classroom::Classroom,
     /// Bumped whenever the weights change (model loaded, training snapshot applied).
     pub engine_generation: u64,
     /// How many forward passes `refresh` has run (a test hook).
@@ -143,11 +165,12 @@ impl AppState {
             Ok((engine, info)) => (engine, info, vec![]),
             Err(reason) => {
                 let engine = bundled::random_model(bundled::DATES.task);
-                let text = format!(
-                    "{reason}; showing an UNTRAINED random model with the dates vocabulary (predictions are meaningless until you fine-tune it)"
+                let text = trf(
+                    "{}; showing an UNTRAINED random model with the dates vocabulary (predictions are meaningless until you fine-tune it)",
+                    &[&reason],
                 );
                 let info = ModelInfo {
-                    name: "untrained dates model".into(),
+                    name: tr("untrained dates model").into(),
                     origin: ModelOrigin::Random { reason },
                     modified: false,
                 };
@@ -188,11 +211,15 @@ impl AppState {
             messages: vec![],
             native_dialogs,
             path_prompt: None,
+            exports: Default::default(),
+            classroom: Default::default(),
             engine_generation: 0,
             inspect_runs: 0,
             last_inspect: Duration::ZERO,
             dirty: true,
         };
+        let lesson = state.settings.lesson.clone();
+        state.classroom.select_by_id(&lesson);
         state.refresh();
         state
     }
@@ -271,7 +298,7 @@ impl AppState {
             }
             Err(e) => {
                 self.trace = None;
-                self.inspect_error = Some(format!("forward pass failed: {e}"));
+                self.inspect_error = Some(trf("forward pass failed: {}", &[&e]));
             }
         }
         let row = &self.rows[self.selected_row];
@@ -339,7 +366,7 @@ impl AppState {
                 row.tgt,
                 mask_summary(&self.settings.mask)
             );
-            self.info(format!("pinned the trace of {label}"));
+            self.info(trf("pinned the trace of {}", &[&label]));
             self.pinned = Some(Pinned {
                 sequence: seq,
                 label,
@@ -358,7 +385,7 @@ impl AppState {
         rows: Option<Vec<InputRow>>,
     ) -> bool {
         if self.training.is_running() {
-            self.error("stop the training run before switching models");
+            self.error(tr("stop the training run before switching models"));
             return false;
         }
         self.engine = engine;
@@ -379,7 +406,7 @@ impl AppState {
     /// Loads a checkpoint file. On failure the previous model stays and the error is shown.
     pub fn open_model(&mut self, path: &Path) -> bool {
         if self.training.is_running() {
-            self.error("stop the training run before opening another model");
+            self.error(tr("stop the training run before opening another model"));
             return false;
         }
         match Engine::load(path) {
@@ -395,16 +422,15 @@ impl AppState {
                 };
                 if self.set_model(engine, info, None) {
                     self.settings.remember(path.to_owned());
-                    self.info(format!("opened {}", path.display()));
+                    self.info(trf("opened {}", &[&path.display()]));
                     return true;
                 }
                 false
             }
             Err(e) => {
-                self.error(format!(
-                    "could not open {}: {e}. The previous model ({}) is still loaded.",
-                    path.display(),
-                    self.model.name
+                self.error(trf(
+                    "could not open {}: {}. The previous model ({}) is still loaded.",
+                    &[&path.display(), &e, &self.model.name],
                 ));
                 false
             }
@@ -416,16 +442,16 @@ impl AppState {
             Ok((engine, info)) => {
                 let rows = bundled.examples().into_iter().map(InputRow::from).collect();
                 if self.set_model(engine, info, Some(rows)) {
-                    self.info(format!("opened the bundled {} model", bundled.name));
+                    self.info(trf("opened the bundled {} model", &[&bundled.name]));
                     self.settings.finetune.source = DataSource::Task(bundled.task);
                     return true;
                 }
                 false
             }
             Err(reason) => {
-                self.error(format!(
-                    "{reason}. The previous model ({}) is still loaded.",
-                    self.model.name
+                self.error(trf(
+                    "{}. The previous model ({}) is still loaded.",
+                    &[&reason, &self.model.name],
                 ));
                 false
             }
@@ -434,7 +460,9 @@ impl AppState {
 
     pub fn save_model(&mut self, path: &Path) -> bool {
         if self.training.is_running() {
-            self.error("wait for the training run to finish (or stop it) before saving");
+            self.error(tr(
+                "wait for the training run to finish (or stop it) before saving",
+            ));
             return false;
         }
         if !self.training.runs.is_empty() {
@@ -444,11 +472,11 @@ impl AppState {
             Ok(()) => {
                 self.settings.remember(path.to_owned());
                 self.model.modified = false;
-                self.info(format!("saved the model to {}", path.display()));
+                self.info(trf("saved the model to {}", &[&path.display()]));
                 true
             }
             Err(e) => {
-                self.error(format!("could not save {}: {e}", path.display()));
+                self.error(trf("could not save {}: {}", &[&path.display(), &e]));
                 false
             }
         }
@@ -464,7 +492,7 @@ impl AppState {
             self.model.modified = false;
             self.engine_generation += 1;
             self.invalidate();
-            self.info("reverted to the model as it was before fine-tuning");
+            self.info(tr("reverted to the model as it was before fine-tuning"));
         }
     }
 
@@ -479,8 +507,16 @@ impl AppState {
             self.settings.mask,
             &name,
         ) {
-            Ok(message) => self.info(message),
-            Err(e) => self.error(format!("could not start training: {e}")),
+            Ok(message) => {
+                // A lesson's fine-tune preset names its runs (so a step can point at one).
+                if let Some(name) = &self.classroom.run_name
+                    && let Some(run) = self.training.runs.last_mut()
+                {
+                    run.name = name.current().to_owned();
+                }
+                self.info(message)
+            }
+            Err(e) => self.error(trf("could not start training: {}", &[&e])),
         }
     }
 
@@ -519,26 +555,43 @@ impl AppState {
         let dialog = rfd::FileDialog::new().set_title(purpose.title());
         let picked = match purpose {
             FilePurpose::OpenModel => dialog
-                .add_filter("maskscope model", &["safetensors"])
+                .add_filter(tr("maskscope model"), &["safetensors"])
                 .pick_file(),
             FilePurpose::SaveModel => dialog
-                .add_filter("maskscope model", &["safetensors"])
+                .add_filter(tr("maskscope model"), &["safetensors"])
                 .set_file_name(format!("{}.safetensors", self.model.name))
                 .save_file(),
             FilePurpose::OpenData => dialog
-                .add_filter("pairs", &["tsv", "csv", "txt"])
+                .add_filter(tr("pairs"), &["tsv", "csv", "txt"])
                 .pick_file(),
             FilePurpose::ExportCsv => dialog
                 .add_filter("CSV", &["csv"])
                 .set_file_name("runs.csv")
                 .save_file(),
+            FilePurpose::Export(job) => {
+                let (name, extension) = job.filter();
+                dialog
+                    .add_filter(name, &[extension])
+                    .set_file_name(job.file_name(self))
+                    .save_file()
+            }
+            FilePurpose::SaveSession => dialog
+                .add_filter(tr("maskscope session"), &["json"])
+                .set_file_name("session.json")
+                .save_file(),
+            FilePurpose::OpenSession => dialog
+                .add_filter(tr("maskscope session"), &["json"])
+                .pick_file(),
+            FilePurpose::LocateCheckpoint => dialog
+                .add_filter(tr("maskscope model"), &["safetensors"])
+                .pick_file(),
         };
         match picked {
             Some(path) => self.handle_path(purpose, &path),
             None if started.elapsed() < Duration::from_millis(400) => {
                 // Returned at once: no desktop portal or zenity. Fall back to typing a path.
                 self.native_dialogs = false;
-                let note = Some("No system file dialog is available here (no desktop portal or zenity); type a path instead.".to_owned());
+                let note = Some(tr("No system file dialog is available here (no desktop portal or zenity); type a path instead.").to_owned());
                 self.path_prompt = Some(PathPrompt {
                     purpose,
                     text: self.suggested_path(purpose),
@@ -567,6 +620,21 @@ impl AppState {
                 DataSource::Task(_) => String::new(),
             },
             FilePurpose::ExportCsv => dir.join("runs.csv").display().to_string(),
+            FilePurpose::Export(job) => dir.join(job.file_name(self)).display().to_string(),
+            FilePurpose::SaveSession => self
+                .classroom
+                .session_path
+                .clone()
+                .unwrap_or_else(|| dir.join("session.json"))
+                .display()
+                .to_string(),
+            FilePurpose::OpenSession => self
+                .classroom
+                .session_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            FilePurpose::LocateCheckpoint => String::new(),
         }
     }
 
@@ -582,18 +650,25 @@ impl AppState {
             FilePurpose::OpenData => {
                 self.settings.finetune.source = DataSource::File(path.to_owned());
                 match self.training.load_data(path) {
-                    Ok(m) => self.info(format!("loaded {m}")),
-                    Err(e) => self.error(format!("could not use {}: {e}", path.display())),
+                    Ok(m) => self.info(trf("loaded {}", &[&m])),
+                    Err(e) => self.error(trf("could not use {}: {}", &[&path.display(), &e])),
                 }
             }
             FilePurpose::ExportCsv => match self.training.export_csv(path) {
-                Ok(()) => self.info(format!(
+                Ok(()) => self.info(trf(
                     "exported {} runs to {}",
-                    self.training.runs.len(),
-                    path.display()
+                    &[&self.training.runs.len(), &path.display()],
                 )),
-                Err(e) => self.error(format!("could not write {}: {e}", path.display())),
+                Err(e) => self.error(trf("could not write {}: {}", &[&path.display(), &e])),
             },
+            FilePurpose::Export(job) => super::export::start(self, job, path),
+            FilePurpose::SaveSession => {
+                super::session::save_to(self, path);
+            }
+            FilePurpose::OpenSession => {
+                super::session::open_from(self, path);
+            }
+            FilePurpose::LocateCheckpoint => super::session::locate_model(self, path),
         }
     }
 }
@@ -601,9 +676,9 @@ impl AppState {
 fn load_bundled(b: Bundled) -> Result<(Engine, ModelInfo), String> {
     let bytes = b
         .bytes()
-        .ok_or_else(|| format!("the bundled {} model is not available", b.name))?;
+        .ok_or_else(|| trf("the bundled {} model is not available", &[&b.name]))?;
     let engine = Engine::from_bytes(bytes)
-        .map_err(|e| format!("the bundled {} model could not be read: {e}", b.name))?;
+        .map_err(|e| trf("the bundled {} model could not be read: {}", &[&b.name, &e]))?;
     Ok((
         engine,
         ModelInfo {
@@ -618,20 +693,20 @@ fn load_bundled(b: Bundled) -> Result<(Engine, ModelInfo), String> {
 pub fn mask_summary(m: &MaskSettings) -> String {
     let mut on = vec![];
     if m.causal {
-        on.push("causal");
+        on.push(tr("causal"));
     }
     if m.src_padding {
-        on.push("src pad");
+        on.push(tr("src pad"));
     }
     if m.tgt_padding {
-        on.push("tgt pad");
+        on.push(tr("tgt pad"));
     }
     let on = if on.is_empty() {
-        "no masks".to_owned()
+        tr("no masks").to_owned()
     } else {
         on.join(" + ")
     };
-    format!("{on}, {}", m.method.label())
+    format!("{on}, {}", labels::mask_method(m.method))
 }
 
 /// The two leak tests for one example under `settings`.
@@ -657,7 +732,7 @@ pub fn readouts(engine: &Engine, example: &Example, settings: &MaskSettings) -> 
     let alone = match engine.logits(std::slice::from_ref(example), settings) {
         Ok(l) => l,
         Err(e) => {
-            out.note = Some(format!("leak readouts failed: {e}"));
+            out.note = Some(trf("leak readouts failed: {}", &[&e]));
             return out;
         }
     };
@@ -671,12 +746,13 @@ pub fn readouts(engine: &Engine, example: &Example, settings: &MaskSettings) -> 
     };
     out.padding_added = (src_pad - example.src.len(), tgt_pad - example.tgt.len());
     if out.padding_added == (0, 0) {
-        out.note =
-            Some("the row is already at the model's maximum length, so it cannot be padded".into());
+        out.note = Some(
+            tr("the row is already at the model's maximum length, so it cannot be padded").into(),
+        );
     } else {
         match engine.logits(&[example.clone(), partner], settings) {
             Ok(batch) => out.padding_delta = Some(max_abs(&alone[0], &batch[0], real)),
-            Err(e) => out.note = Some(format!("padding readout failed: {e}")),
+            Err(e) => out.note = Some(trf("padding readout failed: {}", &[&e])),
         }
     }
 
@@ -690,7 +766,7 @@ pub fn readouts(engine: &Engine, example: &Example, settings: &MaskSettings) -> 
         *changed.tgt.last_mut().expect("non-empty") = 4 + (last.saturating_sub(4) + 1) % ordinary;
         match engine.logits(&[changed], settings) {
             Ok(b) => out.future_delta = Some(max_abs(&alone[0], &b[0], example.tgt.len())),
-            Err(e) => out.note = Some(format!("future-token readout failed: {e}")),
+            Err(e) => out.note = Some(trf("future-token readout failed: {}", &[&e])),
         }
     }
     out

@@ -1,6 +1,7 @@
 //! Runtime state of the autoregressive stepper: a decode session that follows the selected
 //! source, the strategy and the model's weights.
 
+use crate::i18n::trf;
 use crate::model::Engine;
 use crate::model::decoding::{DecodeSession, Strategy};
 use crate::trace::StepTrace;
@@ -62,7 +63,7 @@ impl Stepper {
             Err(e) => {
                 self.session = None;
                 self.playing = false;
-                self.error = Some(format!("could not start decoding: {e}"));
+                self.error = Some(trf("could not start decoding: {}", &[&e]));
             }
         }
     }

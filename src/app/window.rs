@@ -4,6 +4,8 @@
 use egui::{Color32, RichText, Ui};
 
 use super::bundled;
+use super::export;
+use super::fonts;
 use super::settings::{Settings, ViewId};
 use super::state::{AppState, FilePurpose, ModelOrigin, mask_summary};
 use super::views::View;
@@ -11,7 +13,9 @@ use super::views::attention::AttentionView;
 use super::views::decoder::DecoderView;
 use super::views::finetune::FinetuneView;
 use super::views::inputs::InputsView;
+use super::views::labels;
 use super::views::masks::MasksView;
+use crate::i18n::{Language, set_language, tr, trf};
 use crate::masks::MaskMethod;
 
 /// The maskscope window.
@@ -23,17 +27,35 @@ pub struct App {
     decoder: DecoderView,
     finetune: FinetuneView,
     ctx: Option<egui::Context>,
+    frame_stats: super::frame_stats::FrameStats,
 }
 
 const ZOOM_KEY: &str = "maskscope_zoom";
 
+/// `MASKSCOPE_LANG=zh` (or `en`) overrides the saved language, e.g. for screenshots.
+fn language_from_env() -> Option<Language> {
+    let value = std::env::var("MASKSCOPE_LANG").ok()?.to_ascii_lowercase();
+    if value.starts_with("zh") {
+        Some(Language::Zh)
+    } else if value.starts_with("en") {
+        Some(Language::En)
+    } else {
+        None
+    }
+}
+
 impl App {
     /// Restores settings from eframe storage (if any) and opens the bundled dates model.
     pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
-        let settings: Settings = cc
+        let mut settings: Settings = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
+        if let Some(language) = language_from_env() {
+            settings.language = language;
+        }
+        set_language(settings.language);
+        fonts::ensure_installed(&cc.egui_ctx);
         if let Some(zoom) = cc
             .storage
             .and_then(|s| eframe::get_value::<f32>(s, ZOOM_KEY))
@@ -41,6 +63,15 @@ impl App {
             cc.egui_ctx.set_zoom_factor(zoom.clamp(0.5, 3.0));
         }
         let mut app = Self::with_state(AppState::new(settings));
+        let zoom_restored = cc
+            .storage
+            .and_then(|s| eframe::get_value::<f32>(s, ZOOM_KEY))
+            .is_some();
+        super::presenter::startup(&cc.egui_ctx, &mut app.state, zoom_restored);
+        // For frame-time measurements under load (see README): start the fine-tune form's run.
+        if std::env::var_os("MASKSCOPE_START_TRAINING").is_some() {
+            app.state.start_training();
+        }
         app.ctx = Some(cc.egui_ctx.clone());
         app
     }
@@ -55,6 +86,7 @@ impl App {
             decoder: DecoderView,
             finetune: FinetuneView,
             ctx: None,
+            frame_stats: Default::default(),
         }
     }
 
@@ -77,23 +109,37 @@ impl App {
 }
 
 impl eframe::App for App {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        self.frame_stats.record(frame.info().cpu_usage, self.state.training.is_running());
         if self.state.poll_training() {
             // Drain again soon; not every frame, so an idle run does not spin the CPU.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }
 
-    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
+        // Chinese glyphs for every harness and window; the language switch applies live.
+        fonts::ensure_installed(ui.ctx());
+        set_language(self.state.settings.language);
+        // Theme, presenter mode and the keyboard, before any panel sees a key.
+        super::classroom::begin_frame(ui.ctx(), &mut self.state);
         egui::Panel::top("top_bar").show(ui, |ui| top_bar(ui, &mut self.state));
         egui::Panel::bottom("status_bar").show(ui, |ui| status_bar(ui, &self.state));
         self.state.refresh();
         let width = ui.available_width();
-        egui::Panel::left("inputs_panel")
+        let inputs_panel = egui::Panel::left("inputs_panel")
             .resizable(true)
             .default_size((width * 0.26).clamp(280.0, 420.0))
             .size_range(220.0..=(width * 0.5).max(240.0))
             .show(ui, |ui| self.inputs.ui(ui, &mut self.state));
+        export::remember_rect(ui.ctx(), export::Region::Inputs, inputs_panel.response.rect);
+        if self.state.settings.lessons_open {
+            egui::Panel::right("lessons_panel")
+                .resizable(true)
+                .default_size((width * 0.25).clamp(300.0, 460.0))
+                .size_range(260.0..=(width * 0.45).max(280.0))
+                .show(ui, |ui| super::lesson_panel::ui(ui, &mut self.state));
+        }
         self.state.refresh();
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -108,19 +154,25 @@ impl eframe::App for App {
                     }
                 }
                 let seq = self.state.sequence().map(|s| {
-                    format!(
+                    trf(
                         "row {}: {} source / {} target tokens",
-                        self.state.selected_row + 1,
-                        s.src_len,
-                        s.tgt_len.saturating_sub(1)
+                        &[
+                            &(self.state.selected_row + 1),
+                            &s.src_len,
+                            &s.tgt_len.saturating_sub(1),
+                        ],
                     )
                 });
-                if let Some(seq) = seq {
+                if let Some(seq) = seq.filter(|_| !self.state.settings.presenter) {
                     ui.separator();
                     ui.label(RichText::new(seq).weak());
                 }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    export::view_button(ui, &mut self.state);
+                });
             });
             ui.separator();
+            export::remember_view_rect(ui);
             let id = self.state.settings.view;
             let (view, state) = match id {
                 ViewId::Masks => (&mut self.masks as &mut dyn View, &mut self.state),
@@ -138,6 +190,9 @@ impl eframe::App for App {
             }
         });
         path_prompt(ui.ctx(), &mut self.state);
+        super::classroom::end_frame(ui.ctx(), &mut self.state);
+        let ctx = ui.ctx().clone();
+        export::end_frame(self, &ctx, frame);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -150,17 +205,19 @@ impl eframe::App for App {
 
 fn model_summary(state: &AppState) -> String {
     let c = state.engine.config();
-    format!(
+    trf(
         "d_model {} | {} heads | {}+{} layers | d_ff {} | {} | {} vocab {} | max {} tokens",
-        c.d_model,
-        c.n_heads,
-        c.n_encoder_layers,
-        c.n_decoder_layers,
-        c.d_ff,
-        if c.norm_first { "pre-LN" } else { "post-LN" },
-        state.engine.vocab().kind().label(),
-        state.engine.vocab().len(),
-        c.max_len
+        &[
+            &c.d_model,
+            &c.n_heads,
+            &c.n_encoder_layers,
+            &c.n_decoder_layers,
+            &c.d_ff,
+            &if c.norm_first { "pre-LN" } else { "post-LN" },
+            &labels::tokenizer_kind(state.engine.vocab().kind()),
+            &state.engine.vocab().len(),
+            &c.max_len,
+        ],
     )
 }
 
@@ -170,43 +227,46 @@ fn top_bar(ui: &mut Ui, state: &mut AppState) {
         ui.label(RichText::new("maskscope").strong().size(16.0));
         ui.separator();
         if ui
-            .button("Open model...")
-            .on_hover_text("Open a maskscope .safetensors checkpoint")
+            .button(tr("Open model..."))
+            .on_hover_text(tr("Open a maskscope .safetensors checkpoint"))
             .clicked()
         {
             state.request_file(FilePurpose::OpenModel);
         }
-        if ui
-            .add_enabled(
-                !state.training.is_running(),
-                egui::Button::new("Save model..."),
-            )
-            .clicked()
+        if !state.settings.presenter
+            && ui
+                .add_enabled(
+                    !state.training.is_running(),
+                    egui::Button::new(tr("Save model...")),
+                )
+                .clicked()
         {
             state.request_file(FilePurpose::SaveModel);
         }
-        ui.menu_button("Recent", |ui| {
-            if state.settings.recent.is_empty() {
-                ui.label("No recent files");
-            }
-            let mut open = None;
-            for p in &state.settings.recent {
-                if ui.button(p.display().to_string()).clicked() {
-                    open = Some(p.clone());
+        if !state.settings.presenter {
+            ui.menu_button(tr("Recent"), |ui| {
+                if state.settings.recent.is_empty() {
+                    ui.label(tr("No recent files"));
                 }
-            }
-            if let Some(p) = open {
-                state.open_model(&p);
-                ui.close();
-            }
-        });
-        ui.menu_button("Bundled", |ui| {
+                let mut open = None;
+                for p in &state.settings.recent {
+                    if ui.button(p.display().to_string()).clicked() {
+                        open = Some(p.clone());
+                    }
+                }
+                if let Some(p) = open {
+                    state.open_model(&p);
+                    ui.close();
+                }
+            });
+        }
+        ui.menu_button(tr("Bundled"), |ui| {
             for b in bundled::ALL {
                 let available = b.bytes().is_some();
                 let text = if available {
-                    format!("{} ({})", b.name, b.task.name())
+                    format!("{} ({})", b.name, labels::task_name(b.task))
                 } else {
-                    format!("{} (not available)", b.name)
+                    trf("{} (not available)", &[&b.name])
                 };
                 if ui.add_enabled(available, egui::Button::new(text)).clicked() {
                     state.open_bundled(b);
@@ -214,65 +274,81 @@ fn top_bar(ui: &mut Ui, state: &mut AppState) {
                 }
             }
         });
+        export::menu(ui, state);
+        ui.separator();
+        super::classroom::top_bar_items(ui, state);
         ui.separator();
         ui.label(RichText::new(&state.model.name).strong());
         if matches!(state.model.origin, ModelOrigin::Random { .. }) {
             ui.label(
-                RichText::new("UNTRAINED")
+                RichText::new(tr("UNTRAINED"))
                     .strong()
                     .color(ui.visuals().warn_fg_color),
             )
-            .on_hover_text("The bundled model file was not found; this is a random model.");
+            .on_hover_text(tr(
+                "The bundled model file was not found; this is a random model.",
+            ));
         }
         if state.model.modified {
-            ui.label(RichText::new("fine-tuned, unsaved").color(ui.visuals().warn_fg_color));
+            ui.label(RichText::new(tr("fine-tuned, unsaved")).color(ui.visuals().warn_fg_color));
         }
-        ui.label(RichText::new(model_summary(state)).weak().small());
+        if !state.settings.presenter {
+            // Elided (full text on hover) rather than wrapped under the title.
+            ui.add(egui::Label::new(RichText::new(model_summary(state)).weak().small()).truncate());
+        }
     });
     ui.horizontal_wrapped(|ui| {
         let mut mask = state.settings.mask;
-        ui.label(RichText::new("Masks:").strong());
-        ui.checkbox(&mut mask.causal, "Causal mask")
-            .on_hover_text("Decoder position i may not attend to positions after i");
-        ui.checkbox(&mut mask.src_padding, "Source padding mask")
-            .on_hover_text(
+        ui.label(RichText::new(tr("Masks:")).strong());
+        ui.checkbox(&mut mask.causal, tr("Causal mask"))
+            .on_hover_text(tr("Decoder position i may not attend to positions after i"));
+        ui.checkbox(&mut mask.src_padding, tr("Source padding mask"))
+            .on_hover_text(tr(
                 "No query may attend to a <pad> source token (encoder self and cross-attention)",
-            );
-        ui.checkbox(&mut mask.tgt_padding, "Target padding mask")
-            .on_hover_text("No decoder query may attend to a <pad> decoder input");
-        egui::ComboBox::from_label("Mask method")
-            .selected_text(mask.method.label())
+            ));
+        ui.checkbox(&mut mask.tgt_padding, tr("Target padding mask"))
+            .on_hover_text(tr("No decoder query may attend to a <pad> decoder input"));
+        egui::ComboBox::from_label(tr("Mask method"))
+            .selected_text(labels::mask_method(mask.method))
             .show_ui(ui, |ui| {
                 for m in MaskMethod::ALL {
-                    ui.selectable_value(&mut mask.method, m, m.label());
+                    ui.selectable_value(&mut mask.method, m, labels::mask_method(m));
                 }
             });
         if ui
-            .small_button("Defaults")
-            .on_hover_text("All masks on, additive")
+            .small_button(tr("Defaults"))
+            .on_hover_text(tr("All masks on, additive"))
             .clicked()
         {
             mask = Default::default();
         }
         state.set_mask(mask);
         ui.separator();
-        ui.checkbox(&mut state.settings.show_values, "Values in cells");
-        ui.separator();
+        // Presenter mode: no small print; zoom with Ctrl + / Ctrl -.
+        let advanced = !state.settings.presenter;
+        if advanced {
+            ui.checkbox(&mut state.settings.show_values, tr("Values in cells"));
+            ui.separator();
+        }
         let zoom = ui.ctx().zoom_factor();
-        if ui
-            .small_button("A-")
-            .on_hover_text("Smaller text (Ctrl -)")
-            .clicked()
+        if advanced
+            && ui
+                .small_button("A-")
+                .on_hover_text(tr("Smaller text (Ctrl -)"))
+                .clicked()
         {
             ui.ctx().set_zoom_factor((zoom - 0.1).max(0.6));
         }
-        if ui
-            .small_button("A+")
-            .on_hover_text("Larger text for a projector (Ctrl +)")
-            .clicked()
+        if advanced
+            && ui
+                .small_button("A+")
+                .on_hover_text(tr("Larger text for a projector (Ctrl +)"))
+                .clicked()
         {
             ui.ctx().set_zoom_factor((zoom + 0.1).min(2.5));
         }
+        ui.separator();
+        language_switch(ui, &mut state.settings.language);
     });
     ui.add_space(2.0);
 }
@@ -285,51 +361,53 @@ fn status_bar(ui: &mut Ui, state: &AppState) {
             } else {
                 ui.visuals().text_color()
             };
-            let prefix = if m.error { "Error: " } else { "" };
+            let prefix = if m.error { tr("Error: ") } else { "" };
             ui.label(RichText::new(format!("{prefix}{}", m.text)).color(color))
-                .on_hover_text("Newest message; see Log for all");
+                .on_hover_text(tr("Newest message; see Log for all"));
         } else {
-            ui.label(RichText::new("Ready.").weak());
+            ui.label(RichText::new(tr("Ready.")).weak());
         }
         if let Some(e) = &state.inspect_error {
             ui.label(RichText::new(e).color(Color32::from_rgb(0xe8, 0x4a, 0x3a)));
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            ui.menu_button(format!("Log ({})", state.messages.len()), |ui| {
-                egui::ScrollArea::vertical()
-                    .max_height(300.0)
-                    .show(ui, |ui| {
-                        for m in state.messages.iter().rev() {
-                            let color = if m.error {
-                                Color32::from_rgb(0xe8, 0x4a, 0x3a)
-                            } else {
-                                ui.visuals().text_color()
-                            };
-                            ui.label(RichText::new(&m.text).color(color));
-                        }
-                    });
-            });
-            // The timing lives in the hover text: it changes every run, the label should not.
-            ui.label(
-                RichText::new(mask_summary(&state.settings.mask))
-                    .weak()
-                    .small(),
-            )
-            .on_hover_text(format!(
-                "Last forward pass (batch + leak tests): {:.1} ms",
-                state.last_inspect.as_secs_f64() * 1000.0
-            ));
+            // Presenter mode hides the log and the mask summary (advanced, small print).
+            if !state.settings.presenter {
+                ui.menu_button(trf("Log ({})", &[&state.messages.len()]), |ui| {
+                    egui::ScrollArea::vertical()
+                        .max_height(300.0)
+                        .show(ui, |ui| {
+                            for m in state.messages.iter().rev() {
+                                let color = if m.error {
+                                    Color32::from_rgb(0xe8, 0x4a, 0x3a)
+                                } else {
+                                    ui.visuals().text_color()
+                                };
+                                ui.label(RichText::new(&m.text).color(color));
+                            }
+                        });
+                });
+                // The timing lives in the hover text: it changes every run, the label should not.
+                ui.label(
+                    RichText::new(mask_summary(&state.settings.mask))
+                        .weak()
+                        .small(),
+                )
+                .on_hover_text(trf(
+                    "Last forward pass (batch + leak tests): {} ms",
+                    &[&format!("{:.1}", state.last_inspect.as_secs_f64() * 1000.0)],
+                ));
+            }
             if let Some(i) = state.training.live_index() {
                 let r = &state.training.runs[i];
                 let step = r.steps.last().map_or(0, |s| s.step);
-                let loss = r
-                    .steps
-                    .last()
-                    .map_or(String::new(), |s| format!(", loss {:.3}", s.train_loss));
+                let loss = r.steps.last().map_or(String::new(), |s| {
+                    trf(", loss {}", &[&format!("{:.3}", s.train_loss)])
+                });
                 ui.label(
-                    RichText::new(format!(
-                        "training {}: step {step}/{}{loss}",
-                        r.name, r.total_steps
+                    RichText::new(trf(
+                        "training {}: step {}/{}{}",
+                        &[&r.name, &step, &r.total_steps, &loss],
                     ))
                     .strong(),
                 );
@@ -352,7 +430,7 @@ fn path_prompt(ctx: &egui::Context, state: &mut AppState) {
             if let Some(note) = &prompt.note {
                 ui.label(RichText::new(note).color(ui.visuals().warn_fg_color));
             }
-            let l = ui.label("File path");
+            let l = ui.label(tr("File path"));
             let r = ui
                 .add(
                     egui::TextEdit::singleline(&mut prompt.text)
@@ -365,18 +443,32 @@ fn path_prompt(ctx: &egui::Context, state: &mut AppState) {
             }
             ui.horizontal(|ui| {
                 submit |= ui.button(prompt.purpose.action()).clicked();
-                cancel |= ui.button("Cancel").clicked();
+                cancel |= ui.button(tr("Cancel")).clicked();
             });
         });
     if submit {
         let prompt = state.path_prompt.take().expect("prompt is open");
         let path = std::path::PathBuf::from(prompt.text.trim());
         if prompt.text.trim().is_empty() {
-            state.error("no path given");
+            state.error(tr("no path given"));
         } else {
             state.handle_path(prompt.purpose, &path);
         }
     } else if cancel {
         state.path_prompt = None;
+    }
+}
+
+/// "English" / "简体中文", each in its own language; switching applies at once.
+fn language_switch(ui: &mut Ui, language: &mut Language) {
+    for l in Language::ALL {
+        if ui
+            .selectable_label(*language == l, l.native_name())
+            .on_hover_text(tr("Language of the window"))
+            .clicked()
+        {
+            *language = l;
+            set_language(l);
+        }
     }
 }

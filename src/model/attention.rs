@@ -4,7 +4,9 @@
 use candle_core::{D, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use super::ops::{linear, softmax_last_dim};
+use super::ops::{
+    add_mask, attention_scores, linear_split_heads, merge_heads_linear, softmax_last_dim,
+};
 use super::pass::Pass;
 use crate::masks::MaskMethod;
 
@@ -70,14 +72,7 @@ impl MultiHeadAttention {
         let d = self.d_model;
         let w = self.in_proj_weight.narrow(0, part * d, d)?;
         let b = self.in_proj_bias.narrow(0, part * d, d)?;
-        self.split_heads(&linear(x, &w, &b)?)
-    }
-
-    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
-        let (batch, len, _) = x.dims3()?;
-        x.reshape((batch, len, self.n_heads, self.d_model / self.n_heads))?
-            .transpose(1, 2)?
-            .contiguous()
+        linear_split_heads(x, &w, &b, self.n_heads)
     }
 
     /// Keys and values of `kv_in (batch, len, d)`, each `(batch, heads, len, head_dim)`.
@@ -106,20 +101,17 @@ impl MultiHeadAttention {
         mask: Option<&AttnMask>,
         pass: &Pass,
     ) -> Result<(Tensor, Option<AttnRecord>)> {
-        let (batch, q_len, _) = q_in.dims3()?;
         let q = self.project(q_in, 0)?; // (batch, heads, q_len, head_dim)
         let scale = 1.0 / ((self.d_model / self.n_heads) as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?; // (batch, heads, q_len, k_len)
+        let scores = attention_scores(&q, k, scale)?; // (batch, heads, q_len, k_len)
         let (masked_scores, weights) = apply_mask(&scores, mask, pass.mask_method)?;
         let weights = match &pass.dropout {
             Some(dropout) => dropout.apply(&weights)?,
             None => weights,
         };
         let context = weights.matmul(v)?; // (batch, heads, q_len, head_dim)
-        let context = context
-            .transpose(1, 2)?
-            .reshape((batch, q_len, self.d_model))?;
-        let out = linear(&context, &self.out_weight, &self.out_bias)?;
+        // heads merged back to (batch, q_len, d), then the output projection
+        let out = merge_heads_linear(&context, &self.out_weight, &self.out_bias)?;
         let record = pass.record.then(|| AttnRecord {
             scores: scores.detach(),
             masked_scores: masked_scores.detach(),
@@ -140,7 +132,7 @@ fn apply_mask(
     };
     match method {
         MaskMethod::Additive => {
-            let masked = scores.broadcast_add(&mask.additive)?;
+            let masked = add_mask(scores, &mask.additive)?;
             let mut weights = softmax_last_dim(&masked)?;
             if let Some(open_rows) = &mask.open_rows {
                 // A query with no open key would otherwise spread uniform weight over blocked keys.

@@ -6,7 +6,7 @@ use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use super::attention::{AttnMask, AttnRecord, MultiHeadAttention, append};
-use super::ops::{layer_norm, linear};
+use super::ops::{layer_norm, linear, relu};
 use super::pass::Pass;
 
 pub struct Linear {
@@ -78,7 +78,7 @@ impl FeedForward {
 
     fn forward(&self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
         self.linear2
-            .forward(&pass.drop(self.linear1.forward(x)?.relu()?)?)
+            .forward(&pass.drop(relu(&self.linear1.forward(x)?)?)?)
     }
 }
 

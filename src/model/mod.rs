@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod decoding;
 pub mod engine;
+pub mod fast_ops;
 pub mod groups;
 pub mod layers;
 pub mod ops;

@@ -4,10 +4,11 @@
 use egui::{RichText, Ui, vec2};
 use ndarray::Array2;
 
-use super::{View, explain, kind_selector};
+use super::{View, explain, kind_selector, labels};
 use crate::app::state::AppState;
 use crate::app::widgets::colormap::Colormap;
 use crate::app::widgets::heatmap::{Blocked, Heatmap, Scale, color_bar, legend};
+use crate::i18n::{tr, trf};
 use crate::masks::MaskMethod;
 use crate::trace::{AttentionKind, SequenceTrace};
 
@@ -32,12 +33,12 @@ pub fn matrix(
 
 impl View for AttentionView {
     fn title(&self) -> &str {
-        "Attention"
+        tr("Attention")
     }
 
     fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
         let Some(seq) = state.sequence().cloned() else {
-            ui.label("No trace yet: enter a source and a target on the left.");
+            ui.label(tr("No trace yet: enter a source and a target on the left."));
             return;
         };
         let method = state.settings.mask.method;
@@ -47,24 +48,25 @@ impl View for AttentionView {
             let a = &mut state.settings.attention;
             kind_selector(ui, &mut a.kind);
             ui.horizontal_wrapped(|ui| {
-                ui.checkbox(&mut a.mean_over_heads, "Mean over heads");
-                ui.checkbox(&mut a.auto_range, "Auto colour range").on_hover_text("Off: 0..1 for every matrix, so they compare. On: each matrix's own min..max.");
-                egui::ComboBox::from_label("Colormap").selected_text(state.settings.colormap.label()).show_ui(ui, |ui| {
+                ui.checkbox(&mut a.mean_over_heads, tr("Mean over heads"));
+                ui.checkbox(&mut a.auto_range, tr("Auto colour range")).on_hover_text(tr("Off: 0..1 for every matrix, so they compare. On: each matrix's own min..max."));
+                egui::ComboBox::from_label(tr("Colormap")).selected_text(labels::colormap(state.settings.colormap)).show_ui(ui, |ui| {
                     for c in Colormap::ALL {
-                        ui.selectable_value(&mut state.settings.colormap, c, c.label());
+                        ui.selectable_value(&mut state.settings.colormap, c, labels::colormap(c));
                     }
                 });
                 ui.separator();
-                if ui.button("Pin").on_hover_text("Store the current trace to compare against later (e.g. before fine-tuning or flipping a mask)").clicked() {
+                if ui.button(tr("Pin")).on_hover_text(tr("Store the current trace to compare against later (e.g. before fine-tuning or flipping a mask)")).clicked() {
                     pin = true;
                 }
                 let has_pin = state.pinned.is_some();
-                ui.add_enabled_ui(has_pin, |ui| {
-                    ui.checkbox(&mut a.diff, "Diff vs pinned").on_hover_text("Show current minus pinned with a diverging colormap");
-                    if ui.button("Unpin").clicked() {
-                        unpin = true;
-                    }
-                });
+                // Widgets one by one (a child ui here would get only the rest of the row and
+                // stack its text letter by letter when the row is nearly full).
+                ui.add_enabled(has_pin, egui::Checkbox::new(&mut a.diff, tr("Diff vs pinned")))
+                    .on_hover_text(tr("Show current minus pinned with a diverging colormap"));
+                if ui.add_enabled(has_pin, egui::Button::new(tr("Unpin"))).clicked() {
+                    unpin = true;
+                }
             });
         }
         if pin {
@@ -75,10 +77,11 @@ impl View for AttentionView {
             state.settings.attention.diff = false;
         }
         if let Some(p) = &state.pinned {
-            ui.label(RichText::new(format!("Pinned: {}", p.label)).small().weak());
+            ui.label(RichText::new(trf("Pinned: {}", &[&p.label])).small().weak());
         }
 
         let a = state.settings.attention.clone();
+        let highlight = state.classroom.highlight_for(a.kind);
         let att = seq.attention(a.kind);
         let (layers, heads) = (att.layers(), att.heads());
         let layer = a.layer.min(layers.saturating_sub(1));
@@ -108,16 +111,18 @@ impl View for AttentionView {
         let thumb = ((ui.available_width() * 0.38) / thumb_cols as f32 - 8.0).clamp(36.0, 90.0);
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
-                ui.label(RichText::new("Layers x heads (click one)").strong());
+                // As wide as the thumbnails (the wrapping legend would take the whole row).
+                ui.set_max_width((thumb + 8.0) * thumb_cols as f32 + 64.0);
+                ui.label(RichText::new(tr("Layers x heads (click one)")).strong());
                 egui::Grid::new("thumbs").spacing(vec2(6.0, 6.0)).show(ui, |ui| {
                     ui.label("");
                     for h in 0..heads {
-                        ui.label(RichText::new(format!("head {h}")).small());
+                        ui.label(RichText::new(trf("head {}", &[&h])).small());
                     }
-                    ui.label(RichText::new("mean").small());
+                    ui.label(RichText::new(tr("mean")).small());
                     ui.end_row();
                     for l in 0..layers {
-                        ui.label(RichText::new(format!("layer {l}")).small());
+                        ui.label(RichText::new(trf("layer {}", &[&l])).small());
                         for h in 0..heads {
                             let m = att.head(l, h);
                             let selected = !a.mean_over_heads && l == layer && h == head;
@@ -127,7 +132,7 @@ impl View for AttentionView {
                                 .scale(fixed)
                                 .max_size(vec2(thumb, thumb))
                                 .cell_range(1.0, 12.0)
-                                .clickable(format!("Layer {l} head {h}"), selected)
+                                .clickable(trf("Layer {} head {}", &[&l, &h]), selected)
                                 .show(ui);
                             if r.response.clicked() {
                                 picked = Some((l, Some(h)));
@@ -141,7 +146,7 @@ impl View for AttentionView {
                             .scale(fixed)
                             .max_size(vec2(thumb, thumb))
                             .cell_range(1.0, 12.0)
-                            .clickable(format!("Layer {l} mean over heads"), selected)
+                            .clickable(trf("Layer {} mean over heads", &[&l]), selected)
                             .show(ui);
                         if r.response.clicked() {
                             picked = Some((l, None));
@@ -154,8 +159,8 @@ impl View for AttentionView {
             });
             ui.separator();
             ui.vertical(|ui| {
-                let which = if a.mean_over_heads { format!("layer {layer}, mean over {heads} heads") } else { format!("layer {layer}, head {head}") };
-                ui.label(RichText::new(format!("{} - {which}", a.kind.label())).strong());
+                let which = if a.mean_over_heads { trf("layer {}, mean over {} heads", &[&layer, &heads]) } else { trf("layer {}, head {}", &[&layer, &head]) };
+                ui.label(RichText::new(format!("{} - {which}", labels::attention_kind(a.kind))).strong());
                 let current = matrix(&seq, a.kind, layer, head, a.mean_over_heads);
                 let side = (ui.available_width() - 20.0).min(ui.available_height().max(300.0) - 60.0).clamp(220.0, 620.0);
                 let size = vec2(side, side);
@@ -167,44 +172,46 @@ impl View for AttentionView {
                             let scale = Scale::Diverging { abs_max };
                             Heatmap::new(diff.view())
                                 .labels(q_tokens, k_tokens)
+                                .highlight_cell(highlight)
                                 .real_lengths(q_real, k_real)
                                 .mask(mask)
                                 .blocked(Blocked::Overlay)
                                 .scale(scale)
-                                .value_name("current - pinned")
+                                .value_name(tr("current - pinned"))
                                 .max_size(size)
                                 .show_values(state.settings.show_values)
-                                .name("Attention difference heatmap")
+                                .name(tr("Attention difference heatmap"))
                                 .show(ui);
                             color_bar(ui, scale, 140.0);
-                            explain(ui, "Blue: less attention than when pinned; red: more.");
+                            explain(ui, tr("Blue: less attention than when pinned; red: more."));
                         }
                         Some(_) => {
-                            ui.label(RichText::new("The pinned trace has a different shape (the tokens changed). Pin again to compare.").color(ui.visuals().warn_fg_color));
+                            ui.label(RichText::new(tr("The pinned trace has a different shape (the tokens changed). Pin again to compare.")).color(ui.visuals().warn_fg_color));
                         }
                         None => {
-                            ui.label("Nothing pinned yet.");
+                            ui.label(tr("Nothing pinned yet."));
                         }
                     }
                 } else {
                     let scale = if a.auto_range { Scale::auto(current.view(), Some(mask), colormap) } else { fixed };
                     Heatmap::new(current.view())
                         .labels(q_tokens, k_tokens)
+                        .highlight_cell(highlight)
                         .real_lengths(q_real, k_real)
                         .mask(mask)
                         .blocked(blocked)
                         .scale(scale)
-                        .value_name("weight")
+                        .value_name(tr("weight"))
                         .max_size(size)
                         .show_values(state.settings.show_values)
-                        .name("Attention heatmap")
+                        .name(tr("Attention heatmap"))
                         .show(ui);
                     color_bar(ui, scale, 140.0);
                 }
                 let hint = match a.kind {
-                    AttentionKind::EncoderSelf => "Each source token (row) attends over all real source tokens (columns).",
-                    AttentionKind::DecoderSelf => "Each decoder position (row) may only attend to itself and earlier positions: the causal mask.",
-                    AttentionKind::Cross => "Each decoder position (row) looks at the encoder's outputs for the source (columns).",
+                    AttentionKind::EncoderSelf => tr("Each source token (row) attends over all real source tokens (columns)."),
+                    AttentionKind::DecoderSelf => tr("Each decoder position (row) may only attend to itself and earlier positions: the causal mask."),
+                    AttentionKind::Cross => tr("Each decoder position (row) looks at the encoder's outputs for the source (columns)."),
                 };
                 explain(ui, hint);
             });

@@ -2,17 +2,18 @@
 //! every position, all at once) next to autoregressive decoding (inference: the model's own
 //! previous output, one step at a time).
 
-use egui::{Color32, Key, RichText, Ui, vec2};
+use egui::{Color32, RichText, Ui, vec2};
 use egui_plot::{Bar, BarChart, Plot};
 use ndarray::{Array2, Axis};
 
 use super::masks::{BAD_COLOR, OK_COLOR};
-use super::{View, explain, layer_head_picker, tile, wrap_top};
+use super::{View, explain, labels, layer_head_picker, tile, wrap_top};
 use crate::app::settings::StrategyKind;
 use crate::app::state::AppState;
 use crate::app::widgets::heatmap::{Blocked, Heatmap, Scale};
 use crate::app::widgets::labeled_drag;
 use crate::app::widgets::tokens::{chip_row, display_token};
+use crate::i18n::{tr, trf};
 use crate::masks::{Cell, MaskGrid};
 use crate::trace::StepTrace;
 
@@ -24,20 +25,22 @@ pub const CHOSEN: Color32 = Color32::from_rgb(0xff, 0x8c, 0x00);
 
 impl View for DecoderView {
     fn title(&self) -> &str {
-        "Decoder"
+        tr("Decoder")
     }
 
     fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
-        egui::CollapsingHeader::new(RichText::new("Teacher forcing (training)").strong())
+        egui::CollapsingHeader::new(RichText::new(tr("Teacher forcing (training)")).strong())
             .default_open(true)
             .show(ui, |ui| {
                 teacher_forcing(ui, state);
             });
         ui.separator();
-        ui.label(RichText::new("Autoregressive decoding (inference)").strong());
+        ui.label(RichText::new(tr("Autoregressive decoding (inference)")).strong());
         explain(
             ui,
-            "The decoder starts from <bos> and feeds each chosen token back in. Each step adds one position: one new row of the causal mask. Keys: Right/Space step, Left back, P play/pause, R reset.",
+            tr(
+                "The decoder starts from <bos> and feeds each chosen token back in. Each step adds one position: one new row of the causal mask. Keys: Right/Space step, Left back, P play/pause, R reset.",
+            ),
         );
         stepper(ui, state);
     }
@@ -45,12 +48,14 @@ impl View for DecoderView {
 
 fn teacher_forcing(ui: &mut Ui, state: &AppState) {
     let Some(seq) = state.sequence() else {
-        ui.label("No trace yet.");
+        ui.label(tr("No trace yet."));
         return;
     };
     explain(
         ui,
-        "All positions are computed in one pass. Position t sees the true target up to t-1 (the decoder input is the target shifted right) and is scored against label t.",
+        tr(
+            "All positions are computed in one pass. Position t sees the true target up to t-1 (the decoder input is the target shifted right) and is scored against label t.",
+        ),
     );
     let n = seq.tgt_len;
     let weak = ui.visuals().weak_text_color();
@@ -61,12 +66,12 @@ fn teacher_forcing(ui: &mut Ui, state: &AppState) {
                 .striped(true)
                 .spacing(vec2(10.0, 4.0))
                 .show(ui, |ui| {
-                    ui.label(RichText::new("position").color(weak));
+                    ui.label(RichText::new(tr("position")).color(weak));
                     for p in 0..n {
                         ui.label(RichText::new(p.to_string()).color(weak));
                     }
                     ui.end_row();
-                    ui.label("target");
+                    ui.label(tr("target"));
                     for p in 0..n {
                         let t = if p + 1 < n {
                             display_token(&seq.label_tokens[p])
@@ -76,7 +81,7 @@ fn teacher_forcing(ui: &mut Ui, state: &AppState) {
                         ui.label(RichText::new(t).monospace());
                     }
                     ui.end_row();
-                    ui.label("decoder input (shifted right)");
+                    ui.label(tr("decoder input (shifted right)"));
                     for p in 0..n {
                         ui.label(
                             RichText::new(display_token(&seq.tgt_input_tokens[p]))
@@ -85,12 +90,12 @@ fn teacher_forcing(ui: &mut Ui, state: &AppState) {
                         );
                     }
                     ui.end_row();
-                    ui.label("label (to predict)");
+                    ui.label(tr("label (to predict)"));
                     for p in 0..n {
                         ui.label(RichText::new(display_token(&seq.label_tokens[p])).monospace());
                     }
                     ui.end_row();
-                    ui.label("predicted");
+                    ui.label(tr("predicted"));
                     for p in 0..n {
                         let right = seq.predicted[p] == seq.labels[p];
                         let text = RichText::new(display_token(&seq.predicted_tokens[p]))
@@ -99,13 +104,13 @@ fn teacher_forcing(ui: &mut Ui, state: &AppState) {
                             .color(if right { OK_COLOR } else { BAD_COLOR });
                         let text = if right { text } else { text.underline() };
                         ui.label(text).on_hover_text(if right {
-                            "correct"
+                            tr("correct")
                         } else {
-                            "wrong (underlined)"
+                            tr("wrong (underlined)")
                         });
                     }
                     ui.end_row();
-                    ui.label("loss (cross-entropy)");
+                    ui.label(tr("loss (cross-entropy)"));
                     for p in 0..n {
                         let l = seq
                             .loss
@@ -128,8 +133,9 @@ fn teacher_forcing(ui: &mut Ui, state: &AppState) {
         let correct = (0..n)
             .filter(|&p| seq.predicted[p] == seq.labels[p])
             .count();
-        ui.label(format!(
-            "mean loss {mean:.3}; {correct} of {n} positions predicted correctly"
+        ui.label(trf(
+            "mean loss {}; {} of {} positions predicted correctly",
+            &[&format!("{mean:.3}"), &correct, &n],
         ));
     }
 }
@@ -138,17 +144,17 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
     // Strategy first: a change rebuilds the session below.
     ui.horizontal_wrapped(|ui| {
         let d = &mut state.settings.decoder;
-        egui::ComboBox::from_label("Strategy")
-            .selected_text(d.strategy.label())
+        egui::ComboBox::from_label(tr("Strategy"))
+            .selected_text(labels::strategy_kind(d.strategy))
             .show_ui(ui, |ui| {
                 for s in StrategyKind::ALL {
-                    ui.selectable_value(&mut d.strategy, s, s.label());
+                    ui.selectable_value(&mut d.strategy, s, labels::strategy_kind(s));
                 }
             });
         match d.strategy {
             StrategyKind::Greedy => {}
             StrategyKind::Temperature | StrategyKind::TopK | StrategyKind::TopP => {
-                let l = ui.label("Temperature");
+                let l = ui.label(tr("Temperature"));
                 ui.label_inputs_by(l.id, |ui| {
                     ui.add(egui::Slider::new(&mut d.temperature, 0.05..=3.0).logarithmic(true))
                 });
@@ -161,10 +167,10 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
                         ui.add(egui::Slider::new(&mut d.top_p, 0.05..=1.0))
                     });
                 }
-                labeled_drag(ui, "Seed", &mut d.seed, 0..=u64::MAX, 1.0);
+                labeled_drag(ui, tr("Seed"), &mut d.seed, 0..=u64::MAX, 1.0);
             }
             StrategyKind::Beam => {
-                labeled_drag(ui, "Beam width", &mut d.beam_width, 1..=16, 0.1);
+                labeled_drag(ui, tr("Beam width"), &mut d.beam_width, 1..=16, 0.1);
             }
         }
     });
@@ -175,41 +181,38 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
     let mut back = false;
     let mut toggle = false;
     let mut reset = false;
-    if !ctx.egui_wants_keyboard_input() {
-        ctx.input(|i| {
-            step |= i.key_pressed(Key::ArrowRight) || i.key_pressed(Key::Space);
-            back |= i.key_pressed(Key::ArrowLeft);
-            toggle |= i.key_pressed(Key::P);
-            reset |= i.key_pressed(Key::R);
-        });
-    }
+    // The keys (Right/Space, Left, P, R) and the timed steps of Play are handled for the
+    // whole window in `app::shortcuts`.
     let finished = state.stepper.finished();
     ui.horizontal(|ui| {
         step |= ui
-            .add_enabled(!finished, egui::Button::new("Step"))
-            .on_hover_text("One decoding step (Right arrow or Space)")
+            .add_enabled(!finished, egui::Button::new(tr("Step")))
+            .on_hover_text(tr("One decoding step (Right arrow or Space)"))
             .clicked();
         back |= ui
-            .add_enabled(!state.stepper.steps().is_empty(), egui::Button::new("Back"))
-            .on_hover_text("Undo the last step (Left arrow)")
+            .add_enabled(
+                !state.stepper.steps().is_empty(),
+                egui::Button::new(tr("Back")),
+            )
+            .on_hover_text(tr("Undo the last step (Left arrow)"))
             .clicked();
         let play_label = if state.stepper.playing {
-            "Pause"
+            tr("Pause")
         } else {
-            "Play"
+            tr("Play")
         };
         toggle |= ui
             .add_enabled(
                 !finished || state.stepper.playing,
                 egui::Button::new(play_label),
             )
-            .on_hover_text("Step automatically (P)")
+            .on_hover_text(tr("Step automatically (P)"))
             .clicked();
         reset |= ui
-            .button("Reset")
-            .on_hover_text("Back to <bos> only (R)")
+            .button(tr("Reset"))
+            .on_hover_text(tr("Back to <bos> only (R)"))
             .clicked();
-        let l = ui.label("Seconds per step");
+        let l = ui.label(tr("Seconds per step"));
         ui.label_inputs_by(l.id, |ui| {
             ui.add(egui::Slider::new(
                 &mut state.settings.decoder.interval,
@@ -227,19 +230,7 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
         state.stepper.step(&state.engine);
     }
     if toggle {
-        state.stepper.playing = !state.stepper.playing && !state.stepper.finished();
-        state.stepper.last_tick = ctx.input(|i| i.time);
-    }
-    if state.stepper.playing {
-        let now = ctx.input(|i| i.time);
-        let interval = state.settings.decoder.interval as f64;
-        if now - state.stepper.last_tick >= interval {
-            state.stepper.last_tick = now;
-            state.stepper.step(&state.engine);
-        }
-        if state.stepper.playing {
-            ctx.request_repaint_after(std::time::Duration::from_secs_f64(interval / 2.0));
-        }
+        crate::app::shortcuts::toggle_play(&ctx, state);
     }
     if let Some(e) = &state.stepper.error {
         ui.label(RichText::new(e).color(BAD_COLOR));
@@ -247,22 +238,22 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
 
     let vocab = state.engine.vocab().clone();
     let src_ids = state.selected_source_ids();
-    chip_row(ui, "source", &vocab.tokens_of(&src_ids), &src_ids, None);
+    chip_row(ui, tr("source"), &vocab.tokens_of(&src_ids), &src_ids, None);
     let steps: Vec<StepTrace> = state.stepper.steps().to_vec();
     let Some(last) = steps.last() else {
-        ui.label(RichText::new("Press Step: the first step feeds only <bos>.").weak());
+        ui.label(RichText::new(tr("Press Step: the first step feeds only <bos>.")).weak());
         return;
     };
     chip_row(
         ui,
-        "decoder input",
+        tr("decoder input"),
         &last.input_tokens,
         &last.input_ids,
         None,
     );
     let output: Vec<u32> = steps.iter().map(|s| s.chosen).collect();
     ui.horizontal_wrapped(|ui| {
-        ui.label(RichText::new(format!("step {}: chose", steps.len())).weak());
+        ui.label(RichText::new(trf("step {}: chose", &[&steps.len()])).weak());
         ui.label(
             RichText::new(display_token(&last.chosen_token))
                 .monospace()
@@ -277,14 +268,14 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
             .weak(),
         );
         ui.separator();
-        ui.label("output so far:");
+        ui.label(tr("output so far:"));
         ui.label(
             RichText::new(format!("\"{}\"", vocab.decode(&output)))
                 .monospace()
                 .strong(),
         );
         if state.stepper.finished() {
-            ui.label(RichText::new("(finished)").weak());
+            ui.label(RichText::new(tr("(finished)")).weak());
         }
     });
 
@@ -328,7 +319,9 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
     wrap_top(ui, |ui| {
         ui.spacing_mut().item_spacing.x = 16.0;
         tile(ui, side, |ui| {
-            ui.label(RichText::new("Self-attention so far (causal; newest row outlined)").strong());
+            ui.label(
+                RichText::new(tr("Self-attention so far (causal; newest row outlined)")).strong(),
+            );
             Heatmap::new(self_rows.view())
                 .labels(&last.input_tokens, &last.input_tokens)
                 .mask(&causal)
@@ -336,22 +329,22 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
                 .scale(scale)
                 .highlight_row(Some(n - 1))
                 .max_size(vec2(side, side))
-                .name("Decoder self-attention so far")
+                .name(tr("Decoder self-attention so far"))
                 .show(ui);
         });
         tile(ui, side * 1.3, |ui| {
-            ui.label(RichText::new("Cross-attention over the source").strong());
+            ui.label(RichText::new(tr("Cross-attention over the source")).strong());
             Heatmap::new(cross_rows.view())
                 .labels(&last.input_tokens, &src_tokens)
-                .axis_names("decoder position", "source token")
+                .axis_names(tr("decoder position"), tr("source token"))
                 .scale(scale)
                 .highlight_row(Some(n - 1))
                 .max_size(vec2(side * 1.3, side))
-                .name("Cross-attention of each step")
+                .name(tr("Cross-attention of each step"))
                 .show(ui);
         });
         tile(ui, side * 1.4, |ui| {
-            ui.label(RichText::new("Next-token distribution (chosen in orange)").strong());
+            ui.label(RichText::new(tr("Next-token distribution (chosen in orange)")).strong());
             top_tokens(ui, last, &vocab);
             next_token_chart(
                 ui,
@@ -414,7 +407,7 @@ fn next_token_chart(
         .map(|(x, &i)| {
             let chosen = i as u32 == step.chosen;
             Bar::new(x as f64, step.probs[i] as f64)
-                .name(format!("{} (id {i})", labels[x]))
+                .name(trf("{} (id {})", &[&labels[x], &i]))
                 .fill(if chosen { CHOSEN } else { base })
                 .stroke(egui::Stroke::new(
                     if chosen { 2.0 } else { 0.5 },
@@ -437,7 +430,7 @@ fn next_token_chart(
             )
         })
         .collect();
-    ui.name_inputs("Next-token distribution chart", |ui| {
+    ui.name_inputs(tr("Next-token distribution chart"), |ui| {
         Plot::new(("next_token", step.position))
             .width(width)
             .height(height)
@@ -450,9 +443,9 @@ fn next_token_chart(
             .default_x_bounds(-0.6, order_len as f64 - 0.4)
             .show_axes([false, true])
             .show_grid([false, true])
-            .y_axis_label("probability")
+            .y_axis_label(tr("probability"))
             .show(ui, |plot| {
-                plot.bar_chart(BarChart::new("probability", bars));
+                plot.bar_chart(BarChart::new(tr("probability"), bars));
                 // Token labels on top of the bars (axis labels would be thinned out).
                 for (x, p, label, chosen) in marks {
                     let text = RichText::new(label).monospace().strong().color(if chosen {
@@ -461,8 +454,12 @@ fn next_token_chart(
                         text_color
                     });
                     plot.text(
-                        egui_plot::Text::new("token", egui_plot::PlotPoint::new(x, p + 0.02), text)
-                            .anchor(egui::Align2::CENTER_BOTTOM),
+                        egui_plot::Text::new(
+                            tr("token"),
+                            egui_plot::PlotPoint::new(x, p + 0.02),
+                            text,
+                        )
+                        .anchor(egui::Align2::CENTER_BOTTOM),
                     );
                 }
             });

@@ -4,11 +4,12 @@
 use egui::{Color32, RichText, Ui, vec2};
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
 
-use super::{View, explain};
+use super::{View, explain, labels};
 use crate::app::runs::{RunRecord, RunStatus};
 use crate::app::settings::DataSource;
 use crate::app::state::{AppState, FilePurpose};
 use crate::app::widgets::{labeled_drag, thousands};
+use crate::i18n::{tr, trf};
 use crate::model::groups::Group;
 use crate::model::training::{TrainCommand, trainable_counts};
 use crate::tasks::Task;
@@ -33,7 +34,7 @@ pub fn run_color(run: &RunRecord) -> Color32 {
 
 impl View for FinetuneView {
     fn title(&self) -> &str {
-        "Fine-tune"
+        tr("Fine-tune")
     }
 
     fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
@@ -73,12 +74,12 @@ impl View for FinetuneView {
 
 fn form(ui: &mut Ui, state: &mut AppState) {
     let running = state.training.is_running();
-    ui.label(RichText::new(format!("Base model: {}", state.model.name)).strong());
+    ui.label(RichText::new(trf("Base model: {}", &[&state.model.name])).strong());
     if state.training.base.is_some() {
         ui.add_enabled_ui(!running, |ui| {
             if ui
-                .button("Revert to base model")
-                .on_hover_text("Undo every fine-tune of this model in this session")
+                .button(tr("Revert to base model"))
+                .on_hover_text(tr("Undo every fine-tune of this model in this session"))
                 .clicked()
             {
                 state.revert_to_base();
@@ -90,26 +91,34 @@ fn form(ui: &mut Ui, state: &mut AppState) {
         ui.separator();
         groups_section(ui, state);
         ui.separator();
-        hyper_section(ui, state);
+        if state.settings.presenter {
+            // Presenter mode: the hyper-parameter grid is advanced, one click away.
+            egui::CollapsingHeader::new(tr("Hyper-parameters"))
+                .id_salt("hyper_collapsed")
+                .default_open(false)
+                .show(ui, |ui| hyper_section(ui, state));
+        } else {
+            hyper_section(ui, state);
+        }
     });
 }
 
 fn data_section(ui: &mut Ui, state: &mut AppState) {
-    ui.label(RichText::new("Data").strong());
+    ui.label(RichText::new(tr("Data")).strong());
     let f = &mut state.settings.finetune;
     let current = match &f.source {
-        DataSource::Task(t) => format!("task: {}", t.name()),
-        DataSource::File(_) => "TSV/CSV file".to_owned(),
+        DataSource::Task(t) => trf("task: {}", &[&labels::task_name(*t)]),
+        DataSource::File(_) => tr("TSV/CSV file").to_owned(),
     };
     let mut choose_file = false;
-    egui::ComboBox::from_label("Data source")
+    egui::ComboBox::from_label(tr("Data source"))
         .selected_text(current)
         .show_ui(ui, |ui| {
             for t in Task::ALL {
                 if ui
                     .selectable_label(
                         f.source == DataSource::Task(t),
-                        format!("task: {}", t.name()),
+                        trf("task: {}", &[&labels::task_name(t)]),
                     )
                     .clicked()
                 {
@@ -117,7 +126,7 @@ fn data_section(ui: &mut Ui, state: &mut AppState) {
                 }
             }
             if ui
-                .selectable_label(matches!(f.source, DataSource::File(_)), "TSV/CSV file")
+                .selectable_label(matches!(f.source, DataSource::File(_)), tr("TSV/CSV file"))
                 .clicked()
             {
                 choose_file = true;
@@ -125,10 +134,16 @@ fn data_section(ui: &mut Ui, state: &mut AppState) {
         });
     match &f.source {
         DataSource::Task(task) => {
-            explain(ui, task.description());
+            explain(ui, labels::task_description(*task));
             ui.horizontal(|ui| {
-                labeled_drag(ui, "Train examples", &mut f.train_size, 1..=200_000, 10.0);
-                labeled_drag(ui, "Validation", &mut f.val_size, 0..=20_000, 2.0);
+                labeled_drag(
+                    ui,
+                    tr("Train examples"),
+                    &mut f.train_size,
+                    1..=200_000,
+                    10.0,
+                );
+                labeled_drag(ui, tr("Validation"), &mut f.val_size, 0..=20_000, 2.0);
             });
         }
         DataSource::File(path) => {
@@ -138,11 +153,11 @@ fn data_section(ui: &mut Ui, state: &mut AppState) {
                     .small(),
             );
             ui.horizontal(|ui| {
-                if ui.button("Choose file...").clicked() {
+                if ui.button(tr("Choose file...")).clicked() {
                     choose_file = true;
                 }
             });
-            let l = ui.label("Validation fraction");
+            let l = ui.label(tr("Validation fraction"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(egui::Slider::new(&mut f.val_fraction, 0.0..=0.5))
             });
@@ -150,16 +165,16 @@ fn data_section(ui: &mut Ui, state: &mut AppState) {
                 ui.label(RichText::new(&data.summary).small());
                 for e in data.errors.iter().take(5) {
                     ui.label(
-                        RichText::new(format!("line {}: {}", e.line, e.message))
+                        RichText::new(trf("line {}: {}", &[&e.line, &e.message]))
                             .small()
                             .color(ui.visuals().warn_fg_color),
                     );
                 }
                 if data.errors.len() > 5 {
                     ui.label(
-                        RichText::new(format!(
+                        RichText::new(trf(
                             "... and {} more lines with errors",
-                            data.errors.len() - 5
+                            &[&(data.errors.len() - 5)],
                         ))
                         .small()
                         .weak(),
@@ -167,20 +182,20 @@ fn data_section(ui: &mut Ui, state: &mut AppState) {
                 }
             } else {
                 ui.label(
-                    RichText::new("Not loaded yet: choose the file.")
+                    RichText::new(tr("Not loaded yet: choose the file."))
                         .color(ui.visuals().warn_fg_color),
                 );
             }
         }
     }
-    labeled_drag(ui, "Data seed", &mut f.data_seed, 0..=u64::MAX, 1.0);
+    labeled_drag(ui, tr("Data seed"), &mut f.data_seed, 0..=u64::MAX, 1.0);
     if choose_file {
         state.request_file(FilePurpose::OpenData);
     }
 }
 
 fn groups_section(ui: &mut Ui, state: &mut AppState) {
-    ui.label(RichText::new("Parameter groups (tick = train, untick = freeze)").strong());
+    ui.label(RichText::new(tr("Parameter groups (tick = train, untick = freeze)")).strong());
     let counts = trainable_counts(&state.engine, &state.training.frozen);
     let config = state.engine.config().clone();
     egui::Grid::new("groups")
@@ -188,9 +203,9 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
         .spacing(vec2(8.0, 2.0))
         .striped(true)
         .show(ui, |ui| {
-            ui.label(RichText::new("group").weak());
-            ui.label(RichText::new("params").weak());
-            ui.label(RichText::new("lr x").weak());
+            ui.label(RichText::new(tr("group")).weak());
+            ui.label(RichText::new(tr("params")).weak());
+            ui.label(RichText::new(tr("lr x")).weak());
             ui.end_row();
             let mut section = "";
             for (group, n, trainable) in &counts {
@@ -206,7 +221,7 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
                     let mut all = members.iter().all(|g| !state.training.frozen.contains(g));
                     if ui
                         .checkbox(&mut all, RichText::new(this).strong())
-                        .on_hover_text("Tick or untick the whole section")
+                        .on_hover_text(tr("Tick or untick the whole section"))
                         .changed()
                     {
                         for g in &members {
@@ -235,7 +250,7 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
                 if ui
                     .horizontal(|ui| {
                         ui.add_space(14.0);
-                        ui.checkbox(&mut train, group.label())
+                        ui.checkbox(&mut train, labels::group(*group))
                     })
                     .inner
                     .changed()
@@ -261,7 +276,10 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
                             .speed(0.01)
                             .max_decimals(2),
                     )
-                    .accessible_name(format!("Learning-rate multiplier for {}", group.label()));
+                    .accessible_name(trf(
+                        "Learning-rate multiplier for {}",
+                        &[&labels::group(*group)],
+                    ));
                 if r.changed() {
                     if (mult - 1.0).abs() < 1e-9 {
                         state.training.multipliers.remove(group);
@@ -273,10 +291,10 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
             }
         });
     ui.horizontal_wrapped(|ui| {
-        if ui.small_button("Train all").clicked() {
+        if ui.small_button(tr("Train all")).clicked() {
             state.training.frozen.clear();
         }
-        if ui.small_button("Freeze encoder + embeddings").clicked() {
+        if ui.small_button(tr("Freeze encoder + embeddings")).clicked() {
             state.training.frozen = Group::all(&config)
                 .into_iter()
                 .filter(|g| {
@@ -287,7 +305,7 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
                 })
                 .collect();
         }
-        if ui.small_button("Train head only").clicked() {
+        if ui.small_button(tr("Train head only")).clicked() {
             state.training.frozen = Group::all(&config)
                 .into_iter()
                 .filter(|g| *g != Group::Head)
@@ -296,10 +314,9 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
     });
     let (trainable, total) = state.training.counts(&state.engine);
     ui.label(
-        RichText::new(format!(
+        RichText::new(trf(
             "Trainable parameters: {} of {}",
-            thousands(trainable),
-            thousands(total)
+            &[&thousands(trainable), &thousands(total)],
         ))
         .strong(),
     );
@@ -308,23 +325,23 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
 /// The branch of the freeze tree a group sits on.
 fn section_of(group: Group) -> &'static str {
     match group {
-        Group::SourceEmbedding | Group::TargetEmbedding => "Embeddings",
-        Group::EncoderLayer(_) => "Encoder",
+        Group::SourceEmbedding | Group::TargetEmbedding => tr("Embeddings"),
+        Group::EncoderLayer(_) => tr("Encoder"),
         Group::DecoderSelfAttention(_)
         | Group::DecoderCrossAttention(_)
-        | Group::DecoderFeedForward(_) => "Decoder",
-        Group::FinalNorms | Group::Head => "Output",
+        | Group::DecoderFeedForward(_) => tr("Decoder"),
+        Group::FinalNorms | Group::Head => tr("Output"),
     }
 }
 
 fn hyper_section(ui: &mut Ui, state: &mut AppState) {
-    ui.label(RichText::new("Hyper-parameters").strong());
+    ui.label(RichText::new(tr("Hyper-parameters")).strong());
     let f = &mut state.settings.finetune;
     egui::Grid::new("hyper")
         .num_columns(2)
         .spacing(vec2(8.0, 3.0))
         .show(ui, |ui| {
-            let l = ui.label("Learning rate");
+            let l = ui.label(tr("Learning rate"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(
                     egui::Slider::new(&mut f.learning_rate, 1e-5..=1e-1)
@@ -333,15 +350,15 @@ fn hyper_section(ui: &mut Ui, state: &mut AppState) {
                 )
             });
             ui.end_row();
-            ui.label("Schedule");
+            ui.label(tr("Schedule"));
             ui.horizontal(|ui| {
-                ui.checkbox(&mut f.warmup_cosine, "Warmup + cosine");
+                ui.checkbox(&mut f.warmup_cosine, tr("Warmup + cosine"));
                 if f.warmup_cosine {
-                    labeled_drag(ui, "warmup", &mut f.warmup, 0..=10_000, 1.0);
+                    labeled_drag(ui, tr("warmup"), &mut f.warmup, 0..=10_000, 1.0);
                 }
             });
             ui.end_row();
-            let l = ui.label("Steps");
+            let l = ui.label(tr("Steps"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(
                     egui::DragValue::new(&mut f.steps)
@@ -350,7 +367,7 @@ fn hyper_section(ui: &mut Ui, state: &mut AppState) {
                 )
             });
             ui.end_row();
-            let l = ui.label("Batch size");
+            let l = ui.label(tr("Batch size"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(
                     egui::DragValue::new(&mut f.batch_size)
@@ -359,7 +376,7 @@ fn hyper_section(ui: &mut Ui, state: &mut AppState) {
                 )
             });
             ui.end_row();
-            let l = ui.label("Weight decay");
+            let l = ui.label(tr("Weight decay"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(
                     egui::DragValue::new(&mut f.weight_decay)
@@ -368,7 +385,7 @@ fn hyper_section(ui: &mut Ui, state: &mut AppState) {
                 )
             });
             ui.end_row();
-            let l = ui.label("L1 penalty");
+            let l = ui.label(tr("L1 penalty"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(
                     egui::DragValue::new(&mut f.l1)
@@ -378,7 +395,7 @@ fn hyper_section(ui: &mut Ui, state: &mut AppState) {
                 )
             });
             ui.end_row();
-            let l = ui.label("L2 penalty");
+            let l = ui.label(tr("L2 penalty"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(
                     egui::DragValue::new(&mut f.l2)
@@ -388,41 +405,44 @@ fn hyper_section(ui: &mut Ui, state: &mut AppState) {
                 )
             });
             ui.end_row();
-            ui.checkbox(&mut f.clip, "Clip grad norm");
+            ui.checkbox(&mut f.clip, tr("Clip grad norm"));
             ui.add_enabled(
                 f.clip,
                 egui::DragValue::new(&mut f.clip_norm)
                     .range(0.01..=100.0)
                     .speed(0.05),
             )
-            .accessible_name("Gradient norm limit");
+            .accessible_name(tr("Gradient norm limit"));
             ui.end_row();
-            let l = ui.label("Dropout");
+            let l = ui.label(tr("Dropout"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(egui::Slider::new(&mut f.dropout, 0.0..=0.5))
             });
             ui.end_row();
-            let l = ui.label("Seed");
+            let l = ui.label(tr("Seed"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(egui::DragValue::new(&mut f.seed).speed(1.0))
             });
             ui.end_row();
-            let l = ui.label("Evaluate every");
+            let l = ui.label(tr("Evaluate every"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(
                     egui::DragValue::new(&mut f.eval_every)
                         .range(1..=10_000)
-                        .suffix(" steps"),
+                        .suffix(tr(" steps")),
                 )
             });
             ui.end_row();
-            let l = ui.label("Eval examples");
+            let l = ui.label(tr("Eval examples"));
             ui.label_inputs_by(l.id, |ui| {
                 ui.add(egui::DragValue::new(&mut f.eval_size).range(1..=20_000))
             });
             ui.end_row();
         });
-    ui.checkbox(&mut f.reinit_head, "Re-initialise the output head first");
+    ui.checkbox(
+        &mut f.reinit_head,
+        tr("Re-initialise the output head first"),
+    );
 }
 
 fn controls(ui: &mut Ui, state: &mut AppState) {
@@ -435,23 +455,26 @@ fn controls(ui: &mut Ui, state: &mut AppState) {
         if ui
             .add_enabled(
                 !running,
-                egui::Button::new(RichText::new("Start training").strong()),
+                egui::Button::new(RichText::new(tr("Start training")).strong()),
             )
             .clicked()
         {
             state.start_training();
         }
         if paused {
-            if ui.button("Resume").clicked() {
+            if ui.button(tr("Resume")).clicked() {
                 state.training.send(TrainCommand::Resume);
             }
         } else if ui
-            .add_enabled(running, egui::Button::new("Pause"))
+            .add_enabled(running, egui::Button::new(tr("Pause")))
             .clicked()
         {
             state.training.send(TrainCommand::Pause);
         }
-        if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
+        if ui
+            .add_enabled(running, egui::Button::new(tr("Stop")))
+            .clicked()
+        {
             state.training.send(TrainCommand::Cancel);
         }
     });
@@ -459,17 +482,20 @@ fn controls(ui: &mut Ui, state: &mut AppState) {
         let r = &state.training.runs[i];
         let done = r.steps.last().map_or(0, |s| s.step);
         ui.add(
-            egui::ProgressBar::new(done as f32 / r.total_steps.max(1) as f32).text(format!(
-                "{} {done}/{} steps ({})",
-                r.name,
-                r.total_steps,
-                r.status.label()
+            egui::ProgressBar::new(done as f32 / r.total_steps.max(1) as f32).text(trf(
+                "{} {}/{} steps ({})",
+                &[
+                    &r.name,
+                    &done,
+                    &r.total_steps,
+                    &labels::run_status(&r.status),
+                ],
             )),
         );
     }
     ui.horizontal_wrapped(|ui| {
         if ui
-            .add_enabled(!running, egui::Button::new("Save fine-tuned model..."))
+            .add_enabled(!running, egui::Button::new(tr("Save fine-tuned model...")))
             .clicked()
         {
             state.request_file(FilePurpose::SaveModel);
@@ -477,7 +503,7 @@ fn controls(ui: &mut Ui, state: &mut AppState) {
         if ui
             .add_enabled(
                 !state.training.runs.is_empty(),
-                egui::Button::new("Export runs to CSV..."),
+                egui::Button::new(tr("Export runs to CSV...")),
             )
             .clicked()
         {
@@ -486,7 +512,7 @@ fn controls(ui: &mut Ui, state: &mut AppState) {
     });
     explain(
         ui,
-        "While training, the other views follow the weights live (a snapshot every 0.3 s).",
+        tr("While training, the other views follow the weights live (a snapshot every 0.3 s)."),
     );
 }
 
@@ -494,31 +520,48 @@ fn curves(ui: &mut Ui, state: &AppState) {
     let runs: Vec<&RunRecord> = state.training.runs.iter().filter(|r| r.visible).collect();
     if state.training.runs.is_empty() {
         ui.label(
-            RichText::new("No runs yet. Press Start training; curves appear here live.").weak(),
+            RichText::new(tr(
+                "No runs yet. Press Start training; curves appear here live.",
+            ))
+            .weak(),
         );
     }
+    // A lesson step may point at one run: its curves thicker, the others faded.
+    let any_highlight = runs
+        .iter()
+        .any(|r| state.classroom.is_highlighted_run(&r.name));
+    let emphasis = |r: &RunRecord| -> (Color32, f32) {
+        let c = run_color(r);
+        if state.classroom.is_highlighted_run(&r.name) {
+            (c, 2.5)
+        } else if any_highlight {
+            (c.gamma_multiply(0.4), 1.0)
+        } else {
+            (c, 1.0)
+        }
+    };
     let width = ui.available_width().max(200.0);
     let height = ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0);
-    ui.label(RichText::new("Loss (solid: train, dashed: validation)").strong());
-    ui.name_inputs("Loss plot", |ui| {
+    ui.label(RichText::new(tr("Loss (solid: train, dashed: validation)")).strong());
+    ui.name_inputs(tr("Loss plot"), |ui| {
         Plot::new("loss_plot")
             .legend(Legend::default())
             .height(height)
             .width(width)
-            .x_axis_label("step")
+            .x_axis_label(tr("step"))
             .include_y(0.0)
             .show(ui, |plot| {
                 for r in &runs {
-                    let c = run_color(r);
+                    let (c, w) = emphasis(r);
                     let train: PlotPoints = r
                         .steps
                         .iter()
                         .map(|s| [s.step as f64, s.train_loss as f64])
                         .collect();
                     plot.line(
-                        Line::new(format!("{} train", r.name), train)
+                        Line::new(trf("{} train", &[&r.name]), train)
                             .color(c)
-                            .width(1.5),
+                            .width(1.5 * w),
                     );
                     let val: PlotPoints = r
                         .evals
@@ -526,9 +569,9 @@ fn curves(ui: &mut Ui, state: &AppState) {
                         .map(|e| [e.step as f64, e.val_loss as f64])
                         .collect();
                     plot.line(
-                        Line::new(format!("{} val", r.name), val)
+                        Line::new(trf("{} val", &[&r.name]), val)
                             .color(c)
-                            .width(2.0)
+                            .width(2.0 * w)
                             .style(LineStyle::dashed_loose()),
                     );
                 }
@@ -537,27 +580,27 @@ fn curves(ui: &mut Ui, state: &AppState) {
     ui.horizontal_top(|ui| {
         let half = (width - 12.0) / 2.0;
         ui.vertical(|ui| {
-            ui.label(RichText::new("Accuracy (solid: token, dotted: exact match)").strong());
-            ui.name_inputs("Accuracy plot", |ui| {
+            ui.label(RichText::new(tr("Accuracy (solid: token, dotted: exact match)")).strong());
+            ui.name_inputs(tr("Accuracy plot"), |ui| {
                 Plot::new("acc_plot")
                     .legend(Legend::default())
                     .height(height * 0.8)
                     .width(half)
                     .include_y(0.0)
                     .include_y(1.0)
-                    .x_axis_label("step")
+                    .x_axis_label(tr("step"))
                     .show(ui, |plot| {
                         for r in &runs {
-                            let c = run_color(r);
+                            let (c, w) = emphasis(r);
                             let acc: PlotPoints = r
                                 .evals
                                 .iter()
                                 .map(|e| [e.step as f64, e.token_accuracy as f64])
                                 .collect();
                             plot.line(
-                                Line::new(format!("{} token acc", r.name), acc)
+                                Line::new(trf("{} token acc", &[&r.name]), acc)
                                     .color(c)
-                                    .width(2.0),
+                                    .width(2.0 * w),
                             );
                             let em: PlotPoints = r
                                 .evals
@@ -565,9 +608,9 @@ fn curves(ui: &mut Ui, state: &AppState) {
                                 .map(|e| [e.step as f64, e.exact_match as f64])
                                 .collect();
                             plot.line(
-                                Line::new(format!("{} exact", r.name), em)
+                                Line::new(trf("{} exact", &[&r.name]), em)
                                     .color(c)
-                                    .width(2.0)
+                                    .width(2.0 * w)
                                     .style(LineStyle::dotted_dense()),
                             );
                         }
@@ -575,14 +618,14 @@ fn curves(ui: &mut Ui, state: &AppState) {
             });
         });
         ui.vertical(|ui| {
-            ui.label(RichText::new("Learning rate").strong());
-            ui.name_inputs("Learning rate plot", |ui| {
+            ui.label(RichText::new(tr("Learning rate")).strong());
+            ui.name_inputs(tr("Learning rate plot"), |ui| {
                 Plot::new("lr_plot")
                     .legend(Legend::default())
                     .height(height * 0.8)
                     .width(half)
                     .include_y(0.0)
-                    .x_axis_label("step")
+                    .x_axis_label(tr("step"))
                     .show(ui, |plot| {
                         for r in &runs {
                             let lr: PlotPoints = r
@@ -591,7 +634,7 @@ fn curves(ui: &mut Ui, state: &AppState) {
                                 .map(|s| [s.step as f64, s.learning_rate])
                                 .collect();
                             plot.line(
-                                Line::new(format!("{} lr", r.name), lr)
+                                Line::new(trf("{} lr", &[&r.name]), lr)
                                     .color(run_color(r))
                                     .width(1.5),
                             );
@@ -606,7 +649,7 @@ fn runs_table(ui: &mut Ui, state: &mut AppState) {
     if state.training.runs.is_empty() {
         return;
     }
-    ui.label(RichText::new("Runs").strong());
+    ui.label(RichText::new(tr("Runs")).strong());
     let live = state.training.live_index();
     let mut delete = None;
     egui::Grid::new("runs")
@@ -614,7 +657,13 @@ fn runs_table(ui: &mut Ui, state: &mut AppState) {
         .num_columns(6)
         .spacing(vec2(10.0, 4.0))
         .show(ui, |ui| {
-            for h in ["show", "name", "status", "steps", "last val loss / exact"] {
+            for h in [
+                tr("show"),
+                tr("name"),
+                tr("status"),
+                tr("steps"),
+                tr("last val loss / exact"),
+            ] {
                 ui.label(RichText::new(h).weak());
             }
             ui.label("");
@@ -625,13 +674,17 @@ fn runs_table(ui: &mut Ui, state: &mut AppState) {
                     let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), egui::Sense::hover());
                     ui.painter().rect_filled(rect, 2.0, color);
                     ui.checkbox(&mut r.visible, "")
-                        .accessible_name(format!("Show {}", r.name));
+                        .accessible_name(trf("Show {}", &[&r.name]));
                 });
                 let number = i + 1;
                 ui.add_sized([100.0, 20.0], egui::TextEdit::singleline(&mut r.name))
-                    .accessible_name(format!("Name of run {number}"));
-                let status = r.status.label();
-                let short = status.split(':').next().unwrap_or_default().to_owned();
+                    .accessible_name(trf("Name of run {}", &[&number]));
+                let status = labels::run_status(&r.status);
+                let short = status
+                    .split([':', '：'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 ui.label(short).on_hover_text(status);
                 ui.label(format!(
                     "{}/{}",
@@ -644,7 +697,7 @@ fn runs_table(ui: &mut Ui, state: &mut AppState) {
                 if ui
                     .add_enabled(
                         live != Some(i),
-                        egui::Button::new(format!("Delete run {number}")),
+                        egui::Button::new(trf("Delete run {}", &[&number])),
                     )
                     .clicked()
                 {

@@ -6,6 +6,7 @@ use egui::{RichText, Ui};
 use super::{View, explain};
 use crate::app::state::{AppState, InputRow, ModelOrigin};
 use crate::app::widgets::tokens::chip_row;
+use crate::i18n::{tr, trf};
 use crate::tasks::Task;
 
 #[derive(Default)]
@@ -18,29 +19,33 @@ pub fn warn_color(ui: &Ui) -> egui::Color32 {
 
 impl View for InputsView {
     fn title(&self) -> &str {
-        "Inputs & tokens"
+        tr("Inputs & tokens")
     }
 
     fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
         ui.heading(self.title());
         explain(
             ui,
-            "Each row is one (source, target) pair of a batch. Shorter rows are padded to the longest; every keystroke re-runs the model.",
+            tr(
+                "Each row is one (source, target) pair of a batch. Shorter rows are padded to the longest; every keystroke re-runs the model.",
+            ),
         );
         if let Some(trace) = &state.trace
             && let Some(first) = trace.sequences.first()
         {
-            let text = format!(
+            let text = trf(
                 "Batch of {}: source padded to {}, decoder input padded to {}",
-                trace.sequences.len(),
-                first.src_ids.len(),
-                first.tgt_input_ids.len()
+                &[
+                    &trace.sequences.len(),
+                    &first.src_ids.len(),
+                    &first.tgt_input_ids.len(),
+                ],
             );
             ui.label(RichText::new(text).small());
         }
         if ui
-            .button("Add row")
-            .on_hover_text("Add another (source, target) pair to the batch")
+            .button(tr("Add row"))
+            .on_hover_text(tr("Add another (source, target) pair to the batch"))
             .clicked()
         {
             add_row(state);
@@ -61,15 +66,15 @@ impl View for InputsView {
                         ui.set_width(ui.available_width());
                         ui.horizontal(|ui| {
                             if ui
-                                .radio(selected, format!("Row {}", i + 1))
-                                .on_hover_text("Show this row in the views")
+                                .radio(selected, trf("Row {}", &[&(i + 1)]))
+                                .on_hover_text(tr("Show this row in the views"))
                                 .clicked()
                             {
                                 state.selected_row = i;
                                 state.invalidate();
                             }
                             if state.rows.len() > 1
-                                && ui.small_button(format!("Remove row {}", i + 1)).clicked()
+                                && ui.small_button(trf("Remove row {}", &[&(i + 1)])).clicked()
                             {
                                 remove = Some(i);
                             }
@@ -78,25 +83,30 @@ impl View for InputsView {
                         egui::Grid::new(("row_texts", i))
                             .num_columns(2)
                             .show(ui, |ui| {
-                                ui.label("Source");
+                                ui.label(tr("Source"));
                                 let row = &mut state.rows[i];
-                                changed |= ui
+                                let source = ui
                                     .add(
                                         egui::TextEdit::singleline(&mut row.src)
                                             .desired_width(f32::INFINITY)
                                             .font(egui::TextStyle::Monospace),
                                     )
-                                    .accessible_name(format!("Source text {}", i + 1))
-                                    .changed();
+                                    .accessible_name(trf("Source text {}", &[&(i + 1)]));
+                                // Key 1: type into the first source box.
+                                if i == 0 && std::mem::take(&mut state.classroom.focus_first_source)
+                                {
+                                    source.request_focus();
+                                }
+                                changed |= source.changed();
                                 ui.end_row();
-                                ui.label("Target");
+                                ui.label(tr("Target"));
                                 changed |= ui
                                     .add(
                                         egui::TextEdit::singleline(&mut row.tgt)
                                             .desired_width(f32::INFINITY)
                                             .font(egui::TextStyle::Monospace),
                                     )
-                                    .accessible_name(format!("Target text {}", i + 1))
+                                    .accessible_name(trf("Target text {}", &[&(i + 1)]))
                                     .changed();
                                 ui.end_row();
                             });
@@ -151,7 +161,7 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
         .tokens;
     chip_row(
         ui,
-        "source",
+        tr("source"),
         &seq.src_tokens,
         &seq.src_ids,
         Some(&typed_src),
@@ -162,14 +172,14 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
         .collect();
     chip_row(
         ui,
-        "decoder in",
+        tr("decoder in"),
         &seq.tgt_input_tokens,
         &seq.tgt_input_ids,
         Some(&typed_in),
     );
     chip_row(
         ui,
-        "labels",
+        tr("labels"),
         &seq.label_tokens,
         &seq.labels,
         Some(&typed_tgt),
@@ -177,7 +187,7 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
     if let Some(warnings) = state.warnings.get(i) {
         for w in warnings {
             ui.label(
-                RichText::new(format!("Tokenizer: {w}"))
+                RichText::new(trf("Tokenizer: {}", &[w]))
                     .color(warn_color(ui))
                     .small(),
             );
@@ -186,5 +196,5 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
 }
 
 fn chip_legend(ui: &mut Ui) {
-    ui.label(RichText::new("Chips: token on top, id below. Purple = <bos>/<eos>, orange with '?' = <unk> (not in the vocabulary), hollow = <pad>. \u{b7} is a space.").small().weak());
+    ui.label(RichText::new(tr("Chips: token on top, id below. Purple = <bos>/<eos>, orange with '?' = <unk> (not in the vocabulary), hollow = <pad>. · is a space.")).small().weak());
 }

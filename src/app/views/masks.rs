@@ -9,6 +9,7 @@ use super::{View, explain, kind_selector, layer_head_picker, tile, wrap_top};
 use crate::app::state::AppState;
 use crate::app::widgets::delta_text;
 use crate::app::widgets::heatmap::{Blocked, Heatmap, Scale, color_bar, legend};
+use crate::i18n::{tr, trf};
 use crate::masks::{self, Cell, MaskGrid, MaskMethod};
 use crate::trace::{self, AttentionKind};
 
@@ -40,19 +41,19 @@ fn readout(ui: &mut Ui, label: &str, delta: Option<f32>, detail: &str) {
             Some(d) => {
                 let ok = d < 1e-5;
                 ui.label(
-                    RichText::new(format!("max |delta| = {}", delta_text(d)))
+                    RichText::new(trf("max |delta| = {}", &[&delta_text(d)]))
                         .monospace()
                         .strong()
                         .color(if ok { OK_COLOR } else { BAD_COLOR }),
                 );
                 ui.label(
-                    RichText::new(if ok { "no leak" } else { "LEAK" })
+                    RichText::new(if ok { tr("no leak") } else { tr("LEAK") })
                         .strong()
                         .color(if ok { OK_COLOR } else { BAD_COLOR }),
                 );
             }
             None => {
-                ui.label(RichText::new("n/a").weak());
+                ui.label(RichText::new(tr("n/a")).weak());
             }
         }
     });
@@ -61,7 +62,7 @@ fn readout(ui: &mut Ui, label: &str, delta: Option<f32>, detail: &str) {
 
 impl View for MasksView {
     fn title(&self) -> &str {
-        "Masks"
+        tr("Masks")
     }
 
     fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
@@ -70,11 +71,14 @@ impl View for MasksView {
             settings: app_settings,
             readouts,
             selected_row,
+            classroom,
             ..
         } = state;
         let selected_row = *selected_row;
+        // The cell a lesson step outlines, per attention kind.
+        let highlight = |kind| classroom.highlight_for(kind);
         let Some(batch) = trace.as_ref() else {
-            ui.label("No trace yet: enter a source and a target on the left.");
+            ui.label(tr("No trace yet: enter a source and a target on the left."));
             return;
         };
         let Some(seq) = batch.sequences.get(selected_row) else {
@@ -82,25 +86,31 @@ impl View for MasksView {
         };
         let settings = app_settings.mask;
         let avail = ui.available_width();
+        // Presenter mode: two larger grids per row instead of three.
+        let (per_row, max_tile) = if app_settings.presenter {
+            (2.0, 380.0)
+        } else {
+            (3.0, 260.0)
+        };
 
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.label(RichText::new("Live leak tests (re-run on every change)").heading().size(16.0));
+            ui.label(RichText::new(tr("Live leak tests (re-run on every change)")).heading().size(16.0));
             let r = &*readouts;
             readout(
                 ui,
-                "Padding changes real outputs by",
+                tr("Padding changes real outputs by"),
                 r.padding_delta,
-                &format!(
+                &trf(
                     "The selected row alone vs the same row in a batch where it gets {} source and {} target padding positions; logits compared at its real positions. Needs the source padding mask (the target side is already covered by the causal mask).",
-                    r.padding_added.0, r.padding_added.1
+                    &[&r.padding_added.0, &r.padding_added.1],
                 ),
             );
             readout(
                 ui,
-                "Changing a future token changes earlier outputs by",
+                tr("Changing a future token changes earlier outputs by"),
                 r.future_delta,
-                "The last target token is replaced by another; logits at all earlier decoder positions compared. The causal mask must make this exactly 0.",
+                tr("The last target token is replaced by another; logits at all earlier decoder positions compared. The causal mask must make this exactly 0."),
             );
             if let Some(note) = &r.note {
                 ui.label(RichText::new(note).small().color(ui.visuals().warn_fg_color));
@@ -108,10 +118,12 @@ impl View for MasksView {
         });
 
         ui.add_space(6.0);
-        ui.label(RichText::new("The masks").heading().size(16.0));
+        ui.label(RichText::new(tr("The masks")).heading().size(16.0));
         explain(
             ui,
-            "Rows are queries, columns keys. Hover a cell to see why it is open or blocked. Switch masks on and off in the top bar.",
+            tr(
+                "Rows are queries, columns keys. Hover a cell to see why it is open or blocked. Switch masks on and off in the top bar.",
+            ),
         );
         legend(ui);
         let lens_src: Vec<usize> = batch.sequences.iter().map(|s| s.src_len).collect();
@@ -122,69 +134,72 @@ impl View for MasksView {
         let src_pad = bool_grid(masks::key_padding(&lens_src, src_padded), Cell::Padding);
         let tgt_pad = bool_grid(masks::key_padding(&lens_tgt, tgt_padded), Cell::Padding);
         let row_names: Vec<String> = (1..=batch.sequences.len())
-            .map(|i| format!("row {i}"))
+            .map(|i| trf("row {}", &[&i]))
             .collect();
         let (src_pos, tgt_pos) = (positions(src_padded), positions(tgt_padded));
-        let tile_w = ((avail - 60.0) / 3.0).clamp(150.0, 260.0);
+        let tile_w = ((avail - 60.0) / per_row).clamp(150.0, max_tile);
         let size = vec2(tile_w, tile_w);
-        let off = |on: bool| if on { "" } else { " (off)" };
+        let off = |on: bool| if on { "" } else { tr(" (off)") };
         wrap_top(ui, |ui| {
             ui.spacing_mut().item_spacing.x = 18.0;
             tile(ui, tile_w, |ui| {
                 ui.label(
-                    RichText::new(format!("Causal (look-ahead){}", off(settings.causal))).strong(),
+                    RichText::new(trf("Causal (look-ahead){}", &[&off(settings.causal)])).strong(),
                 );
                 Heatmap::mask_only(&causal)
                     .labels(&seq.tgt_input_tokens, &seq.tgt_input_tokens)
                     .real_lengths(seq.tgt_len, seq.tgt_len)
                     .max_size(size)
                     .dim(!settings.causal)
-                    .name("Causal mask grid")
+                    .highlight_cell(highlight(AttentionKind::DecoderSelf))
+                    .name(tr("Causal mask grid"))
                     .show(ui);
             });
             tile(ui, tile_w, |ui| {
                 ui.label(
-                    RichText::new(format!("Source padding{}", off(settings.src_padding))).strong(),
+                    RichText::new(trf("Source padding{}", &[&off(settings.src_padding)])).strong(),
                 );
                 Heatmap::mask_only(&src_pad)
                     .labels(&row_names, &src_pos)
-                    .axis_names("batch", "source position")
+                    .axis_names(tr("batch"), tr("source position"))
                     .highlight_row(Some(selected_row))
                     .max_size(vec2(tile_w, tile_w * 0.6))
                     .dim(!settings.src_padding)
-                    .name("Source padding mask grid")
+                    .name(tr("Source padding mask grid"))
                     .show(ui);
             });
             tile(ui, tile_w, |ui| {
                 ui.label(
-                    RichText::new(format!("Target padding{}", off(settings.tgt_padding))).strong(),
+                    RichText::new(trf("Target padding{}", &[&off(settings.tgt_padding)])).strong(),
                 );
                 Heatmap::mask_only(&tgt_pad)
                     .labels(&row_names, &tgt_pos)
-                    .axis_names("batch", "decoder position")
+                    .axis_names(tr("batch"), tr("decoder position"))
                     .highlight_row(Some(selected_row))
                     .max_size(vec2(tile_w, tile_w * 0.6))
                     .dim(!settings.tgt_padding)
-                    .name("Target padding mask grid")
+                    .name(tr("Target padding mask grid"))
                     .show(ui);
             });
             tile(ui, tile_w, |ui| {
-                ui.label(RichText::new("Decoder self = causal + target padding").strong());
+                ui.label(RichText::new(tr("Decoder self = causal + target padding")).strong());
                 Heatmap::mask_only(&seq.masks.decoder_self)
                     .labels(&seq.tgt_input_tokens, &seq.tgt_input_tokens)
                     .real_lengths(seq.tgt_len, seq.tgt_len)
                     .max_size(size)
-                    .name("Decoder self-attention mask grid")
+                    .highlight_cell(highlight(AttentionKind::DecoderSelf))
+                    .name(tr("Decoder self-attention mask grid"))
                     .show(ui);
             });
             tile(ui, tile_w, |ui| {
-                ui.label(RichText::new("Cross = source padding").strong());
+                ui.label(RichText::new(tr("Cross = source padding")).strong());
                 Heatmap::mask_only(&seq.masks.cross)
                     .labels(&seq.tgt_input_tokens, &seq.src_tokens)
                     .real_lengths(seq.tgt_len, seq.src_len)
-                    .axis_names("decoder query", "source key")
+                    .axis_names(tr("decoder query"), tr("source key"))
                     .max_size(size)
-                    .name("Cross-attention mask grid")
+                    .highlight_cell(highlight(AttentionKind::Cross))
+                    .name(tr("Cross-attention mask grid"))
                     .show(ui);
             });
         });
@@ -192,21 +207,21 @@ impl View for MasksView {
         ui.add_space(8.0);
         ui.separator();
         ui.label(
-            RichText::new("Scores -> masked scores -> weights")
+            RichText::new(tr("Scores -> masked scores -> weights"))
                 .heading()
                 .size(16.0),
         );
         explain(
             ui,
             match settings.method {
-                MaskMethod::Additive => {
-                    "Additive (correct): blocked scores become -1e9 before softmax, so each row's open weights renormalise and sum to 1."
-                }
-                MaskMethod::Multiply => {
-                    "Multiply (a common mistake): softmax runs over every key, then blocked weights are zeroed, so rows no longer sum to 1 (sums in red)."
-                }
+                MaskMethod::Additive => tr(
+                    "Additive (correct): blocked scores become -1e9 before softmax, so each row's open weights renormalise and sum to 1.",
+                ),
+                MaskMethod::Multiply => tr(
+                    "Multiply (a common mistake): softmax runs over every key, then blocked weights are zeroed, so rows no longer sum to 1 (sums in red).",
+                ),
                 MaskMethod::None => {
-                    "None: the mask is ignored; hatching shows what would have been blocked."
+                    tr("None: the mask is ignored; hatching shows what would have been blocked.")
                 }
             },
         );
@@ -234,7 +249,7 @@ impl View for MasksView {
         let masked = head_slice(&att.masked_scores, layer, head);
         let weights = head_slice(&att.weights, layer, head);
         let sums = trace::row_sums(&weights.to_owned());
-        let w = ((ui.available_width() - 110.0) / 3.0).clamp(170.0, 420.0);
+        let w = ((ui.available_width() - 110.0) / per_row).clamp(170.0, 420.0);
         let size = vec2(w, w);
         let masked_style = if settings.method == MaskMethod::Additive {
             Blocked::Replace
@@ -256,48 +271,51 @@ impl View for MasksView {
         wrap_top(ui, |ui| {
             ui.spacing_mut().item_spacing.x = 14.0;
             tile(ui, w + 10.0, |ui| {
-                ui.label(RichText::new("1. scores = QK^T / sqrt(d_k)").strong());
+                ui.label(RichText::new(tr("1. scores = QK^T / sqrt(d_k)")).strong());
                 Heatmap::new(scores)
                     .labels(q_tokens, k_tokens)
+                    .highlight_cell(highlight(kind))
                     .real_lengths(q_real, k_real)
                     .mask(mask)
                     .blocked(Blocked::Overlay)
                     .scale(raw_scale)
-                    .value_name("score")
+                    .value_name(tr("score"))
                     .max_size(size)
                     .show_values(show_values)
-                    .name("Scores heatmap")
+                    .name(tr("Scores heatmap"))
                     .show(ui);
                 color_bar(ui, raw_scale, 100.0);
             });
             tile(ui, w + 10.0, |ui| {
-                ui.label(RichText::new("2. masked scores (what softmax sees)").strong());
+                ui.label(RichText::new(tr("2. masked scores (what softmax sees)")).strong());
                 Heatmap::new(masked)
                     .labels(q_tokens, k_tokens)
+                    .highlight_cell(highlight(kind))
                     .real_lengths(q_real, k_real)
                     .mask(mask)
                     .blocked(masked_style)
                     .scale(masked_scale)
-                    .value_name("masked score")
+                    .value_name(tr("masked score"))
                     .max_size(size)
                     .show_values(show_values)
-                    .name("Masked scores heatmap")
+                    .name(tr("Masked scores heatmap"))
                     .show(ui);
                 color_bar(ui, masked_scale, 100.0);
             });
             tile(ui, w + 60.0, |ui| {
-                ui.label(RichText::new("3. weights = softmax, with row sums").strong());
+                ui.label(RichText::new(tr("3. weights = softmax, with row sums")).strong());
                 Heatmap::new(weights)
                     .labels(q_tokens, k_tokens)
+                    .highlight_cell(highlight(kind))
                     .real_lengths(q_real, k_real)
                     .mask(mask)
                     .blocked(weights_style)
                     .scale(weight_scale)
-                    .value_name("weight")
+                    .value_name(tr("weight"))
                     .max_size(size)
                     .row_sums(&sums)
                     .show_values(show_values)
-                    .name("Weights heatmap")
+                    .name(tr("Weights heatmap"))
                     .show(ui);
                 color_bar(ui, weight_scale, 100.0);
             });

@@ -5,11 +5,13 @@ pub mod attention;
 pub mod decoder;
 pub mod finetune;
 pub mod inputs;
+pub mod labels;
 pub mod masks;
 
 use egui::Ui;
 
 use super::state::AppState;
+use crate::i18n::tr;
 use crate::trace::AttentionKind;
 
 pub trait View {
@@ -23,9 +25,9 @@ pub(crate) fn kind_selector(ui: &mut Ui, kind: &mut AttentionKind) -> bool {
     ui.horizontal(|ui| {
         for k in AttentionKind::ALL {
             let label = match k {
-                AttentionKind::EncoderSelf => "Encoder self",
-                AttentionKind::DecoderSelf => "Decoder self (masked)",
-                AttentionKind::Cross => "Cross (decoder -> encoder)",
+                AttentionKind::EncoderSelf => tr("Encoder self"),
+                AttentionKind::DecoderSelf => tr("Decoder self (masked)"),
+                AttentionKind::Cross => tr("Cross (decoder -> encoder)"),
             };
             if ui.selectable_label(*kind == k, label).clicked() && *kind != k {
                 *kind = k;
@@ -47,13 +49,13 @@ pub(crate) fn layer_head_picker(
 ) {
     *layer = (*layer).min(layers.saturating_sub(1));
     ui.horizontal(|ui| {
-        let l = ui.label("Layer");
+        let l = ui.label(tr("Layer"));
         ui.label_inputs_by(l.id, |ui| {
             ui.add(egui::Slider::new(layer, 0..=layers.saturating_sub(1)).integer())
         });
         if let Some(head) = head {
             *head = (*head).min(heads.saturating_sub(1));
-            let h = ui.label("Head");
+            let h = ui.label(tr("Head"));
             ui.label_inputs_by(h.id, |ui| {
                 ui.add(egui::Slider::new(head, 0..=heads.saturating_sub(1)).integer())
             });

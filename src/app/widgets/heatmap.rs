@@ -10,6 +10,8 @@ use ndarray::ArrayView2;
 
 use super::colormap::{Colormap, diverging};
 use super::tokens::display_token;
+use crate::app::views::labels;
+use crate::i18n::{tr, trf};
 use crate::masks::{Cell, MaskGrid};
 
 /// How values map to colours.
@@ -144,6 +146,7 @@ pub struct Heatmap<'a> {
     row_real: Option<usize>,
     col_real: Option<usize>,
     highlight_row: Option<usize>,
+    highlight_cell: Option<(usize, usize)>,
     row_sums: Option<&'a [f32]>,
     show_values: bool,
     clickable: bool,
@@ -182,17 +185,18 @@ impl<'a> Heatmap<'a> {
             },
             max_size: vec2(480.0, 480.0),
             cell_range: (4.0, 28.0),
-            value_name: "weight",
+            value_name: tr("weight"),
             row_real: None,
             col_real: None,
             highlight_row: None,
+            highlight_cell: None,
             row_sums: None,
             show_values: false,
             clickable: false,
             name: None,
             selected: false,
             dim: false,
-            axis_names: ("query", "key"),
+            axis_names: (tr("query"), tr("key")),
         }
     }
 
@@ -256,6 +260,12 @@ impl<'a> Heatmap<'a> {
 
     pub fn highlight_row(mut self, row: Option<usize>) -> Self {
         self.highlight_row = row;
+        self
+    }
+
+    /// Outlines one `(row, column)` cell (e.g. the cell a lesson step points at).
+    pub fn highlight_cell(mut self, cell: Option<(usize, usize)>) -> Self {
+        self.highlight_cell = cell;
         self
     }
 
@@ -436,6 +446,29 @@ impl<'a> Heatmap<'a> {
                 painter.hline(grid.x_range(), y, line);
             }
         }
+        if let Some((r, c)) = self
+            .highlight_cell
+            .filter(|&(r, c)| r < self.rows && c < self.cols)
+        {
+            // A thick bright ring with a dark rim, visible on every colormap and both themes.
+            let cell_rect = Rect::from_min_size(
+                grid.min + vec2(c as f32 * cell, r as f32 * cell),
+                Vec2::splat(cell),
+            );
+            let width = (cell * 0.16).clamp(2.0, 5.0);
+            painter.rect_stroke(
+                cell_rect.expand(2.0),
+                0.0,
+                Stroke::new(width + 2.0, Color32::BLACK),
+                egui::StrokeKind::Inside,
+            );
+            painter.rect_stroke(
+                cell_rect.expand(1.0),
+                0.0,
+                Stroke::new(width, Color32::from_rgb(0xff, 0x2d, 0xd4)),
+                egui::StrokeKind::Inside,
+            );
+        }
         if let Some(row) = self.highlight_row.filter(|r| *r < self.rows) {
             let rr = Rect::from_min_size(
                 grid.min + vec2(0.0, row as f32 * cell),
@@ -584,7 +617,7 @@ impl<'a> Heatmap<'a> {
                     );
                 }
                 if let Some(state) = state {
-                    ui.label(state.reason());
+                    ui.label(labels::cell_reason(state));
                 }
             })
         } else {
@@ -597,7 +630,7 @@ impl<'a> Heatmap<'a> {
 /// A value for hover text: blocked scores read as `-1e9`, others with 4 significant digits.
 pub fn format_value(v: f32) -> String {
     if v <= -1e8 {
-        format!("{v:.0e} (blocked)")
+        trf("{} (blocked)", &[&format!("{v:.0e}")])
     } else if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
         format!("{v:.3e}")
     } else {
@@ -623,10 +656,10 @@ pub fn legend(ui: &mut Ui) {
     };
     ui.horizontal_wrapped(|ui| {
         for (cell, text) in [
-            (Cell::Open, "open"),
-            (Cell::Future, "blocked: future (causal)"),
-            (Cell::Padding, "blocked: padding"),
-            (Cell::Both, "blocked: both"),
+            (Cell::Open, tr("open")),
+            (Cell::Future, tr("blocked: future (causal)")),
+            (Cell::Padding, tr("blocked: padding")),
+            (Cell::Both, tr("blocked: both")),
         ] {
             let (rect, _) = ui.allocate_exact_size(Vec2::splat(16.0), Sense::hover());
             let fill = if cell.is_blocked() {

@@ -6,6 +6,8 @@ pub mod tokens;
 
 use egui::{Response, Ui};
 
+use crate::i18n::{tr, trf};
+
 /// A label followed by a drag value that the label names (for screen readers and tests).
 pub fn labeled_drag<N: egui::emath::Numeric>(
     ui: &mut Ui,
@@ -36,9 +38,12 @@ pub fn thousands(n: usize) -> String {
 /// A readout of a max |delta|: values below `1e-5` are float rounding, i.e. "no leak".
 pub fn delta_text(delta: f32) -> String {
     if delta == 0.0 {
-        "0 (exactly)".to_owned()
+        tr("0 (exactly)").to_owned()
     } else if delta < 1e-5 {
-        format!("{delta:.1e} (float rounding: effectively 0)")
+        trf(
+            "{} (float rounding: effectively 0)",
+            &[&format!("{delta:.1e}")],
+        )
     } else {
         format!("{delta:.4}")
     }

@@ -5,6 +5,7 @@ use egui::{
     Align2, Color32, CornerRadius, FontId, Rect, Response, Sense, Stroke, StrokeKind, Ui, vec2,
 };
 
+use crate::i18n::trf;
 use crate::tokenizer::{BOS, EOS, PAD, UNK};
 
 /// How a chip is styled.
@@ -149,15 +150,16 @@ pub fn chip(ui: &mut Ui, token: &str, id: u32, typed: Option<&str>) -> Response 
         );
     }
     let what = match kind {
-        ChipKind::Normal => format!("token '{}' (id {id})", display_token(token)),
-        ChipKind::Special => format!("special token {token} (id {id})"),
-        ChipKind::Unknown => format!(
-            "unknown: '{}' is not in the vocabulary and became <unk> (id {id})",
-            display_token(typed.unwrap_or(token))
+        ChipKind::Normal => trf("token '{}' (id {})", &[&display_token(token), &id]),
+        ChipKind::Special => trf("special token {} (id {})", &[&token, &id]),
+        ChipKind::Unknown => trf(
+            "unknown: '{}' is not in the vocabulary and became <unk> (id {})",
+            &[&display_token(typed.unwrap_or(token)), &id],
         ),
-        ChipKind::Pad => {
-            format!("<pad> (id {id}): filler so every row of the batch has the same length")
-        }
+        ChipKind::Pad => trf(
+            "<pad> (id {}): filler so every row of the batch has the same length",
+            &[&id],
+        ),
     };
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &what));
     response.on_hover_text(what)

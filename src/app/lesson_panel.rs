@@ -1,0 +1,440 @@
+//! The lessons panel (right side): pick a lesson, read a step in large type, go Back / Next.
+//! Entering a step sets the real app state ([`apply_step`]): model, batch, masks, view,
+//! attention selection, decoding steps, the fine-tune form, and the outlined cell or curve.
+
+use egui::{RichText, Ui};
+
+use super::bundled::Bundled;
+use super::classroom::{Highlight, redecode};
+use super::settings::{DataSource, StrategyKind, ViewId};
+use super::state::{AppState, ModelOrigin};
+use crate::i18n::{tr, trf};
+use crate::lessons::{Lesson, StepState, Text};
+use crate::masks::MaskMethod;
+use crate::model::groups::Group;
+use crate::tasks::Task;
+use crate::trace::AttentionKind;
+
+/// Parses a lesson's attention kind.
+pub fn attention_kind(name: &str) -> Option<AttentionKind> {
+    match name {
+        "encoder_self" => Some(AttentionKind::EncoderSelf),
+        "decoder_self" => Some(AttentionKind::DecoderSelf),
+        "cross" => Some(AttentionKind::Cross),
+        _ => None,
+    }
+}
+
+/// Parses a lesson's view name; `inputs` is the side panel, not a tab (`None`).
+pub fn view(name: &str) -> Option<ViewId> {
+    match name {
+        "masks" => Some(ViewId::Masks),
+        "attention" => Some(ViewId::Attention),
+        "decoder" => Some(ViewId::Decoder),
+        "finetune" => Some(ViewId::Finetune),
+        _ => None,
+    }
+}
+
+fn strategy(name: &str) -> Option<StrategyKind> {
+    match name {
+        "greedy" => Some(StrategyKind::Greedy),
+        "sample" => Some(StrategyKind::Temperature),
+        "beam" => Some(StrategyKind::Beam),
+        _ => None,
+    }
+}
+
+/// Makes the bundled model `name` the current one (unless it already is, unmodified).
+fn ensure_bundled(state: &mut AppState, name: &str, notes: &mut Vec<String>) {
+    if matches!(state.model.origin, ModelOrigin::Bundled(n) if n == name) && !state.model.modified {
+        return;
+    }
+    let available = Bundled::by_name(name).filter(|b| b.bytes().is_some());
+    match available {
+        Some(b) => {
+            if !state.open_bundled(b) {
+                notes.push(state.last_error().unwrap_or_default().to_owned());
+            }
+        }
+        None => notes.push(trf(
+            "This step uses the bundled \"{}\" model, which is not available in this build (it has not been trained yet). The step is shown with the current model ({}) instead.",
+            &[&name, &state.model.name],
+        )),
+    }
+}
+
+/// The run name of the preset called `english` in `lesson` (for both languages).
+fn run_text(lesson: &Lesson, english: &str) -> Option<Text> {
+    lesson
+        .steps
+        .iter()
+        .filter_map(|s| s.state.finetune.as_ref()?.run_name.clone())
+        .find(|t| t.en == english)
+}
+
+/// Applies step `step` of lesson `lesson` (indices into `state.classroom.lessons`) to the
+/// app. Returns notes about what could not be done.
+pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<String> {
+    let Some(l) = state.classroom.lessons.get(lesson).cloned() else {
+        return vec![];
+    };
+    let step = step.min(l.steps.len().saturating_sub(1));
+    let s: StepState = l.state_at(step);
+    let mut notes = vec![];
+
+    if let Some(name) = &s.model {
+        ensure_bundled(state, name, &mut notes);
+    }
+    if let Some(base) = s.finetune.as_ref().and_then(|p| p.base.as_ref())
+        && s.model.as_ref() != Some(base)
+    {
+        ensure_bundled(state, base, &mut notes);
+    }
+    if let Some(inputs) = &s.inputs {
+        state.rows = inputs
+            .iter()
+            .map(|(src, tgt)| super::state::InputRow {
+                src: src.clone(),
+                tgt: tgt.clone(),
+            })
+            .collect();
+        state.pinned = None;
+    }
+    if let Some(row) = s.selected_row {
+        state.selected_row = row.min(state.rows.len().saturating_sub(1));
+    }
+
+    let mut mask = state.settings.mask;
+    if let Some(v) = s.causal {
+        mask.causal = v;
+    }
+    if let Some(v) = s.src_padding {
+        mask.src_padding = v;
+    }
+    if let Some(v) = s.tgt_padding {
+        mask.tgt_padding = v;
+    }
+    if let Some(m) = s.mask_method.as_deref().and_then(MaskMethod::parse) {
+        mask.method = m;
+    }
+    if let Some(m) = s
+        .finetune
+        .as_ref()
+        .and_then(|p| p.mask_method.as_deref())
+        .and_then(MaskMethod::parse)
+    {
+        mask.method = m;
+    }
+    state.settings.mask = mask;
+
+    if let Some(v) = s.view.as_deref().and_then(view) {
+        state.settings.view = v;
+    }
+    let settings = &mut state.settings;
+    if let Some(kind) = s.attention_kind.as_deref().and_then(attention_kind) {
+        settings.attention.kind = kind;
+        settings.masks_view.kind = kind;
+    }
+    if let Some(layer) = s.layer {
+        settings.attention.layer = layer;
+        settings.masks_view.layer = layer;
+        settings.decoder.layer = layer;
+    }
+    if let Some(head) = s.head {
+        settings.attention.head = head;
+        settings.masks_view.head = head;
+    }
+    if let Some(mean) = s.mean_over_heads {
+        settings.attention.mean_over_heads = mean;
+    }
+    if let Some(k) = s.strategy.as_deref().and_then(strategy) {
+        settings.decoder.strategy = k;
+    }
+
+    state.invalidate();
+    state.refresh();
+    if let Some(n) = s.decode_steps {
+        redecode(state, n);
+    }
+
+    state.classroom.run_name = None;
+    if let Some(p) = &s.finetune {
+        let f = &mut state.settings.finetune;
+        if let Some(task) = p.task.as_deref().and_then(Task::parse) {
+            f.source = DataSource::Task(task);
+        }
+        if let Some(v) = p.train_size {
+            f.train_size = v;
+        }
+        if let Some(v) = p.steps {
+            f.steps = v;
+        }
+        if let Some(v) = p.learning_rate {
+            f.learning_rate = v;
+        }
+        if let Some(v) = p.weight_decay {
+            f.weight_decay = v;
+        }
+        if let Some(v) = p.dropout {
+            f.dropout = v;
+        }
+        if let Some(v) = p.new_head {
+            f.reinit_head = v;
+        }
+        let config = state.engine.config().clone();
+        if let Some(keys) = &p.freeze {
+            state.training.frozen = keys
+                .iter()
+                .filter_map(|k| Group::parse_many(k, &config))
+                .flatten()
+                .collect();
+        }
+        if let Some(pairs) = &p.lr_multipliers {
+            state.training.multipliers = pairs
+                .iter()
+                .filter_map(|(k, m)| Group::parse_many(k, &config).map(|g| (g, *m)))
+                .flat_map(|(groups, m)| groups.into_iter().map(move |g| (g, m)))
+                .collect();
+        }
+        state.classroom.run_name = p.run_name.clone();
+    }
+
+    let kind = state.settings.attention.kind;
+    state.classroom.highlight = s
+        .highlight_cell
+        .map(|(query, key)| Highlight { kind, query, key });
+    state.classroom.highlight_run = s.highlight_run.as_deref().and_then(|n| run_text(&l, n));
+
+    let c = &mut state.classroom;
+    c.lesson = lesson;
+    c.step = step;
+    c.applied = true;
+    c.step_notes = notes.clone();
+    state.settings.lesson = l.id.clone();
+    notes
+}
+
+/// Next step (or the first step of the next lesson); applies the current step if none is
+/// applied yet.
+pub fn next(state: &mut AppState) {
+    let c = &state.classroom;
+    let Some(lesson) = c.current_lesson() else {
+        return;
+    };
+    let (mut l, mut s) = (c.lesson, c.step);
+    if c.applied {
+        if s + 1 < lesson.steps.len() {
+            s += 1;
+        } else if l + 1 < c.lessons.len() {
+            l += 1;
+            s = 0;
+        } else {
+            return;
+        }
+    }
+    apply_step(state, l, s);
+}
+
+/// Previous step (stays at the first step of a lesson).
+pub fn back(state: &mut AppState) {
+    let c = &state.classroom;
+    if c.current_lesson().is_none() {
+        return;
+    }
+    let s = if c.applied {
+        c.step.saturating_sub(1)
+    } else {
+        c.step
+    };
+    apply_step(state, c.lesson, s);
+}
+
+/// Chooses a lesson and enters its first step.
+pub fn select(state: &mut AppState, lesson: usize) {
+    apply_step(state, lesson, 0);
+}
+
+/// Turns the highlight off when the panel closes (lesson highlights belong to the panel).
+pub fn close(state: &mut AppState) {
+    state.settings.lessons_open = false;
+    state.classroom.highlight = None;
+    state.classroom.highlight_run = None;
+}
+
+/// The panel's contents.
+pub fn ui(ui: &mut Ui, state: &mut AppState) {
+    let big = ui.style().text_styles[&egui::TextStyle::Body].size * 1.3;
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.heading(RichText::new(tr("Lessons")).strong());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui
+                .button(tr("Close"))
+                .on_hover_text(tr("Hide the lessons panel (L)"))
+                .clicked()
+            {
+                close(state);
+            }
+        });
+    });
+    if let Some(e) = &state.classroom.lessons_error {
+        ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+        return;
+    }
+    if state.classroom.lessons.is_empty() {
+        ui.label(tr("No lessons."));
+        return;
+    }
+    let current = state
+        .classroom
+        .lesson
+        .min(state.classroom.lessons.len() - 1);
+    let mut picked = None;
+    let title = |i: usize, l: &Lesson| format!("{}. {}", i + 1, l.title.current());
+    ui.scope(|ui| {
+        ui.spacing_mut().combo_width = ui.available_width();
+        egui::ComboBox::from_id_salt("lesson_picker")
+            .selected_text(title(current, &state.classroom.lessons[current]))
+            .width(ui.available_width())
+            .show_ui(ui, |ui| {
+                for (i, l) in state.classroom.lessons.iter().enumerate() {
+                    if ui.selectable_label(i == current, title(i, l)).clicked() {
+                        picked = Some(i);
+                    }
+                }
+            })
+            .response
+            .on_hover_text(tr("Choose a lesson"));
+    });
+    if let Some(i) = picked {
+        select(state, i);
+    }
+
+    let c = &state.classroom;
+    let lesson = &c.lessons[c.lesson.min(c.lessons.len() - 1)];
+    let n = lesson.steps.len();
+    let step = c.step.min(n - 1);
+    let applied = c.applied;
+    ui.label(RichText::new(lesson.summary.current()).weak());
+    ui.separator();
+
+    let mut go_next = false;
+    let mut go_back = false;
+    let last = applied && step + 1 == n && c.lesson + 1 == c.lessons.len();
+    let nav = |ui: &mut Ui, go_back: &mut bool, go_next: &mut bool| {
+        ui.horizontal(|ui| {
+            let size = egui::vec2(0.0, big * 1.6);
+            *go_back |= ui
+                .add_enabled(
+                    applied && step > 0,
+                    egui::Button::new(RichText::new(tr("< Back")).size(big)).min_size(size),
+                )
+                .on_hover_text(tr("Previous step (B or Page Up)"))
+                .clicked();
+            let next_label = if !applied {
+                tr("Start lesson")
+            } else if step + 1 == n {
+                tr("Next lesson >")
+            } else {
+                tr("Next >")
+            };
+            *go_next |= ui
+                .add_enabled(
+                    !last,
+                    egui::Button::new(RichText::new(next_label).size(big).strong()).min_size(size),
+                )
+                .on_hover_text(tr("Next step (N or Page Down)"))
+                .clicked();
+        });
+    };
+
+    if applied {
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(trf("Step {} of {}", &[&(step + 1), &n]))
+                    .strong()
+                    .size(big * 0.85),
+            );
+            progress_dots(ui, step, n);
+        });
+    } else {
+        ui.label(RichText::new(trf("{} steps", &[&n])).strong());
+    }
+    nav(ui, &mut go_back, &mut go_next);
+    ui.separator();
+
+    egui::ScrollArea::vertical()
+        .id_salt("lesson_text")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let st = &lesson.steps[step];
+            if applied {
+                ui.label(RichText::new(st.title.current()).strong().size(big * 1.15));
+                // What the step could not set up comes first: it changes what the class sees.
+                for note in &state.classroom.step_notes {
+                    ui.add_space(4.0);
+                    ui.label(
+                        RichText::new(note)
+                            .size(big * 0.8)
+                            .color(ui.visuals().warn_fg_color),
+                    );
+                }
+                ui.add_space(6.0);
+                ui.label(RichText::new(st.body.current()).size(big));
+                let s = lesson.state_at(step);
+                if s.view.as_deref() == Some("inputs") {
+                    ui.add_space(6.0);
+                    ui.label(
+                        RichText::new(tr("Look at the Inputs panel on the left."))
+                            .size(big)
+                            .color(ui.visuals().hyperlink_color),
+                    );
+                }
+                if s.finetune.is_some() {
+                    ui.add_space(6.0);
+                    ui.label(
+                        RichText::new(tr(
+                            "The fine-tune form is filled in; press Start training when you are ready.",
+                        ))
+                        .size(big * 0.9)
+                        .color(ui.visuals().hyperlink_color),
+                    );
+                }
+            } else {
+                ui.label(RichText::new(lesson.title.current()).strong().size(big * 1.15));
+                ui.add_space(6.0);
+                ui.label(
+                    RichText::new(tr(
+                        "Press Start lesson (or N) to set up the first step. Lessons change the model, the inputs and the masks.",
+                    ))
+                    .size(big),
+                );
+            }
+        });
+
+    if go_back {
+        back(state);
+    } else if go_next {
+        next(state);
+    }
+}
+
+/// One dot per step, the current one filled.
+fn progress_dots(ui: &mut Ui, step: usize, n: usize) {
+    let r = 5.0;
+    let (rect, _) = ui.allocate_exact_size(
+        egui::vec2(n as f32 * 3.0 * r, 2.0 * r + 2.0),
+        egui::Sense::hover(),
+    );
+    let color = ui.visuals().strong_text_color();
+    for i in 0..n {
+        let c = egui::pos2(rect.left() + r + i as f32 * 3.0 * r, rect.center().y);
+        if i <= step {
+            ui.painter().circle_filled(c, r, color);
+        } else {
+            ui.painter()
+                .circle_stroke(c, r - 0.5, egui::Stroke::new(1.5, color));
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The classroom features in the real window (egui_kittest): keyboard shortcuts, presenter
+//! mode, the shortcut list, lessons applied to the app's state, and sessions saved with Ctrl+S.
+
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use maskscope::app::App;
+use maskscope::app::classroom::Highlight;
+use maskscope::app::presenter::PRESENTER_ZOOM;
+use maskscope::app::settings::{StrategyKind, ViewId};
+use maskscope::app::state::ModelOrigin;
+use maskscope::masks::MaskMethod;
+use maskscope::trace::AttentionKind;
+
+fn harness() -> Harness<'static, App> {
+    let mut harness = Harness::builder()
+        .with_size([1366.0, 768.0])
+        .build_eframe(|cc| {
+            let mut app = App::new(cc);
+            app.state_mut().native_dialogs = false;
+            app
+        });
+    harness.run_steps(3);
+    harness
+}
+
+fn press(harness: &mut Harness<'static, App>, key: Key) {
+    harness.key_press(key);
+    harness.run_steps(3);
+}
+
+fn lesson_index(harness: &Harness<'static, App>, id: &str) -> usize {
+    harness
+        .state()
+        .state()
+        .classroom
+        .lessons
+        .iter()
+        .position(|l| l.id == id)
+        .expect("the lesson exists")
+}
+
+#[test]
+fn m_toggles_the_causal_mask() {
+    let mut harness = harness();
+    assert!(harness.state().state().settings.mask.causal);
+    press(&mut harness, Key::M);
+    assert!(!harness.state().state().settings.mask.causal);
+    press(&mut harness, Key::M);
+    assert!(harness.state().state().settings.mask.causal);
+}
+
+#[test]
+fn arrows_step_the_decoder_from_any_view_once_per_press() {
+    let mut harness = harness();
+    assert_eq!(harness.state().state().settings.view, ViewId::Masks);
+    press(&mut harness, Key::ArrowRight);
+    assert_eq!(harness.state().state().stepper.steps().len(), 1);
+    // In the decoder view too, a press is one step (the view no longer reads keys itself).
+    press(&mut harness, Key::Num4);
+    assert_eq!(harness.state().state().settings.view, ViewId::Decoder);
+    press(&mut harness, Key::Space);
+    assert_eq!(harness.state().state().stepper.steps().len(), 2);
+    press(&mut harness, Key::ArrowLeft);
+    assert_eq!(harness.state().state().stepper.steps().len(), 1);
+    press(&mut harness, Key::ArrowRight);
+    press(&mut harness, Key::R);
+    assert!(harness.state().state().stepper.steps().is_empty());
+}
+
+#[test]
+fn number_keys_switch_views_and_1_focuses_the_source() {
+    let mut harness = harness();
+    press(&mut harness, Key::Num3);
+    assert_eq!(harness.state().state().settings.view, ViewId::Attention);
+    press(&mut harness, Key::Num5);
+    assert_eq!(harness.state().state().settings.view, ViewId::Finetune);
+    press(&mut harness, Key::Num2);
+    assert_eq!(harness.state().state().settings.view, ViewId::Masks);
+    press(&mut harness, Key::Num1);
+    assert!(harness.get_by_label("Source text 1").is_focused());
+    // Typing now goes into the box: M is a letter, not the causal switch.
+    harness.get_by_label("Source text 1").type_text("m");
+    harness.run_steps(2);
+    harness.key_press(Key::M);
+    harness.run_steps(2);
+    assert!(harness.state().state().settings.mask.causal);
+    assert!(harness.state().state().rows[0].src.contains('m'));
+}
+
+#[test]
+fn question_mark_opens_the_shortcut_list_and_escape_closes_it() {
+    let mut harness = harness();
+    assert!(harness.query_by_label("Keyboard shortcuts").is_none());
+    press(&mut harness, Key::Questionmark);
+    assert!(harness.state().state().classroom.show_shortcuts);
+    assert!(harness.query_by_label("Keyboard shortcuts").is_some());
+    assert!(
+        harness
+            .query_by_label_contains("Causal mask on / off")
+            .is_some()
+    );
+    press(&mut harness, Key::Escape);
+    assert!(!harness.state().state().classroom.show_shortcuts);
+    // Shift + / (how a US keyboard sends it) toggles too.
+    harness.key_press_modifiers(Modifiers::SHIFT, Key::Slash);
+    harness.run_steps(3);
+    assert!(harness.state().state().classroom.show_shortcuts);
+}
+
+#[test]
+fn f5_toggles_presenter_mode_with_its_zoom() {
+    let mut harness = harness();
+    let zoom = harness.ctx.zoom_factor();
+    press(&mut harness, Key::F5);
+    assert!(harness.state().state().settings.presenter);
+    assert!((harness.ctx.zoom_factor() - zoom * PRESENTER_ZOOM).abs() < 1e-4);
+    // Advanced items are hidden.
+    assert!(harness.query_by_label_contains("Log (").is_none());
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Plus);
+    harness.run_steps(3);
+    assert!(harness.ctx.zoom_factor() > zoom * PRESENTER_ZOOM);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Num0);
+    harness.run_steps(3);
+    assert!(
+        (harness.ctx.zoom_factor() - PRESENTER_ZOOM).abs() < 1e-4,
+        "reset to presenter size"
+    );
+    press(&mut harness, Key::F5);
+    assert!(!harness.state().state().settings.presenter);
+    assert!((harness.ctx.zoom_factor() - 1.0).abs() < 1e-4);
+    assert!(harness.query_by_label_contains("Log (").is_some());
+}
+
+#[test]
+fn a_lesson_step_sets_the_app_state() {
+    let mut harness = harness();
+    press(&mut harness, Key::L);
+    assert!(harness.state().state().settings.lessons_open);
+    let index = lesson_index(&harness, "causal-mask");
+    harness.state_mut().state_mut().classroom.lesson = index;
+    harness.run_steps(2);
+    // Start the lesson, then three steps on: "Switch it off".
+    for _ in 0..4 {
+        press(&mut harness, Key::N);
+    }
+    let state = harness.state().state();
+    assert_eq!(state.classroom.step, 3);
+    assert!(
+        !state.settings.mask.causal,
+        "the step switched the causal mask off"
+    );
+    assert_eq!(state.settings.view, ViewId::Masks);
+    assert_eq!(state.settings.attention.kind, AttentionKind::DecoderSelf);
+    assert_eq!(state.settings.masks_view.kind, AttentionKind::DecoderSelf);
+    assert_eq!(state.settings.attention.layer, 1);
+    assert!(state.settings.attention.mean_over_heads);
+    assert_eq!(
+        state.classroom.highlight,
+        Some(Highlight {
+            kind: AttentionKind::DecoderSelf,
+            query: 2,
+            key: 5
+        })
+    );
+    assert_eq!(state.rows.len(), 1);
+    assert_eq!(state.rows[0].src, "November 28, 2026");
+    assert!(
+        harness.query_by_label("Switch it off").is_some(),
+        "the step's title is shown"
+    );
+
+    // Back (B) goes to the previous step: the mask is on again, the view is attention.
+    press(&mut harness, Key::B);
+    let state = harness.state().state();
+    assert_eq!(state.classroom.step, 2);
+    assert!(state.settings.mask.causal);
+    assert_eq!(state.settings.view, ViewId::Attention);
+
+    // Closing the panel (L) removes the lesson's highlight.
+    press(&mut harness, Key::L);
+    assert!(harness.state().state().classroom.highlight.is_none());
+}
+
+#[test]
+fn lesson_steps_decode_and_fill_the_finetune_form() {
+    let mut harness = harness();
+    let decoder = lesson_index(&harness, "decoder-inputs");
+    {
+        let state = harness.state_mut().state_mut();
+        state.settings.lessons_open = true;
+        maskscope::app::lesson_panel::apply_step(state, decoder, 5);
+    }
+    harness.run_steps(2);
+    let state = harness.state().state();
+    assert_eq!(state.settings.view, ViewId::Decoder);
+    assert_eq!(state.settings.decoder.strategy, StrategyKind::Beam);
+    assert!(!state.stepper.steps().is_empty(), "the step decoded");
+
+    let finetune = lesson_index(&harness, "finetuning-strategies");
+    {
+        let state = harness.state_mut().state_mut();
+        let notes = maskscope::app::lesson_panel::apply_step(state, finetune, 2);
+        assert!(
+            notes.is_empty() || state.model.origin != ModelOrigin::Bundled("copy"),
+            "{notes:?}"
+        );
+    }
+    harness.run_steps(2);
+    let state = harness.state().state();
+    assert_eq!(state.settings.view, ViewId::Finetune);
+    assert_eq!(state.settings.finetune.steps, 300);
+    assert_eq!(state.settings.finetune.learning_rate, 0.001);
+    assert_eq!(state.settings.mask.method, MaskMethod::Additive);
+    assert!(
+        !state.training.is_running(),
+        "presets are filled in, not started"
+    );
+    if state.model.origin == ModelOrigin::Bundled("copy") {
+        assert!(!state.training.frozen.is_empty(), "the encoder is frozen");
+    }
+    assert_eq!(
+        state.classroom.run_name.as_ref().map(|t| t.en.as_str()),
+        Some("frozen encoder")
+    );
+}
+
+#[test]
+fn ctrl_s_saves_a_session_through_the_path_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("class.json");
+    let mut harness = harness();
+    press(&mut harness, Key::M);
+    press(&mut harness, Key::ArrowRight);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    harness.run_steps(3);
+    let prompt = harness
+        .state()
+        .state()
+        .path_prompt
+        .clone()
+        .expect("a path prompt");
+    assert_eq!(
+        prompt.purpose,
+        maskscope::app::state::FilePurpose::SaveSession
+    );
+    harness
+        .state_mut()
+        .state_mut()
+        .path_prompt
+        .as_mut()
+        .unwrap()
+        .text = path.display().to_string();
+    harness.run_steps(2);
+    harness.get_by_label("Save").click();
+    harness.run_steps(3);
+    let session = maskscope::app::session::Session::load(&path).expect("saved");
+    assert!(!session.mask.causal);
+    assert_eq!(session.decode_steps, 1);
+    // Ctrl+S again saves to the same file without asking.
+    press(&mut harness, Key::ArrowRight);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    harness.run_steps(3);
+    assert!(harness.state().state().path_prompt.is_none());
+    let session = maskscope::app::session::Session::load(&path).unwrap();
+    assert_eq!(session.decode_steps, 2);
+}
