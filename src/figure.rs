@@ -23,12 +23,19 @@ pub struct Matrix<'a> {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A token as shown on an axis: spaces made visible.
 fn label(token: &str) -> String {
-    if token == " " { "␣".to_string() } else { token.to_string() }
+    if token == " " {
+        "␣".to_string()
+    } else {
+        token.to_string()
+    }
 }
 
 const CELL: f32 = 28.0;
@@ -41,24 +48,46 @@ pub fn heatmap_svg(m: &Matrix) -> String {
     let width = MARGIN_LEFT + cols as f32 * CELL + 20.0;
     let height = MARGIN_TOP + rows as f32 * CELL + 20.0;
     let mut svg = String::new();
-    let _ = writeln!(svg, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Noto Sans CJK SC, sans-serif">"#);
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Noto Sans CJK SC, sans-serif">"#
+    );
     let _ = writeln!(
         svg,
         r##"<defs><pattern id="future" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#d9d9d9"/><line x1="0" y1="0" x2="0" y2="6" stroke="#555" stroke-width="2"/></pattern><pattern id="padding" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="#d9d9d9"/><path d="M0 0L8 8M8 0L0 8" stroke="#555" stroke-width="1.2"/></pattern></defs>"##
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(svg, r#"<text x="{}" y="24" font-size="16" font-weight="bold">{}</text>"#, 10, escape(m.title));
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" font-size="16" font-weight="bold">{}</text>"#,
+        10,
+        escape(m.title)
+    );
     for (j, token) in m.col_labels.iter().enumerate().take(cols) {
         let x = MARGIN_LEFT + (j as f32 + 0.5) * CELL;
-        let _ = writeln!(svg, r#"<text x="{x}" y="{}" font-size="13" transform="rotate(-60 {x} {})" text-anchor="start">{}</text>"#, MARGIN_TOP - 6.0, MARGIN_TOP - 6.0, escape(&label(token)));
+        let _ = writeln!(
+            svg,
+            r#"<text x="{x}" y="{}" font-size="13" transform="rotate(-60 {x} {})" text-anchor="start">{}</text>"#,
+            MARGIN_TOP - 6.0,
+            MARGIN_TOP - 6.0,
+            escape(&label(token))
+        );
     }
     for (i, token) in m.row_labels.iter().enumerate().take(rows) {
         let y = MARGIN_TOP + (i as f32 + 0.5) * CELL + 4.0;
-        let _ = writeln!(svg, r#"<text x="{}" y="{y}" font-size="13" text-anchor="end">{}</text>"#, MARGIN_LEFT - 6.0, escape(&label(token)));
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{y}" font-size="13" text-anchor="end">{}</text>"#,
+            MARGIN_LEFT - 6.0,
+            escape(&label(token))
+        );
     }
     for ((i, j), &v) in m.values.indexed_iter() {
         let (x, y) = (MARGIN_LEFT + j as f32 * CELL, MARGIN_TOP + i as f32 * CELL);
-        let cell = m.mask.and_then(|g| g.cells.get((i, j)).copied()).unwrap_or(Cell::Open);
+        let cell = m
+            .mask
+            .and_then(|g| g.cells.get((i, j)).copied())
+            .unwrap_or(Cell::Open);
         let fill = match cell {
             Cell::Open => {
                 let [r, g, b] = (m.color)(v);
@@ -67,7 +96,17 @@ pub fn heatmap_svg(m: &Matrix) -> String {
             Cell::Future => "url(#future)".into(),
             Cell::Padding | Cell::Both => "url(#padding)".into(),
         };
-        let _ = writeln!(svg, r#"<rect x="{x}" y="{y}" width="{CELL}" height="{CELL}" fill="{fill}" stroke="white" stroke-width="1"><title>{} → {}: {}</title></rect>"#, escape(m.row_labels.get(i).map_or("", String::as_str)), escape(m.col_labels.get(j).map_or("", String::as_str)), if cell.is_blocked() { cell.reason().to_string() } else { format!("{v:.4}") });
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{x}" y="{y}" width="{CELL}" height="{CELL}" fill="{fill}" stroke="white" stroke-width="1"><title>{} → {}: {}</title></rect>"#,
+            escape(m.row_labels.get(i).map_or("", String::as_str)),
+            escape(m.col_labels.get(j).map_or("", String::as_str)),
+            if cell.is_blocked() {
+                cell.reason().to_string()
+            } else {
+                format!("{v:.4}")
+            }
+        );
     }
     svg.push_str("</svg>\n");
     svg
@@ -103,9 +142,16 @@ pub fn matrix_json(m: &Matrix) -> serde_json::Value {
         .rows()
         .into_iter()
         .enumerate()
-        .map(|(i, row)| row.iter().enumerate().map(|(j, v)| (!m.mask.is_some_and(|g| g.is_blocked(i, j))).then_some(*v)).collect())
+        .map(|(i, row)| {
+            row.iter()
+                .enumerate()
+                .map(|(j, v)| (!m.mask.is_some_and(|g| g.is_blocked(i, j))).then_some(*v))
+                .collect()
+        })
         .collect();
-    let reasons: Option<Vec<Vec<Cell>>> = m.mask.map(|g| g.cells.rows().into_iter().map(|r| r.to_vec()).collect());
+    let reasons: Option<Vec<Vec<Cell>>> = m
+        .mask
+        .map(|g| g.cells.rows().into_iter().map(|r| r.to_vec()).collect());
     json!({ "title": m.title, "rows": m.row_labels, "cols": m.col_labels, "values": values, "cells": reasons })
 }
 
@@ -115,7 +161,10 @@ mod tests {
     use crate::masks::{MaskSettings, decoder_self};
 
     fn example() -> (Array2<f32>, Vec<String>, MaskGrid) {
-        let values = Array2::from_shape_fn((3, 3), |(i, j)| if j <= i { 1.0 / (i + 1) as f32 } else { 0.0 });
+        let values = Array2::from_shape_fn(
+            (3, 3),
+            |(i, j)| if j <= i { 1.0 / (i + 1) as f32 } else { 0.0 },
+        );
         let tokens = ["<bos>", "a", "<b>"].map(String::from).to_vec();
         (values, tokens, decoder_self(3, 3, &MaskSettings::default()))
     }
@@ -123,16 +172,41 @@ mod tests {
     #[test]
     fn svg_has_labels_as_text_and_hatched_blocked_cells() {
         let (values, tokens, mask) = example();
-        let svg = heatmap_svg(&Matrix { title: "decoder self", values: &values, row_labels: &tokens, col_labels: &tokens, mask: Some(&mask), color: &|_| [1, 2, 3] });
-        assert!(svg.contains(">&lt;bos&gt;</text>"), "labels are escaped text");
-        assert_eq!(svg.matches("url(#future)").count(), 3, "the three future cells are hatched");
-        assert_eq!(svg.matches("rgb(1,2,3)").count(), 6, "the six open cells are coloured");
+        let svg = heatmap_svg(&Matrix {
+            title: "decoder self",
+            values: &values,
+            row_labels: &tokens,
+            col_labels: &tokens,
+            mask: Some(&mask),
+            color: &|_| [1, 2, 3],
+        });
+        assert!(
+            svg.contains(">&lt;bos&gt;</text>"),
+            "labels are escaped text"
+        );
+        assert_eq!(
+            svg.matches("url(#future)").count(),
+            3,
+            "the three future cells are hatched"
+        );
+        assert_eq!(
+            svg.matches("rgb(1,2,3)").count(),
+            6,
+            "the six open cells are coloured"
+        );
     }
 
     #[test]
     fn csv_and_json_leave_blocked_cells_empty() {
         let (values, tokens, mask) = example();
-        let m = Matrix { title: "t", values: &values, row_labels: &tokens, col_labels: &tokens, mask: Some(&mask), color: &|_| [0, 0, 0] };
+        let m = Matrix {
+            title: "t",
+            values: &values,
+            row_labels: &tokens,
+            col_labels: &tokens,
+            mask: Some(&mask),
+            color: &|_| [0, 0, 0],
+        };
         let csv = matrix_csv(&m);
         assert_eq!(csv.lines().nth(1), Some("\"<bos>\",1,,"));
         let json = matrix_json(&m);

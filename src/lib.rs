@@ -5,9 +5,9 @@
 //! the model never touches egui. [`masks`], [`tokenizer`], [`tasks`] and [`dataset`] are
 //! plain Rust shared by both.
 
+pub mod app;
 pub mod bundled;
 pub mod cli;
-pub mod app;
 pub mod dataset;
 pub mod export;
 pub mod figure;

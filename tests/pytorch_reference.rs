@@ -67,8 +67,8 @@ fn check(config: &str) {
     let logits: Vec<Vec<Vec<f32>>> = exp["logits"].to_vec3().unwrap();
     for (b, seq) in trace.sequences.iter().enumerate() {
         // Logits at real decoder positions (pad positions' labels are ignored by the loss).
-        for t in 0..seq.tgt_len {
-            for (v, theirs) in logits[b][t].iter().enumerate() {
+        for (t, row) in logits[b].iter().enumerate().take(seq.tgt_len) {
+            for (v, theirs) in row.iter().enumerate() {
                 assert_close(
                     &format!("{config} logits[{b}][{t}][{v}]"),
                     seq.logits[[t, v]],

@@ -17,7 +17,13 @@ pub struct FrameStats {
 
 impl Default for FrameStats {
     fn default() -> Self {
-        Self { enabled: std::env::var_os("MASKSCOPE_FRAME_STATS").is_some(), cpu_ms: vec![], interval_ms: vec![], last_frame: None, last_report: Instant::now() }
+        Self {
+            enabled: std::env::var_os("MASKSCOPE_FRAME_STATS").is_some(),
+            cpu_ms: vec![],
+            interval_ms: vec![],
+            last_frame: None,
+            last_report: Instant::now(),
+        }
     }
 }
 

@@ -110,7 +110,8 @@ impl App {
 
 impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
-        self.frame_stats.record(frame.info().cpu_usage, self.state.training.is_running());
+        self.frame_stats
+            .record(frame.info().cpu_usage, self.state.training.is_running());
         if self.state.poll_training() {
             // Drain again soon; not every frame, so an idle run does not spin the CPU.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));

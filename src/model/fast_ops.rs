@@ -969,33 +969,30 @@ pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
 struct LogSoftmaxOp;
 
 kernel! {
-    fn log_softmax_fwd(x: &[f32], d: usize, out: &mut [f32]) {
-        for (row, y) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+    fn log_softmax_fwd(x: &[f32], d: usize) -> Vec<f32> {
+        let mut out = Vec::with_capacity(x.len());
+        let mut e = vec![0f32; d];
+        for row in x.chunks_exact(d) {
             let m = max(row);
-            for (y, v) in y.iter_mut().zip(row) {
-                *y = (v - m).exp();
+            for (e, v) in e.iter_mut().zip(row) {
+                *e = (v - m).exp();
             }
-            let lse = sum(y).ln();
-            for (y, v) in y.iter_mut().zip(row) {
-                *y = (v - m) - lse;
-            }
+            let lse = sum(&e).ln();
+            out.extend(row.iter().map(|v| (v - m) - lse));
         }
+        out
     }
 }
 
 kernel! {
     /// dx = g - softmax * sum(g) per row, softmax = exp(y).
-    fn log_softmax_bwd(y: &[f32], g: &[f32], d: usize, gx: &mut [f32]) {
-        for ((y, g), out) in y
-            .chunks_exact(d)
-            .zip(g.chunks_exact(d))
-            .zip(gx.chunks_exact_mut(d))
-        {
+    fn log_softmax_bwd(y: &[f32], g: &[f32], d: usize) -> Vec<f32> {
+        let mut gx = Vec::with_capacity(y.len());
+        for (y, g) in y.chunks_exact(d).zip(g.chunks_exact(d)) {
             let s = sum(g);
-            for j in 0..d {
-                out[j] = g[j] - y[j].exp() * s;
-            }
+            gx.extend(g.iter().zip(y).map(|(g, y)| g - y.exp() * s));
         }
+        gx
     }
 }
 
@@ -1008,8 +1005,7 @@ impl CustomOp1 for LogSoftmaxOp {
         let x = contiguous(self.name(), storage, layout)?;
         let d = last_dim(self.name(), layout)?;
         rows_of(self.name(), x.len(), d)?;
-        let mut out = vec![0f32; x.len()];
-        log_softmax_fwd(x, d, &mut out);
+        let out = log_softmax_fwd(x, d);
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
@@ -1018,8 +1014,7 @@ impl CustomOp1 for LogSoftmaxOp {
         let d = arg.dims().last().copied().unwrap_or(1).max(1);
         read_contiguous(res, |y| {
             read_contiguous(grad, |g| {
-                let mut gx = vec![0f32; y.len()];
-                log_softmax_bwd(y, g, d, &mut gx);
+                let gx = log_softmax_bwd(y, g, d);
                 tensor_like(gx, arg).map(Some)
             })
         })
@@ -1037,19 +1032,18 @@ pub fn log_softmax_last_dim(x: &Tensor) -> Result<Tensor> {
 struct ReluOp;
 
 kernel! {
-    fn relu_fwd(x: &[f32], out: &mut [f32]) {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = v.max(0.0);
-        }
+    fn relu_fwd(x: &[f32]) -> Vec<f32> {
+        x.iter().map(|v| v.max(0.0)).collect()
     }
 }
 
 kernel! {
     /// The gradient passes where the output is positive (PyTorch's convention at 0).
-    fn relu_bwd(y: &[f32], g: &[f32], gx: &mut [f32]) {
-        for ((o, &y), &g) in gx.iter_mut().zip(y).zip(g) {
-            *o = if y > 0.0 { g } else { 0.0 };
-        }
+    fn relu_bwd(y: &[f32], g: &[f32]) -> Vec<f32> {
+        y.iter()
+            .zip(g)
+            .map(|(&y, &g)| if y > 0.0 { g } else { 0.0 })
+            .collect()
     }
 }
 
@@ -1060,8 +1054,7 @@ impl CustomOp1 for ReluOp {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous(self.name(), storage, layout)?;
-        let mut out = vec![0f32; x.len()];
-        relu_fwd(x, &mut out);
+        let out = relu_fwd(x);
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
@@ -1069,8 +1062,7 @@ impl CustomOp1 for ReluOp {
     fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         read_contiguous(res, |y| {
             read_contiguous(grad, |g| {
-                let mut gx = vec![0f32; y.len()];
-                relu_bwd(y, g, &mut gx);
+                let gx = relu_bwd(y, g);
                 tensor_like(gx, arg).map(Some)
             })
         })
@@ -1103,32 +1095,37 @@ impl DropoutOp {
     /// `out[i] = src[i] * scale` where element `i` is kept, else 0. Blocks of `2 * LANES`
     /// elements take the low and high 24 bits of `LANES` SplitMix64 outputs (so the loop
     /// vectorises); a tail shorter than a block takes one output per element.
-    fn apply(&self, src: &[f32], out: &mut [f32]) {
-        dropout_apply(self.seed, self.threshold, self.scale, src, out);
+    fn apply(&self, src: &[f32]) -> Vec<f32> {
+        dropout_apply(self.seed, self.threshold, self.scale, src)
     }
 }
 
 kernel! {
-    fn dropout_apply(seed: u64, t: u32, scale: f32, src: &[f32], out: &mut [f32]) {
+    fn dropout_apply(seed: u64, t: u32, scale: f32, src: &[f32]) -> Vec<f32> {
         const BLOCK: usize = 2 * LANES;
         #[inline(always)]
         fn pick(keep: bool, v: f32, scale: f32) -> f32 {
             if keep { v * scale } else { 0.0 }
         }
-        let mut blocks = out.chunks_exact_mut(BLOCK);
-        for (b, (o, s)) in (&mut blocks).zip(src.chunks_exact(BLOCK)).enumerate() {
+        let mut out = Vec::with_capacity(src.len());
+        let blocks = src.chunks_exact(BLOCK);
+        let tail = blocks.remainder();
+        let mut o = [0f32; BLOCK];
+        for (b, s) in blocks.enumerate() {
             let base = (b * LANES) as u64;
             for l in 0..LANES {
                 let z = splitmix64(seed, base + l as u64);
                 o[l] = pick(((z as u32) >> 8) >= t, s[l], scale);
                 o[l + LANES] = pick(((z >> 40) as u32) >= t, s[l + LANES], scale);
             }
+            out.extend_from_slice(&o);
         }
-        let done = src.len() - src.len() % BLOCK;
-        for (i, (o, &s)) in blocks.into_remainder().iter_mut().zip(&src[done..]).enumerate() {
+        let done = src.len() - tail.len();
+        out.extend(tail.iter().enumerate().map(|(i, &s)| {
             let z = splitmix64(!seed, (done + i) as u64);
-            *o = pick(((z as u32) >> 8) >= t, s, scale);
-        }
+            pick(((z as u32) >> 8) >= t, s, scale)
+        }));
+        out
     }
 }
 
@@ -1148,17 +1145,11 @@ impl CustomOp1 for DropoutOp {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous(self.name(), storage, layout)?;
-        let mut out = vec![0f32; x.len()];
-        self.apply(x, &mut out);
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
+        Ok((CpuStorage::F32(self.apply(x)), layout.shape().clone()))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        read_contiguous(grad, |g| {
-            let mut gx = vec![0f32; g.len()];
-            self.apply(g, &mut gx);
-            tensor_like(gx, arg).map(Some)
-        })
+        read_contiguous(grad, |g| tensor_like(self.apply(g), arg).map(Some))
     }
 }
 
@@ -1170,9 +1161,7 @@ pub fn dropout(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
 /// The fraction of elements [`dropout`] keeps for `seed`, over `n` elements (for tests).
 #[cfg(test)]
 pub(crate) fn kept_fraction(p: f32, seed: u64, n: usize) -> f64 {
-    let op = DropoutOp::new(p, seed);
-    let mut out = vec![0f32; n];
-    op.apply(&vec![1f32; n], &mut out);
+    let out = DropoutOp::new(p, seed).apply(&vec![1f32; n]);
     out.iter().filter(|v| **v != 0.0).count() as f64 / n as f64
 }
 
