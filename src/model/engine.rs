@@ -40,28 +40,30 @@ impl Engine {
     /// A freshly initialised model (seeded, reproducible).
     pub fn new_random(config: ModelConfig, vocab: Vocab, seed: u64) -> ModelResult<Engine> {
         config.validate().map_err(CheckpointError::BadConfig)?;
-        let device = Device::Cpu;
-        let (vb, vars) = params::random(seed, &device);
-        let model = Seq2Seq::new(&config, vocab.len(), vb)?;
-        Ok(Engine {
-            config,
-            vocab,
-            model,
-            vars,
-            history: None,
-            device,
-        })
+        Self::build(config, vocab, None, |device| params::random(seed, device))
     }
 
     pub fn from_checkpoint(data: CheckpointData) -> ModelResult<Engine> {
-        let device = Device::Cpu;
         let CheckpointData {
             config,
             vocab,
             history,
             tensors,
         } = data;
-        let (vb, vars) = params::loaded(tensors, &device);
+        Self::build(config, vocab, history, |device| {
+            params::loaded(tensors, device)
+        })
+    }
+
+    /// Builds the model on the CPU with parameters from `source`.
+    fn build<'a>(
+        config: ModelConfig,
+        vocab: Vocab,
+        history: Option<serde_json::Value>,
+        source: impl FnOnce(&Device) -> (candle_nn::VarBuilder<'a>, VarStore),
+    ) -> ModelResult<Engine> {
+        let device = Device::Cpu;
+        let (vb, vars) = source(&device);
         let model = Seq2Seq::new(&config, vocab.len(), vb)?;
         Ok(Engine {
             config,

@@ -2,13 +2,21 @@
 //!
 //! candle differentiates the composed ops in [`super::ops::reference`] correctly but slowly on
 //! the CPU: every broadcast (bias, LayerNorm weight) is summed back over the leading
-//! dimensions by a scalar loop, and every intermediate of a composed LayerNorm or softmax is a
-//! graph node with its own allocation and gradient. Each op here is one candle custom op over
-//! contiguous f32 rows whose `bwd` returns the finished gradients, so backward does a few
-//! vectorisable passes instead. [`super::ops`] dispatches here for f32 tensors on the CPU;
-//! the unit tests there compare every op, forward and backward, with the composed reference.
+//! dimensions by a scalar loop, and every intermediate (reshape, transpose, the pieces of a
+//! LayerNorm or softmax) is a graph node whose backward allocates, zeroes and adds a
+//! full-size gradient. Each op here is one candle custom op over contiguous f32 data whose
+//! `bwd` returns the finished gradients:
 //!
-//! Reductions use [`LANES`] independent accumulators so they vectorise without reordering
+//! - linear layers through gemm with the bias fused in (its gradient a column sum), also with
+//!   the attention head split / merge folded into the same node;
+//! - attention scores `q k^T * scale`, the additive mask (no gradient built for the constant),
+//!   softmax, log-softmax, LayerNorm, ReLU;
+//! - dropout whose mask is a pure function of a seed (SplitMix64), so backward regenerates it;
+//! - AdamW as one pass per parameter ([`adamw`]), for the optimiser.
+//!
+//! [`super::ops`] dispatches here for f32 tensors on the CPU; its unit tests compare every op,
+//! forward and backward, with the composed reference and with finite differences.
+//! Reductions use `LANES` independent accumulators so they vectorise without reordering
 //! float additions differently on different CPUs: results do not depend on the SIMD width.
 
 use candle_core::{

@@ -1,8 +1,9 @@
 //! Differentiable building blocks. candle-nn's fused `LayerNorm` fast path and
 //! `softmax_last_dim` drop gradients (candle issues 2168, 3011, 3752), so every op the
-//! training path uses is defined here: [`reference`] composes it from ops candle can
-//! differentiate, and f32 CPU tensors (the app's) take the fused kernels with hand-written
-//! backward passes in [`super::fast_ops`], which the tests below pin to the reference.
+//! training path uses is defined here: [`reference`](mod@reference) composes it from ops
+//! candle can differentiate, and f32 CPU tensors (the app's) take the fused kernels with
+//! hand-written backward passes in [`super::fast_ops`], which the tests below pin to the
+//! reference (forward, gradients, finite differences, and the whole model's gradients).
 
 use std::cell::RefCell;
 

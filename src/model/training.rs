@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::batch::{Batch, Example};
 use super::engine::{Engine, ModelResult};
 use super::groups::Group;
-use super::ops::masked_cross_entropy;
+use super::ops::{self, AdamWStep, masked_cross_entropy};
 use super::pass::Pass;
 use crate::masks::MaskSettings;
 use crate::tokenizer::{EOS, PAD};
@@ -305,7 +305,7 @@ impl Trainer {
                 Some(g) => g.clone(),
                 None => slot.var.as_tensor().zeros_like()?,
             };
-            norm_sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+            norm_sq += ops::sum_squares(&g)?;
             collected.push(g);
         }
         if !norm_sq.is_finite() {
@@ -336,15 +336,17 @@ impl Trainer {
             if group_lr == 0.0 {
                 continue;
             }
-            let g = (g * clip)?;
-            slot.m = ((&slot.m * BETA1)? + (&g * (1.0 - BETA1))?)?;
-            slot.v = ((&slot.v * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?;
-            let m_hat = (&slot.m / bc1)?;
-            let v_hat = (&slot.v / bc2)?;
-            let p = slot.var.as_tensor();
-            let decayed = (p * (1.0 - group_lr * self.options.weight_decay))?;
-            let update = (m_hat / (v_hat.sqrt()? + EPS)?)?;
-            slot.var.set(&(decayed - (update * group_lr)?)?)?;
+            let step = AdamWStep {
+                lr: group_lr,
+                beta1: BETA1,
+                beta2: BETA2,
+                eps: EPS,
+                weight_decay: self.options.weight_decay,
+                bc1,
+                bc2,
+                grad_scale: clip,
+            };
+            (slot.m, slot.v) = ops::adamw_update(&slot.var, &g, &slot.m, &slot.v, &step)?;
         }
         self.step += 1;
         Ok(StepMetrics {
