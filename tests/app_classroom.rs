@@ -265,3 +265,37 @@ fn ctrl_s_saves_a_session_through_the_path_prompt() {
     let session = maskscope::app::session::Session::load(&path).unwrap();
     assert_eq!(session.decode_steps, 2);
 }
+
+#[test]
+fn t_starts_then_pauses_and_resumes_fine_tuning() {
+    let mut harness = harness();
+    assert!(!harness.state().state().training.is_running());
+    press(&mut harness, Key::T);
+    assert!(
+        harness.state().state().training.is_running(),
+        "T starts a run"
+    );
+    press(&mut harness, Key::T);
+    // The worker answers the pause command asynchronously; poll the real event stream.
+    let mut paused = false;
+    for _ in 0..200 {
+        harness.run_steps(1);
+        if harness
+            .state()
+            .state()
+            .training
+            .live_status()
+            .is_some_and(|s| *s == maskscope::app::runs::RunStatus::Paused)
+        {
+            paused = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(paused, "a second T pauses the run");
+    harness
+        .state_mut()
+        .state_mut()
+        .training
+        .send(maskscope::model::training::TrainCommand::Cancel);
+}

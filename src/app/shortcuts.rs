@@ -23,6 +23,7 @@ pub fn list() -> Vec<(&'static str, &'static str)> {
             tr("Masks / Attention / Decoder / Fine-tune view"),
         ),
         ("M", tr("Causal mask on / off")),
+        ("T", tr("Start, pause or resume fine-tuning")),
         ("L", tr("Lessons panel")),
         (tr("N / Page Down"), tr("Next lesson step")),
         (tr("B / Page Up"), tr("Previous lesson step")),
@@ -50,6 +51,7 @@ struct Pressed {
     reset: bool,
     view: Option<u8>,
     causal: bool,
+    train: bool,
     lessons: bool,
     next: bool,
     previous: bool,
@@ -108,6 +110,7 @@ fn read_keys(ctx: &egui::Context, lessons_open: bool) -> Pressed {
         p.play = plain(i, Key::P);
         p.reset = plain(i, Key::R);
         p.causal = plain(i, Key::M);
+        p.train = plain(i, Key::T);
         p.lessons = plain(i, Key::L);
         if lessons_open {
             p.next = plain(i, Key::N) | plain(i, Key::PageDown);
@@ -185,6 +188,9 @@ fn act(ctx: &egui::Context, state: &mut AppState, p: Pressed) {
         let mut mask = state.settings.mask;
         mask.causal = !mask.causal;
         state.set_mask(mask);
+    }
+    if p.train {
+        toggle_training(state);
     }
     match p.view {
         Some(1) => state.classroom.focus_first_source = true,
@@ -264,5 +270,22 @@ pub fn overlay(ctx: &egui::Context, state: &mut AppState) {
         });
     if !open || close {
         state.classroom.show_shortcuts = false;
+    }
+}
+
+/// T: start a run with the fine-tune form's settings, or pause / resume the live one, so a
+/// lesson's training step needs no mouse.
+fn toggle_training(state: &mut AppState) {
+    use crate::model::training::TrainCommand;
+    if !state.training.is_running() {
+        state.start_training();
+    } else if state
+        .training
+        .live_status()
+        .is_some_and(|s| *s == super::runs::RunStatus::Paused)
+    {
+        state.training.send(TrainCommand::Resume);
+    } else {
+        state.training.send(TrainCommand::Pause);
     }
 }
