@@ -914,8 +914,6 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resul
 // ---------------------------------------------------------------------------------------------
 // Softmax and log-softmax over the last dimension
 
-struct SoftmaxOp;
-
 kernel! {
     fn softmax_fwd(x: &[f32], d: usize) -> Vec<f32> {
         let mut out = Vec::with_capacity(x.len());
@@ -944,25 +942,32 @@ kernel! {
     }
 }
 
-impl CustomOp1 for SoftmaxOp {
+/// A row-wise op over the last dimension whose backward pass needs only the op's result
+/// and the incoming gradient (softmax and log-softmax).
+struct RowwiseOp {
+    name: &'static str,
+    forward: fn(&[f32], usize) -> Vec<f32>,
+    backward: fn(&[f32], &[f32], usize) -> Vec<f32>,
+}
+
+impl CustomOp1 for RowwiseOp {
     fn name(&self) -> &'static str {
-        "maskscope-softmax"
+        self.name
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous(self.name(), storage, layout)?;
-        let d = last_dim(self.name(), layout)?;
-        rows_of(self.name(), x.len(), d)?;
-        let out = softmax_fwd(x, d);
+        let x = contiguous(self.name, storage, layout)?;
+        let d = last_dim(self.name, layout)?;
+        rows_of(self.name, x.len(), d)?;
+        let out = (self.forward)(x, d);
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
-    /// dx = y * (g - sum(g * y)) per row.
     fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let d = arg.dims().last().copied().unwrap_or(1).max(1);
         read_contiguous(res, |y| {
             read_contiguous(grad, |g| {
-                let gx = softmax_bwd(y, g, d);
+                let gx = (self.backward)(y, g, d);
                 tensor_like(gx, arg).map(Some)
             })
         })
@@ -971,10 +976,12 @@ impl CustomOp1 for SoftmaxOp {
 
 /// Softmax over the last dimension.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(SoftmaxOp)
+    x.contiguous()?.apply_op1(RowwiseOp {
+        name: "maskscope-softmax",
+        forward: softmax_fwd,
+        backward: softmax_bwd,
+    })
 }
-
-struct LogSoftmaxOp;
 
 kernel! {
     fn log_softmax_fwd(x: &[f32], d: usize) -> Vec<f32> {
@@ -1004,34 +1011,13 @@ kernel! {
     }
 }
 
-impl CustomOp1 for LogSoftmaxOp {
-    fn name(&self) -> &'static str {
-        "maskscope-log-softmax"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous(self.name(), storage, layout)?;
-        let d = last_dim(self.name(), layout)?;
-        rows_of(self.name(), x.len(), d)?;
-        let out = log_softmax_fwd(x, d);
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
-
-    /// dx = g - softmax * sum(g) per row, softmax = exp(y).
-    fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let d = arg.dims().last().copied().unwrap_or(1).max(1);
-        read_contiguous(res, |y| {
-            read_contiguous(grad, |g| {
-                let gx = log_softmax_bwd(y, g, d);
-                tensor_like(gx, arg).map(Some)
-            })
-        })
-    }
-}
-
 /// Log-softmax over the last dimension.
 pub fn log_softmax_last_dim(x: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(LogSoftmaxOp)
+    x.contiguous()?.apply_op1(RowwiseOp {
+        name: "maskscope-log-softmax",
+        forward: log_softmax_fwd,
+        backward: log_softmax_bwd,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
