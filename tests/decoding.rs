@@ -8,17 +8,7 @@ use maskscope::tokenizer::{BOS, EOS, TokenizerKind, Vocab};
 use maskscope::trace::StepTrace;
 
 fn engine(norm_first: bool, seed: u64) -> Engine {
-    let config = ModelConfig {
-        d_model: 16,
-        n_heads: 2,
-        n_encoder_layers: 2,
-        n_decoder_layers: 2,
-        d_ff: 32,
-        dropout: 0.0,
-        norm_first,
-        max_len: 10,
-        tokenizer: TokenizerKind::Char,
-    };
+    let config = ModelConfig::tiny(norm_first, 10);
     Engine::new_random(
         config,
         Vocab::build(TokenizerKind::Char, ["abcdefgh"]),

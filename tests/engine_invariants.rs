@@ -17,15 +17,9 @@ const LETTERS: &str = "abcdefgh";
 
 fn config(norm_first: bool, layers: usize) -> ModelConfig {
     ModelConfig {
-        d_model: 16,
-        n_heads: 2,
         n_encoder_layers: layers,
         n_decoder_layers: layers,
-        d_ff: 32,
-        dropout: 0.0,
-        norm_first,
-        max_len: 12,
-        tokenizer: TokenizerKind::Char,
+        ..ModelConfig::tiny(norm_first, 12)
     }
 }
 

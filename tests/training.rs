@@ -15,17 +15,7 @@ use maskscope::model::{Engine, Example, ModelConfig};
 use maskscope::tokenizer::{TokenizerKind, Vocab};
 
 fn config(norm_first: bool) -> ModelConfig {
-    ModelConfig {
-        d_model: 16,
-        n_heads: 2,
-        n_encoder_layers: 2,
-        n_decoder_layers: 2,
-        d_ff: 32,
-        dropout: 0.0,
-        norm_first,
-        max_len: 8,
-        tokenizer: TokenizerKind::Char,
-    }
+    ModelConfig::tiny(norm_first, 8)
 }
 
 fn engine(norm_first: bool, seed: u64) -> Engine {

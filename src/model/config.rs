@@ -42,6 +42,22 @@ impl ModelConfig {
         }
     }
 
+    /// The smallest model that still has every part (2 heads, 2 + 2 layers, no dropout):
+    /// tests and examples use it.
+    pub fn tiny(norm_first: bool, max_len: usize) -> Self {
+        Self {
+            d_model: 16,
+            n_heads: 2,
+            n_encoder_layers: 2,
+            n_decoder_layers: 2,
+            d_ff: 32,
+            dropout: 0.0,
+            norm_first,
+            max_len,
+            tokenizer: TokenizerKind::Char,
+        }
+    }
+
     pub fn head_dim(&self) -> usize {
         self.d_model / self.n_heads
     }

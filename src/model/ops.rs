@@ -597,17 +597,7 @@ mod tests {
             })
             .collect();
         for norm_first in [false, true] {
-            let config = ModelConfig {
-                d_model: 16,
-                n_heads: 2,
-                n_encoder_layers: 2,
-                n_decoder_layers: 2,
-                d_ff: 32,
-                dropout: 0.0,
-                norm_first,
-                max_len: 16,
-                tokenizer: TokenizerKind::Char,
-            };
+            let config = ModelConfig::tiny(norm_first, 16);
             let engine = Engine::new_random(config, vocab.clone(), 3).unwrap();
             let batch = Batch::new(&examples, MaskSettings::default());
             let loss_of = |p: f32| {
