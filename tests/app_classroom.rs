@@ -5,6 +5,8 @@ use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use maskscope::app::App;
+
+mod common;
 use maskscope::app::classroom::Highlight;
 use maskscope::app::presenter::PRESENTER_ZOOM;
 use maskscope::app::settings::{StrategyKind, ViewId};
@@ -13,13 +15,7 @@ use maskscope::masks::MaskMethod;
 use maskscope::trace::AttentionKind;
 
 fn harness() -> Harness<'static, App> {
-    let mut harness = Harness::builder()
-        .with_size([1366.0, 768.0])
-        .build_eframe(|cc| {
-            let mut app = App::new(cc);
-            app.state_mut().native_dialogs = false;
-            app
-        });
+    let mut harness = common::app();
     harness.run_steps(3);
     harness
 }

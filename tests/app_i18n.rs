@@ -13,12 +13,11 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 use maskscope::app::App;
-use maskscope::app::bundled::{self, random_model};
+
+mod common;
 use maskscope::app::fonts::CJK_FONT;
 use maskscope::app::settings::Settings;
-use maskscope::app::state::{AppState, InputRow, ModelInfo, ModelOrigin};
 use maskscope::i18n::{Language, set_language};
-use maskscope::tasks::Task;
 use skrifa::MetadataProvider;
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -29,51 +28,18 @@ fn lock() -> MutexGuard<'static, ()> {
 
 /// The app as `maskscope` opens it (bundled model, default settings).
 fn harness() -> Harness<'static, App> {
-    let mut harness = Harness::builder()
-        .with_size([1366.0, 768.0])
-        .build_eframe(|cc| {
-            let mut app = App::new(cc);
-            app.state_mut().native_dialogs = false;
-            // Independent of a MASKSCOPE_LANG in the environment.
-            app.state_mut().settings.language = Language::En;
-            app
-        });
+    let mut harness = common::app();
     harness.run();
     harness
 }
 
 /// The fixed untrained model of tests/app_snapshots.rs, in `language`.
 fn snapshot_harness(language: Language) -> Harness<'static, App> {
-    let mut harness = Harness::builder()
-        .with_size([1366.0, 768.0])
-        .build_eframe(move |_cc| {
-            let engine = random_model(Task::Dates);
-            let info = ModelInfo {
-                name: "snapshot model".into(),
-                origin: ModelOrigin::Random {
-                    reason: "snapshot test".into(),
-                },
-                modified: false,
-            };
-            let rows = bundled::examples_for(Task::Dates)
-                .into_iter()
-                .map(InputRow::from)
-                .collect();
-            let settings = Settings {
-                language,
-                ..Settings::default()
-            };
-            let mut state = AppState::with_engine(engine, info, rows, settings);
-            state.native_dialogs = false;
-            App::with_state(state)
-        });
-    harness.run();
-    harness
+    common::snapshot_app(language)
 }
 
-/// Rasterisers differ a little (lavapipe vs a GPU): the threshold of tests/app_snapshots.rs.
 fn options() -> SnapshotOptions {
-    SnapshotOptions::new().threshold(2.0).max_failed_pixels(400)
+    common::snapshot_options()
 }
 
 #[test]

@@ -6,38 +6,16 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 use maskscope::app::App;
-use maskscope::app::bundled::{self, random_model};
-use maskscope::app::settings::Settings;
-use maskscope::app::state::{AppState, InputRow, ModelInfo, ModelOrigin};
-use maskscope::tasks::Task;
+use maskscope::i18n::Language;
+
+mod common;
 
 fn harness() -> Harness<'static, App> {
-    let mut harness = Harness::builder()
-        .with_size([1366.0, 768.0])
-        .build_eframe(|_cc| {
-            let engine = random_model(Task::Dates);
-            let info = ModelInfo {
-                name: "snapshot model".into(),
-                origin: ModelOrigin::Random {
-                    reason: "snapshot test".into(),
-                },
-                modified: false,
-            };
-            let rows = bundled::examples_for(Task::Dates)
-                .into_iter()
-                .map(InputRow::from)
-                .collect();
-            let mut state = AppState::with_engine(engine, info, rows, Settings::default());
-            state.native_dialogs = false;
-            App::with_state(state)
-        });
-    harness.run();
-    harness
+    common::snapshot_app(Language::En)
 }
 
-/// Rasterisers differ a little (lavapipe vs a GPU): allow small per-pixel differences.
 fn options() -> SnapshotOptions {
-    SnapshotOptions::new().threshold(2.0).max_failed_pixels(400)
+    common::snapshot_options()
 }
 
 fn open_tab(harness: &mut Harness<'static, App>, title: &str) {

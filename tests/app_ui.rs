@@ -7,19 +7,14 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use maskscope::app::App;
+
+mod common;
 use maskscope::app::runs::RunStatus;
 use maskscope::app::settings::DataSource;
 use maskscope::tasks::Task;
 
 fn harness() -> Harness<'static, App> {
-    let mut harness = Harness::builder()
-        .with_size([1366.0, 768.0])
-        .build_eframe(|cc| {
-            let mut app = App::new(cc);
-            // Tests never open a system file dialog: paths are typed into the fallback window.
-            app.state_mut().native_dialogs = false;
-            app
-        });
+    let mut harness = common::app();
     harness.run();
     harness
 }

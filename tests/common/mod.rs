@@ -1,0 +1,58 @@
+//! The app harnesses shared by the UI test files. Each test file uses a part of this module.
+#![allow(dead_code)]
+
+use egui_kittest::{Harness, SnapshotOptions};
+use maskscope::app::App;
+use maskscope::app::bundled::{self, random_model};
+use maskscope::app::settings::Settings;
+use maskscope::app::state::{AppState, InputRow, ModelInfo, ModelOrigin};
+use maskscope::i18n::Language;
+use maskscope::tasks::Task;
+
+/// The app as `maskscope` opens it (bundled dates model), in English, at 1366x768. Tests never
+/// open a system file dialog: paths are typed into the fallback window. Not yet run.
+pub fn app() -> Harness<'static, App> {
+    Harness::builder()
+        .with_size([1366.0, 768.0])
+        .build_eframe(|cc| {
+            let mut app = App::new(cc);
+            app.state_mut().native_dialogs = false;
+            // Independent of a MASKSCOPE_LANG or saved language in the environment.
+            app.state_mut().settings.language = Language::En;
+            app
+        })
+}
+
+/// A fixed, seeded untrained model (independent of the bundled checkpoints) with the dates
+/// example rows, in `language`, drawn once: what the snapshot images show.
+pub fn snapshot_app(language: Language) -> Harness<'static, App> {
+    let mut harness = Harness::builder()
+        .with_size([1366.0, 768.0])
+        .build_eframe(move |_cc| {
+            let info = ModelInfo {
+                name: "snapshot model".into(),
+                origin: ModelOrigin::Random {
+                    reason: "snapshot test".into(),
+                },
+                modified: false,
+            };
+            let rows = bundled::examples_for(Task::Dates)
+                .into_iter()
+                .map(InputRow::from)
+                .collect();
+            let settings = Settings {
+                language,
+                ..Settings::default()
+            };
+            let mut state = AppState::with_engine(random_model(Task::Dates), info, rows, settings);
+            state.native_dialogs = false;
+            App::with_state(state)
+        });
+    harness.run();
+    harness
+}
+
+/// Rasterisers differ a little (lavapipe vs a GPU): allow small per-pixel differences.
+pub fn snapshot_options() -> SnapshotOptions {
+    SnapshotOptions::new().threshold(2.0).max_failed_pixels(400)
+}
