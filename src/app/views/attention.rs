@@ -12,6 +12,10 @@ use crate::i18n::{tr, trf};
 use crate::masks::MaskMethod;
 use crate::trace::{AttentionKind, SequenceTrace};
 
+/// Largest cell of the enlarged heatmap: it grows into the free space, so a short sequence
+/// still reads from the back of a room.
+const ENLARGED_MAX_CELL: f32 = 56.0;
+
 #[derive(Default)]
 pub struct AttentionView;
 
@@ -179,6 +183,7 @@ impl View for AttentionView {
                                 .scale(scale)
                                 .value_name(tr("current - pinned"))
                                 .max_size(size)
+.cell_range(4.0, ENLARGED_MAX_CELL)
                                 .show_values(state.settings.show_values)
                                 .name(tr("Attention difference heatmap"))
                                 .show(ui);
@@ -203,6 +208,7 @@ impl View for AttentionView {
                         .scale(scale)
                         .value_name(tr("weight"))
                         .max_size(size)
+.cell_range(4.0, ENLARGED_MAX_CELL)
                         .show_values(state.settings.show_values)
                         .name(tr("Attention heatmap"))
                         .show(ui);
