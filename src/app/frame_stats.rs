@@ -1,11 +1,11 @@
 //! Frame-time measurement for the "the UI never blocks" promise. With
-//! `MASKSCOPE_FRAME_STATS=1` the app prints, every five seconds, the median and 95th
+//! `MASKSCOPE_FRAME_STATS=1` the app prints, every two seconds, the median and 95th
 //! percentile of the time its own code took per frame (eframe's `cpu_usage`) and of the
 //! wall time between frames, and whether a training run was active.
 
 use std::time::{Duration, Instant};
 
-const REPORT_EVERY: Duration = Duration::from_secs(5);
+const REPORT_EVERY: Duration = Duration::from_secs(2);
 
 pub struct FrameStats {
     enabled: bool,
