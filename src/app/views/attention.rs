@@ -168,23 +168,28 @@ impl View for AttentionView {
                 let current = matrix(&seq, a.kind, layer, head, a.mean_over_heads);
                 let side = (ui.available_width() - 20.0).min(ui.available_height().max(300.0) - 60.0).clamp(220.0, 620.0);
                 let size = vec2(side, side);
+                let show_values = state.settings.show_values;
+                // The enlarged heatmap, current weights or their difference from the pinned ones.
+                let enlarged = |values| {
+                    Heatmap::new(values)
+                        .labels(q_tokens, k_tokens)
+                        .highlight_cell(highlight)
+                        .real_lengths(q_real, k_real)
+                        .mask(mask)
+                        .max_size(size)
+                        .cell_range(4.0, ENLARGED_MAX_CELL)
+                        .show_values(show_values)
+                };
                 if a.diff {
                     match state.pinned.as_ref().map(|p| matrix(&p.sequence, a.kind, layer, head, a.mean_over_heads)) {
                         Some(pinned) if pinned.dim() == current.dim() => {
                             let diff = &current - &pinned;
                             let abs_max = diff.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
                             let scale = Scale::Diverging { abs_max };
-                            Heatmap::new(diff.view())
-                                .labels(q_tokens, k_tokens)
-                                .highlight_cell(highlight)
-                                .real_lengths(q_real, k_real)
-                                .mask(mask)
+                            enlarged(diff.view())
                                 .blocked(Blocked::Overlay)
                                 .scale(scale)
                                 .value_name(tr("current - pinned"))
-                                .max_size(size)
-.cell_range(4.0, ENLARGED_MAX_CELL)
-                                .show_values(state.settings.show_values)
                                 .name(tr("Attention difference heatmap"))
                                 .show(ui);
                             color_bar(ui, scale, 140.0);
@@ -199,17 +204,10 @@ impl View for AttentionView {
                     }
                 } else {
                     let scale = if a.auto_range { Scale::auto(current.view(), Some(mask), colormap) } else { fixed };
-                    Heatmap::new(current.view())
-                        .labels(q_tokens, k_tokens)
-                        .highlight_cell(highlight)
-                        .real_lengths(q_real, k_real)
-                        .mask(mask)
+                    enlarged(current.view())
                         .blocked(blocked)
                         .scale(scale)
                         .value_name(tr("weight"))
-                        .max_size(size)
-.cell_range(4.0, ENLARGED_MAX_CELL)
-                        .show_values(state.settings.show_values)
                         .name(tr("Attention heatmap"))
                         .show(ui);
                     color_bar(ui, scale, 140.0);

@@ -510,29 +510,27 @@ impl<'a> Heatmap<'a> {
             } else {
                 font.clone()
             };
-            for (r, label) in row_labels.iter().enumerate().take(self.rows) {
-                let pad = self.row_real.is_some_and(|n| r >= n);
-                let hot = hovered.is_some_and(|(hr, _)| hr == r);
-                let color = if hot {
+            // The hovered row / column stands out; padding positions are dimmed.
+            let label_color = |hot: bool, pad: bool| {
+                if hot {
                     ui.visuals().strong_text_color()
                 } else if pad {
                     weak
                 } else {
                     text_color
-                };
+                }
+            };
+            for (r, label) in row_labels.iter().enumerate().take(self.rows) {
+                let pad = self.row_real.is_some_and(|n| r >= n);
+                let hot = hovered.is_some_and(|(hr, _)| hr == r);
+                let color = label_color(hot, pad);
                 let pos = pos2(grid.left() - 4.0, grid.top() + (r as f32 + 0.5) * cell);
                 painter.text(pos, Align2::RIGHT_CENTER, label, label_font.clone(), color);
             }
             for (c, label) in col_labels.iter().enumerate().take(self.cols) {
                 let pad = self.col_real.is_some_and(|n| c >= n);
                 let hot = hovered.is_some_and(|(_, hc)| hc == c);
-                let color = if hot {
-                    ui.visuals().strong_text_color()
-                } else if pad {
-                    weak
-                } else {
-                    text_color
-                };
+                let color = label_color(hot, pad);
                 let x = grid.left() + (c as f32 + 0.5) * cell;
                 if rotate {
                     let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
