@@ -381,19 +381,23 @@ fn worker_pauses_resumes_and_cancels_in_order() {
             *last = m.step;
         }
     };
+    // Receives progress events (and nothing else) until `until` steps have run.
+    let run_until = |until: usize, last_step: &mut usize| {
+        while *last_step < until {
+            let e = recv(&run, WAIT);
+            assert!(
+                matches!(
+                    e,
+                    TrainEvent::Step(_) | TrainEvent::Eval(_) | TrainEvent::Weights(_)
+                ),
+                "unexpected {}",
+                name(&e)
+            );
+            expect_step(&e, last_step);
+        }
+    };
     // A few steps run.
-    while last_step < 3 {
-        let e = recv(&run, WAIT);
-        assert!(
-            matches!(
-                e,
-                TrainEvent::Step(_) | TrainEvent::Eval(_) | TrainEvent::Weights(_)
-            ),
-            "unexpected {}",
-            name(&e)
-        );
-        expect_step(&e, &mut last_step);
-    }
+    run_until(3, &mut last_step);
     run.send(maskscope::model::training::TrainCommand::Pause);
     loop {
         let e = recv(&run, WAIT);
@@ -414,18 +418,7 @@ fn worker_pauses_resumes_and_cancels_in_order() {
     run.send(maskscope::model::training::TrainCommand::Resume);
     assert!(matches!(recv(&run, WAIT), TrainEvent::Resumed));
     let resumed_at = last_step;
-    while last_step < resumed_at + 2 {
-        let e = recv(&run, WAIT);
-        assert!(
-            matches!(
-                e,
-                TrainEvent::Step(_) | TrainEvent::Eval(_) | TrainEvent::Weights(_)
-            ),
-            "unexpected {}",
-            name(&e)
-        );
-        expect_step(&e, &mut last_step);
-    }
+    run_until(resumed_at + 2, &mut last_step);
     run.send(maskscope::model::training::TrainCommand::Cancel);
     loop {
         let e = recv(&run, WAIT);

@@ -261,11 +261,6 @@ pub fn masked_cross_entropy(
     Ok(((per_row.sum_all()? / count as f64)?, per_row))
 }
 
-/// A `(rows, cols)` f32 tensor from a flat vector, on `device`.
-pub fn matrix(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Result<Tensor> {
-    Tensor::from_vec(values, (rows, cols), device)?.to_dtype(DType::F32)
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;

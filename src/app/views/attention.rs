@@ -125,34 +125,31 @@ impl View for AttentionView {
                     }
                     ui.label(RichText::new(tr("mean")).small());
                     ui.end_row();
-                    for l in 0..layers {
-                        ui.label(RichText::new(trf("layer {}", &[&l])).small());
-                        for h in 0..heads {
-                            let m = att.head(l, h);
-                            let selected = !a.mean_over_heads && l == layer && h == head;
-                            let r = Heatmap::new(m.view())
-                                .mask(mask)
-                                .blocked(blocked)
-                                .scale(fixed)
-                                .max_size(vec2(thumb, thumb))
-                                .cell_range(1.0, 12.0)
-                                .clickable(trf("Layer {} head {}", &[&l, &h]), selected)
-                                .show(ui);
-                            if r.response.clicked() {
-                                picked = Some((l, Some(h)));
-                            }
-                        }
-                        let m = att.mean_over_heads(l);
-                        let selected = a.mean_over_heads && l == layer;
-                        let r = Heatmap::new(m.view())
+                    // One clickable thumbnail of the layer x head grid.
+                    let thumbnail = |ui: &mut Ui, values: &Array2<f32>, label: String, selected: bool| {
+                        Heatmap::new(values.view())
                             .mask(mask)
                             .blocked(blocked)
                             .scale(fixed)
                             .max_size(vec2(thumb, thumb))
                             .cell_range(1.0, 12.0)
-                            .clickable(trf("Layer {} mean over heads", &[&l]), selected)
-                            .show(ui);
-                        if r.response.clicked() {
+                            .clickable(label, selected)
+                            .show(ui)
+                            .response
+                            .clicked()
+                    };
+                    for l in 0..layers {
+                        ui.label(RichText::new(trf("layer {}", &[&l])).small());
+                        for h in 0..heads {
+                            let m = att.head(l, h);
+                            let selected = !a.mean_over_heads && l == layer && h == head;
+                            if thumbnail(ui, &m, trf("Layer {} head {}", &[&l, &h]), selected) {
+                                picked = Some((l, Some(h)));
+                            }
+                        }
+                        let m = att.mean_over_heads(l);
+                        let selected = a.mean_over_heads && l == layer;
+                        if thumbnail(ui, &m, trf("Layer {} mean over heads", &[&l]), selected) {
                             picked = Some((l, None));
                         }
                         ui.end_row();

@@ -323,13 +323,17 @@ impl<'a> Heatmap<'a> {
                     .x
             })
         };
-        let row_label_w = if show_labels {
-            row_labels
+        // Width of the widest label (capped), plus a gap to the grid.
+        let widest = |labels: &[String]| {
+            labels
                 .iter()
                 .map(|s| measure(s))
                 .fold(0.0, f32::max)
                 .min(90.0)
                 + 6.0
+        };
+        let row_label_w = if show_labels {
+            widest(&row_labels)
         } else {
             0.0
         };
@@ -337,12 +341,7 @@ impl<'a> Heatmap<'a> {
         let col_label_h = if !show_labels {
             0.0
         } else if rotate {
-            col_labels
-                .iter()
-                .map(|s| measure(s))
-                .fold(0.0, f32::max)
-                .min(90.0)
-                + 6.0
+            widest(&col_labels)
         } else {
             16.0
         };
