@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::bundled;
+use crate::bundled_models as bundled;
 use crate::dataset;
 use crate::masks::{MaskMethod, MaskSettings};
 use crate::model::decoding::Strategy;
@@ -290,7 +290,7 @@ pub fn open_model(name_or_path: &str) -> Result<Engine> {
     if !path.exists() {
         bail!(
             "no checkpoint at `{name_or_path}` and no bundled model of that name (bundled: {})",
-            bundled::NAMES.join(", ")
+            bundled::names().join(", ")
         );
     }
     Engine::load(path).with_context(|| format!("loading {}", path.display()))
@@ -663,7 +663,7 @@ fn inspect(args: InspectArgs) -> Result<()> {
     let (trace, warnings) = engine.inspect(&pairs, &args.masks.settings())?;
     println!(
         "{}",
-        serde_json::to_string(&crate::export::batch_json(&trace, &warnings))?
+        serde_json::to_string(&crate::inspect_json::batch_json(&trace, &warnings))?
     );
     Ok(())
 }
