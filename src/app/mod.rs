@@ -10,6 +10,7 @@ pub mod classroom;
 pub mod export;
 pub mod fonts;
 pub mod frame_stats;
+pub mod icon;
 pub mod lesson_panel;
 pub mod presenter;
 pub mod render;
@@ -34,7 +35,8 @@ pub fn run() -> eframe::Result<()> {
             .with_title("maskscope")
             .with_app_id("maskscope")
             .with_inner_size([1360.0, 760.0])
-            .with_min_inner_size([900.0, 560.0]),
+            .with_min_inner_size([900.0, 560.0])
+            .with_icon(icon::window_icon()),
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
