@@ -21,10 +21,18 @@ use crate::model::{Engine, Example, ModelConfig};
 use crate::tasks::{self, Pair, Splits, Task};
 use crate::tokenizer::{TokenizerKind, Vocab};
 
+/// `maskscope --version`: the version and the commit it was built from (see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MASKSCOPE_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "maskscope",
-    version,
+    version = VERSION,
     about = "See how a transformer decoder is fed and masked. Without a subcommand, opens the window."
 )]
 pub struct Cli {

@@ -5,7 +5,8 @@
 //! 1. Plain data and pure helpers, the files directly in `app/`: [`settings`], [`labels`],
 //!    [`colormap`], [`figures`] (the grids and matrices both the views and the exports draw),
 //!    [`export_jobs`], [`regions`], [`png`], [`intents`], [`session_file`] (the session file
-//!    format), [`highlight`], [`example_rows`], [`fonts`], [`frame_stats`], [`offscreen`].
+//!    format), [`highlight`], [`example_rows`], [`fonts`], [`icon`], [`frame_stats`],
+//!    [`offscreen`].
 //! 2. [`state`]: the model, the input rows, the trace, the stepper, fine-tuning runs, the
 //!    lesson shown, messages. No dialogs, no exports, no session files.
 //! 3. [`widgets`] and [`views`]: draw the state and return [`intents::Intent`]s; one view
@@ -22,6 +23,7 @@ pub mod figures;
 pub mod fonts;
 pub mod frame_stats;
 pub mod highlight;
+pub mod icon;
 pub mod intents;
 pub mod labels;
 pub mod offscreen;
@@ -46,7 +48,8 @@ pub fn run() -> eframe::Result<()> {
             .with_title("maskscope")
             .with_app_id("maskscope")
             .with_inner_size([1360.0, 760.0])
-            .with_min_inner_size([900.0, 560.0]),
+            .with_min_inner_size([900.0, 560.0])
+            .with_icon(icon::window_icon()),
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
