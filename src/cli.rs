@@ -397,6 +397,11 @@ fn parse_groups(keys: &[String], config: &ModelConfig) -> Result<BTreeSet<Group>
 }
 
 fn train(args: TrainArgs) -> Result<()> {
+    if let Some(base) = args.base.as_deref()
+        && crate::marian_cli::is_model_folder(base)
+    {
+        return crate::marian_cli::fine_tune(base, &args);
+    }
     let (splits, source) = load_splits(
         &args.data,
         args.train_size,
@@ -605,6 +610,15 @@ fn eval(args: EvalArgs) -> Result<()> {
 }
 
 fn decode(args: DecodeArgs) -> Result<()> {
+    if crate::marian_cli::is_model_folder(&args.model) {
+        use crate::marian_cli::MarianStrategy;
+        let strategy = match args.strategy {
+            StrategyArg::Greedy => MarianStrategy::Greedy,
+            StrategyArg::Beam => MarianStrategy::Beam(args.beam_width),
+            StrategyArg::Sample => bail!("sampling is not available for model folders yet"),
+        };
+        return crate::marian_cli::decode(&args.model, &args.src, strategy, args.json);
+    }
     let engine = open_model(&args.model)?;
     let strategy = match args.strategy {
         StrategyArg::Greedy => Strategy::Greedy,
@@ -661,13 +675,16 @@ fn inspect(args: InspectArgs) -> Result<()> {
             args.tgt.len()
         );
     }
-    let engine = open_model(&args.model)?;
     let pairs: Vec<(&str, &str)> = args
         .src
         .iter()
         .zip(&args.tgt)
         .map(|(s, t)| (s.as_str(), t.as_str()))
         .collect();
+    if crate::marian_cli::is_model_folder(&args.model) {
+        return crate::marian_cli::inspect(&args.model, &pairs, &args.masks.settings());
+    }
+    let engine = open_model(&args.model)?;
     let (trace, warnings) = engine.inspect(&pairs, &args.masks.settings())?;
     println!(
         "{}",
