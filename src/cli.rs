@@ -17,8 +17,8 @@ use crate::model::groups::Group;
 use crate::model::training::{
     Schedule, TrainEvent, TrainOptions, TrainingRun, evaluate, trainable_counts,
 };
-use crate::model::{Engine, Example, ModelConfig};
-use crate::tasks::{self, Pair, Splits, Task};
+use crate::model::{Engine, ModelConfig};
+use crate::tasks::{self, Splits, Task};
 use crate::tokenizer::{TokenizerKind, Vocab};
 
 /// `maskscope --version`: the version and the commit it was built from (see `build.rs`).
@@ -353,19 +353,6 @@ fn load_splits(
     Ok((splits, task.name().to_string()))
 }
 
-fn to_examples(engine: &Engine, pairs: &[Pair]) -> (Vec<Example>, usize) {
-    let mut warned = 0;
-    let examples = pairs
-        .iter()
-        .map(|p| {
-            let t = engine.tokenize(&p.src, &p.tgt);
-            warned += usize::from(!t.warnings.is_empty());
-            t.example
-        })
-        .collect();
-    (examples, warned)
-}
-
 /// Vocabulary covering every character the task can produce (sampled generously).
 pub fn task_vocab(splits: &Splits, task: Option<Task>) -> Vocab {
     let mut texts: Vec<String> = splits
@@ -441,12 +428,12 @@ fn train(args: TrainArgs) -> Result<()> {
             Engine::new_random(config, task_vocab(&splits, task), args.seed)?
         }
     };
-    let (train, warned) = to_examples(&engine, &splits.train);
+    let (train, warned) = engine.tokenize_pairs(&splits.train);
     if warned > 0 {
         eprintln!("note: {warned} training pairs had unknown characters or were truncated");
     }
-    let (validation, _) = to_examples(&engine, &splits.validation);
-    let (test, _) = to_examples(&engine, &splits.test);
+    let (validation, _) = engine.tokenize_pairs(&splits.validation);
+    let (test, _) = engine.tokenize_pairs(&splits.test);
     let mut lr_multipliers = BTreeMap::new();
     for spec in args.lr_mult.iter().filter(|s| !s.is_empty()) {
         let (key, value) = spec
@@ -582,7 +569,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     } else {
         splits.test
     };
-    let (examples, warned) = to_examples(&engine, &pairs);
+    let (examples, warned) = engine.tokenize_pairs(&pairs);
     let m = evaluate(&engine, &examples, MaskSettings::default(), 0)?;
     if args.json {
         println!(

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod fast_ops;
 pub mod groups;
 pub mod layers;
+pub mod leaks;
 pub mod ops;
 pub mod params;
 pub mod pass;

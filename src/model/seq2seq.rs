@@ -2,6 +2,8 @@
 //! `nn.Transformer` (with its final encoder and decoder LayerNorms) and a linear head.
 //! Parameter names match the PyTorch module's `state_dict()` (see docs/checkpoint-format.md).
 
+use std::sync::OnceLock;
+
 use candle_core::{Device, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
@@ -50,7 +52,9 @@ pub struct Seq2Seq {
     decoder: Vec<DecoderLayer>,
     decoder_norm: LayerNorm,
     generator: Linear,
-    positions: Tensor, // (max_len + 2, d)
+    /// Sinusoidal positions `(max_len + 2, d)`, built on first use: building the model only
+    /// to learn its parameter shapes (checkpoint validation) never pays for the table.
+    positions: OnceLock<Tensor>,
 }
 
 impl Seq2Seq {
@@ -62,7 +66,6 @@ impl Seq2Seq {
             n_decoder_layers,
             d_ff,
             norm_first,
-            max_len,
             ..
         } = *config;
         // Embeddings start at std 1/sqrt(d) so that after the sqrt(d) scale they have unit variance.
@@ -90,7 +93,7 @@ impl Seq2Seq {
             decoder,
             decoder_norm: LayerNorm::new(d, t.pp("decoder.norm"))?,
             generator: Linear::new(d, vocab_size, vb.pp("generator"))?,
-            positions: positional_encoding(max_len + 2, d, vb.device())?,
+            positions: OnceLock::new(),
         })
     }
 
@@ -99,13 +102,24 @@ impl Seq2Seq {
     }
 
     fn device(&self) -> &Device {
-        self.positions.device()
+        self.src_embed.device()
     }
 
     /// Positions `offset .. offset + len`, `(len, d)`.
     fn positions(&self, offset: usize, len: usize) -> Result<Tensor> {
-        if offset + len <= self.positions.dim(0)? {
-            self.positions.narrow(0, offset, len)
+        let table = match self.positions.get() {
+            Some(table) => table,
+            None => {
+                let table = positional_encoding(
+                    self.config.max_len + 2,
+                    self.config.d_model,
+                    self.device(),
+                )?;
+                self.positions.get_or_init(|| table)
+            }
+        };
+        if offset + len <= table.dim(0)? {
+            table.narrow(0, offset, len)
         } else {
             positional_encoding(offset + len, self.config.d_model, self.device())?
                 .narrow(0, offset, len)
@@ -195,5 +209,29 @@ impl Seq2Seq {
             decoder_self,
             cross,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::masks::MaskSettings;
+    use crate::model::{Engine, ModelConfig};
+    use crate::tokenizer::{TokenizerKind, Vocab};
+
+    /// Checkpoint validation builds the model to learn its shapes; the position table (134 MB
+    /// at the config limits) must wait for the first forward pass.
+    #[test]
+    fn the_position_table_is_built_on_first_use() {
+        let vocab = Vocab::build(TokenizerKind::Char, ["abcd"]);
+        let engine = Engine::new_random(ModelConfig::tiny(false, 8), vocab, 1).unwrap();
+        assert!(engine.model().positions.get().is_none());
+        let example = engine.tokenize("ab", "cd").example;
+        engine.logits(&[example], &MaskSettings::default()).unwrap();
+        let table = engine
+            .model()
+            .positions
+            .get()
+            .expect("built by the forward pass");
+        assert_eq!(table.dims(), [8 + 2, 16]);
     }
 }
