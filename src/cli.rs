@@ -434,6 +434,12 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     let (validation, _) = engine.tokenize_pairs(&splits.validation);
     let (test, _) = engine.tokenize_pairs(&splits.test);
+    if validation.is_empty() || test.is_empty() {
+        eprintln!(
+            "note: {} pairs are too few to hold any out for validation and test (each takes 10%, so at least 5 pairs are needed); training on them without held-out figures",
+            train.len() + validation.len() + test.len()
+        );
+    }
     let mut lr_multipliers = BTreeMap::new();
     for spec in args.lr_mult.iter().filter(|s| !s.is_empty()) {
         let (key, value) = spec
@@ -526,14 +532,20 @@ fn train(args: TrainArgs) -> Result<()> {
     };
     weights.apply_to(&engine)?;
     let seconds = started.elapsed().as_secs_f64();
-    let test_metrics = evaluate(&engine, &test, MaskSettings::default(), options.steps)?;
-    eprintln!(
-        "test ({} held-out): loss {:.4}  token acc {:.2}%  exact match {:.2}%  ({seconds:.0}s training)",
-        test.len(),
-        test_metrics.val_loss,
-        100.0 * test_metrics.token_accuracy,
-        100.0 * test_metrics.exact_match
-    );
+    let test_metrics = if test.is_empty() {
+        eprintln!("no held-out test pairs: no test figures ({seconds:.0}s training)");
+        None
+    } else {
+        let m = evaluate(&engine, &test, MaskSettings::default(), options.steps)?;
+        eprintln!(
+            "test ({} held-out): loss {:.4}  token acc {:.2}%  exact match {:.2}%  ({seconds:.0}s training)",
+            test.len(),
+            m.val_loss,
+            100.0 * m.token_accuracy,
+            100.0 * m.exact_match
+        );
+        Some(m)
+    };
     let mut engine = engine;
     engine.history = Some(json!({
         "data": source,
@@ -541,7 +553,7 @@ fn train(args: TrainArgs) -> Result<()> {
         "train_seconds": seconds,
         "final_train_loss": last_loss,
         "validation": last_eval,
-        "test": { "n": test.len(), "loss": test_metrics.val_loss, "token_accuracy": test_metrics.token_accuracy, "exact_match": test_metrics.exact_match },
+        "test": test_metrics.map(|m| json!({ "n": test.len(), "loss": m.val_loss, "token_accuracy": m.token_accuracy, "exact_match": m.exact_match })),
         "base": args.base,
         "command": std::env::args().collect::<Vec<_>>().join(" "),
     }));

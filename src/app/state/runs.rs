@@ -206,6 +206,7 @@ impl Training {
         let (train, validation, data_label) = self.pairs(form)?;
         let (train, unk_train) = engine.tokenize_pairs(&train);
         let (validation, unk_val) = engine.tokenize_pairs(&validation);
+        let held_out = !validation.is_empty();
         if train.is_empty() {
             return Err(tr("the training set is empty").into());
         }
@@ -278,6 +279,11 @@ impl Training {
             "training run {} started: {} steps on {}",
             &[&n, &options.steps, &data_label],
         );
+        if !held_out {
+            message += tr(
+                " (no validation pairs: too few pairs to hold any out, so this run has no held-out figures)",
+            );
+        }
         if unk_train + unk_val > 0 {
             message += &trf(
                 " ({} examples contain pieces the vocabulary lacks; they train as <unk>)",
