@@ -17,8 +17,8 @@ use crate::model::groups::Group;
 use crate::model::training::{
     Schedule, TrainEvent, TrainOptions, TrainingRun, evaluate, trainable_counts,
 };
-use crate::model::{Engine, Example, ModelConfig};
-use crate::tasks::{self, Pair, Splits, Task};
+use crate::model::{Engine, ModelConfig};
+use crate::tasks::{self, Splits, Task};
 use crate::tokenizer::{TokenizerKind, Vocab};
 
 /// `maskscope --version`: the version and the commit it was built from (see `build.rs`).
@@ -353,19 +353,6 @@ fn load_splits(
     Ok((splits, task.name().to_string()))
 }
 
-fn to_examples(engine: &Engine, pairs: &[Pair]) -> (Vec<Example>, usize) {
-    let mut warned = 0;
-    let examples = pairs
-        .iter()
-        .map(|p| {
-            let t = engine.tokenize(&p.src, &p.tgt);
-            warned += usize::from(!t.warnings.is_empty());
-            t.example
-        })
-        .collect();
-    (examples, warned)
-}
-
 /// Vocabulary covering every character the task can produce (sampled generously).
 pub fn task_vocab(splits: &Splits, task: Option<Task>) -> Vocab {
     let mut texts: Vec<String> = splits
@@ -446,12 +433,18 @@ fn train(args: TrainArgs) -> Result<()> {
             Engine::new_random(config, task_vocab(&splits, task), args.seed)?
         }
     };
-    let (train, warned) = to_examples(&engine, &splits.train);
+    let (train, warned) = engine.tokenize_pairs(&splits.train);
     if warned > 0 {
         eprintln!("note: {warned} training pairs had unknown characters or were truncated");
     }
-    let (validation, _) = to_examples(&engine, &splits.validation);
-    let (test, _) = to_examples(&engine, &splits.test);
+    let (validation, _) = engine.tokenize_pairs(&splits.validation);
+    let (test, _) = engine.tokenize_pairs(&splits.test);
+    if validation.is_empty() || test.is_empty() {
+        eprintln!(
+            "note: {} pairs are too few to hold any out for validation and test (each takes 10%, so at least 5 pairs are needed); training on them without held-out figures",
+            train.len() + validation.len() + test.len()
+        );
+    }
     let mut lr_multipliers = BTreeMap::new();
     for spec in args.lr_mult.iter().filter(|s| !s.is_empty()) {
         let (key, value) = spec
@@ -544,14 +537,20 @@ fn train(args: TrainArgs) -> Result<()> {
     };
     weights.apply_to(&engine)?;
     let seconds = started.elapsed().as_secs_f64();
-    let test_metrics = evaluate(&engine, &test, MaskSettings::default(), options.steps)?;
-    eprintln!(
-        "test ({} held-out): loss {:.4}  token acc {:.2}%  exact match {:.2}%  ({seconds:.0}s training)",
-        test.len(),
-        test_metrics.val_loss,
-        100.0 * test_metrics.token_accuracy,
-        100.0 * test_metrics.exact_match
-    );
+    let test_metrics = if test.is_empty() {
+        eprintln!("no held-out test pairs: no test figures ({seconds:.0}s training)");
+        None
+    } else {
+        let m = evaluate(&engine, &test, MaskSettings::default(), options.steps)?;
+        eprintln!(
+            "test ({} held-out): loss {:.4}  token acc {:.2}%  exact match {:.2}%  ({seconds:.0}s training)",
+            test.len(),
+            m.val_loss,
+            100.0 * m.token_accuracy,
+            100.0 * m.exact_match
+        );
+        Some(m)
+    };
     let mut engine = engine;
     engine.history = Some(json!({
         "data": source,
@@ -559,7 +558,7 @@ fn train(args: TrainArgs) -> Result<()> {
         "train_seconds": seconds,
         "final_train_loss": last_loss,
         "validation": last_eval,
-        "test": { "n": test.len(), "loss": test_metrics.val_loss, "token_accuracy": test_metrics.token_accuracy, "exact_match": test_metrics.exact_match },
+        "test": test_metrics.map(|m| json!({ "n": test.len(), "loss": m.val_loss, "token_accuracy": m.token_accuracy, "exact_match": m.exact_match })),
         "base": args.base,
         "command": std::env::args().collect::<Vec<_>>().join(" "),
     }));
@@ -587,7 +586,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     } else {
         splits.test
     };
-    let (examples, warned) = to_examples(&engine, &pairs);
+    let (examples, warned) = engine.tokenize_pairs(&pairs);
     let m = evaluate(&engine, &examples, MaskSettings::default(), 0)?;
     if args.json {
         println!(

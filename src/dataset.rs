@@ -5,9 +5,10 @@
 //! problems with the file itself (unreadable, too large, not UTF-8) are a [`DatasetError`].
 
 use std::fmt;
-use std::io::Read;
+
 use std::path::{Path, PathBuf};
 
+use crate::fsio::{ReadError, read_limited};
 use crate::tasks::Pair;
 
 /// Largest file [`load`] reads. Far above any sensible teaching data set, far below what would
@@ -159,36 +160,18 @@ pub enum DatasetError {
 
 /// Reads and parses a data file, choosing the format by extension or, failing that, content.
 pub fn load(path: &Path) -> Result<Parsed, DatasetError> {
-    let bytes = read_limited(path)?;
+    let bytes = read_limited(path, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { .. } => DatasetError::TooLarge {
+            path: path.to_owned(),
+        },
+        ReadError::Io(source) => DatasetError::Io {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
     let text = decode_text(path, bytes)?;
     let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&text));
     Ok(parse(&text, format))
-}
-
-/// The file's bytes, refusing more than [`MAX_FILE_BYTES`]. The limit is enforced while reading,
-/// not just from metadata, because pipes and special files report a size of 0.
-fn read_limited(path: &Path) -> Result<Vec<u8>, DatasetError> {
-    let io_error = |source| DatasetError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    let declared = file.metadata().map_err(io_error)?.len();
-    if declared > MAX_FILE_BYTES {
-        return Err(DatasetError::TooLarge {
-            path: path.to_owned(),
-        });
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_error)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(DatasetError::TooLarge {
-            path: path.to_owned(),
-        });
-    }
-    Ok(bytes)
 }
 
 /// Bytes to text, with a pointed message for the common wrong encodings.

@@ -10,6 +10,7 @@ pub mod bundled_models;
 pub mod cli;
 pub mod dataset;
 pub mod figure;
+pub mod fsio;
 pub mod i18n;
 pub mod inspect_json;
 pub mod lessons;

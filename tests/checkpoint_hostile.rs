@@ -527,7 +527,7 @@ fn files_on_disk() {
     );
     assert!(Engine::load(&dir.path().join("missing.safetensors")).is_err());
     let junk = dir.path().join("junk.safetensors");
-    checkpoint::write_atomically(&junk, b"definitely not safetensors").unwrap();
+    maskscope::fsio::write_atomically(&junk, b"definitely not safetensors").unwrap();
     assert_eq!(std::fs::read(&junk).unwrap(), b"definitely not safetensors");
     assert!(matches!(
         Engine::load(&junk),
@@ -539,6 +539,35 @@ fn files_on_disk() {
             .save(&dir.path().join("no/such/dir/x.safetensors"))
             .is_err()
     );
+}
+
+/// A checkpoint path that is a FIFO declares a size of 0; it is read through the same bounded
+/// reader as a file (`fsio::read_limited`, whose limit on pipes `src/fsio.rs` tests), so a
+/// valid model still loads and junk is still refused.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_read_through_the_bounded_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes, valid) in [
+        ("good", valid_bytes(), true),
+        ("junk", b"definitely not safetensors".to_vec(), false),
+    ] {
+        let fifo = dir.path().join(name);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("no mkfifo here; skipped");
+            return;
+        }
+        let writer_path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new().write(true).open(writer_path)?;
+            f.write_all(&bytes)
+        });
+        let loaded = Engine::load(&fifo);
+        writer.join().unwrap().unwrap();
+        assert_eq!(loaded.is_ok(), valid, "{name}: {:?}", loaded.err());
+    }
 }
 
 proptest! {

@@ -270,6 +270,55 @@ fn a_diverging_run_fails_and_leaves_finite_weights() {
     }
 }
 
+/// No later loss can catch what the very last update does: the weights themselves are
+/// checked after it, and restored to those before it.
+#[test]
+fn weights_that_turn_non_finite_on_the_last_step_are_caught() {
+    let mut opts = options(1);
+    opts.learning_rate = 1e39;
+    opts.clip_norm = None;
+    let start = engine(false, 6);
+    let before = bits(&start.weights());
+    let mut trainer = Trainer::new(start, copy_task(), vec![], opts).unwrap();
+    let err = trainer.train_step().unwrap_err();
+    assert!(
+        matches!(err, TrainError::NonFiniteWeights { step: 1 }),
+        "expected NonFiniteWeights, got {err}"
+    );
+    assert_eq!(bits(&trainer.engine().weights()), before, "restored");
+}
+
+/// A run whose validation set is empty (too few pairs) trains without evaluations, and
+/// evaluating nothing is an error, never NaN figures.
+#[test]
+fn a_run_without_validation_pairs_reports_no_figures() {
+    let run = TrainingRun::spawn(
+        &engine(false, 2),
+        copy_task()[..2].to_vec(),
+        vec![],
+        options(3),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let mut finished = false;
+    while let Ok(event) = run.events.recv_timeout(Duration::from_secs(60)) {
+        match event {
+            TrainEvent::Eval(m) => panic!("no validation pairs, yet an evaluation: {m:?}"),
+            TrainEvent::Step(m) => assert!(m.train_loss.is_finite()),
+            TrainEvent::Failed { message, .. } => panic!("failed: {message}"),
+            TrainEvent::Finished { .. } => {
+                finished = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(finished);
+    let err = maskscope::model::training::evaluate(&engine(false, 2), &[], Default::default(), 0)
+        .unwrap_err();
+    assert!(matches!(err, TrainError::NothingToEvaluate), "{err}");
+}
+
 fn recv(run: &TrainingRun, within: Duration) -> TrainEvent {
     match run.events.recv_timeout(within) {
         Ok(e) => e,

@@ -7,6 +7,7 @@ use crate::app::settings::StrategyKind;
 use crate::i18n::{tr, trf};
 use crate::masks::{Cell, MaskMethod};
 use crate::model::groups::Group;
+use crate::model::leaks::LeakProblem;
 use crate::tasks::Task;
 use crate::tokenizer::TokenizerKind;
 use crate::trace::AttentionKind;
@@ -99,5 +100,17 @@ pub fn tokenizer_kind(kind: TokenizerKind) -> &'static str {
     match kind {
         TokenizerKind::Char => tr("char"),
         TokenizerKind::Word => tr("word"),
+    }
+}
+
+/// Why a leak readout is missing.
+pub fn leak_problem(problem: &LeakProblem) -> String {
+    match problem {
+        LeakProblem::Failed(e) => trf("leak readouts failed: {}", &[e]),
+        LeakProblem::CannotPad => {
+            tr("the row is already at the model's maximum length, so it cannot be padded").into()
+        }
+        LeakProblem::PaddingFailed(e) => trf("padding readout failed: {}", &[e]),
+        LeakProblem::FutureFailed(e) => trf("future-token readout failed: {}", &[e]),
     }
 }

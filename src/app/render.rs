@@ -24,7 +24,7 @@ use super::session_file::{ProblemKind, Session};
 use super::settings::{Settings, ViewId};
 use super::state::AppState;
 use super::window::App;
-use crate::model::checkpoint::write_atomically;
+use crate::fsio::write_atomically;
 
 /// What to render: one view, the inputs panel, or the whole window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -6,7 +6,6 @@
 //! limit, clear errors, no panics), validation and [`Session::save`]. Taking a session from
 //! the app and applying one to it is `actions::session`.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::colormap::Colormap;
 use super::highlight::Highlight;
 use super::settings::{AttentionSettings, DecoderSettings, MasksViewSettings, Theme, ViewId};
+use crate::fsio::{ReadError, read_limited, write_atomically};
 use crate::i18n::Language;
 use crate::masks::MaskSettings;
 use crate::tasks::Task;
@@ -136,30 +136,17 @@ fn hex(bytes: &[u8]) -> String {
 impl Session {
     /// Reads and checks a session file (untrusted input: never panics).
     pub fn load(path: &Path) -> Result<Session, SessionError> {
-        let read_err = |source| SessionError::Read {
-            path: path.to_owned(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(read_err)?;
-        let size = file.metadata().map_err(read_err)?.len();
-        if size > MAX_SESSION_BYTES {
-            return Err(SessionError::TooLarge {
+        let bytes = read_limited(path, MAX_SESSION_BYTES).map_err(|e| match e {
+            ReadError::TooLarge { size, limit } => SessionError::TooLarge {
                 path: path.to_owned(),
                 size,
-                limit: MAX_SESSION_BYTES,
-            });
-        }
-        let mut bytes = Vec::with_capacity(size as usize);
-        file.take(MAX_SESSION_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read_err)?;
-        if bytes.len() as u64 > MAX_SESSION_BYTES {
-            return Err(SessionError::TooLarge {
+                limit,
+            },
+            ReadError::Io(source) => SessionError::Read {
                 path: path.to_owned(),
-                size: bytes.len() as u64,
-                limit: MAX_SESSION_BYTES,
-            });
-        }
+                source,
+            },
+        })?;
         Self::from_json(&bytes, path)
     }
 
@@ -271,11 +258,9 @@ impl Session {
             path: path.to_owned(),
             source: std::io::Error::other(e),
         })?;
-        crate::model::checkpoint::write_atomically(path, &json).map_err(|source| {
-            SessionError::Write {
-                path: path.to_owned(),
-                source,
-            }
+        write_atomically(path, &json).map_err(|source| SessionError::Write {
+            path: path.to_owned(),
+            source,
         })
     }
 

@@ -4,13 +4,13 @@
 //! untrusted: any problem is a [`CheckpointError`], never a panic.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use safetensors::SafeTensors;
 
 use super::config::ModelConfig;
+use crate::fsio::{ReadError, read_limited, write_atomically};
 use crate::tokenizer::Vocab;
 
 pub const FORMAT: &str = "maskscope-checkpoint-v1";
@@ -57,17 +57,15 @@ pub struct CheckpointData {
     pub tensors: HashMap<String, Tensor>,
 }
 
+/// Reads and validates a checkpoint file. At most [`MAX_FILE_BYTES`] are read, also from a
+/// FIFO or a pipe (which declare a size of 0).
 pub fn read_file(path: &Path) -> Result<CheckpointData, CheckpointError> {
-    let meta = std::fs::metadata(path).map_err(|source| CheckpointError::Read {
-        path: path.into(),
-        source,
-    })?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(CheckpointError::TooLarge(path.into()));
-    }
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
-        path: path.into(),
-        source,
+    let bytes = read_limited(path, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { .. } => CheckpointError::TooLarge(path.into()),
+        ReadError::Io(source) => CheckpointError::Read {
+            path: path.into(),
+            source,
+        },
     })?;
     parse(&bytes)
 }
@@ -215,28 +213,4 @@ pub fn write_file(
         path: path.into(),
         source,
     })
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`, so a crash
-/// never leaves a half-written file behind.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "checkpoint".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -15,6 +15,7 @@ use super::params::{self, VarStore};
 use super::pass::Pass;
 use super::seq2seq::Seq2Seq;
 use crate::masks::MaskSettings;
+use crate::tasks::Pair;
 use crate::tokenizer::Vocab;
 use crate::trace::{AttentionTrace, BatchTrace, SequenceTrace};
 
@@ -160,6 +161,21 @@ impl Engine {
             },
             warnings,
         }
+    }
+
+    /// Tokenises a data set. Also returns how many pairs had a warning (a piece the
+    /// vocabulary lacks, or text cut at `max_len`): they still train, with `<unk>`.
+    pub fn tokenize_pairs(&self, pairs: &[Pair]) -> (Vec<Example>, usize) {
+        let mut warned = 0;
+        let examples = pairs
+            .iter()
+            .map(|p| {
+                let t = self.tokenize(&p.src, &p.tgt);
+                warned += usize::from(!t.warnings.is_empty());
+                t.example
+            })
+            .collect();
+        (examples, warned)
     }
 
     /// Teacher-forced forward pass over text pairs with a full trace.

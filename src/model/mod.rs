@@ -11,6 +11,7 @@ pub mod family;
 pub mod fast_ops;
 pub mod groups;
 pub mod layers;
+pub mod leaks;
 pub mod marian;
 pub mod ops;
 pub mod params;

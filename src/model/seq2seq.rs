@@ -4,6 +4,8 @@
 //! PyTorch module's `state_dict()` (see docs/checkpoint-format.md); Marian's are built in
 //! [`super::marian`].
 
+use std::sync::OnceLock;
+
 use candle_core::{Device, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
@@ -55,7 +57,11 @@ pub struct Seq2Seq {
     pub(crate) decoder_norm: Option<LayerNorm>,
     pub(crate) generator: Linear,
     pub(crate) position_kind: Positions,
-    pub(crate) positions: Tensor, // (table length, d)
+    /// Rows in the position table: `max_len + 2` (built-in) or `max_position_embeddings`.
+    pub(crate) position_table_len: usize,
+    /// The table, built on first use: building the model only to learn its parameter shapes
+    /// (checkpoint validation) never pays for it.
+    pub(crate) positions: OnceLock<Tensor>,
     /// Positions past the table are an error (Marian) instead of computed on demand.
     pub(crate) positions_limited: bool,
 }
@@ -70,7 +76,6 @@ impl Seq2Seq {
             n_decoder_layers,
             d_ff,
             norm_first,
-            max_len,
             ..
         } = *config;
         let spec = LayerSpec {
@@ -108,24 +113,34 @@ impl Seq2Seq {
             decoder_norm: Some(LayerNorm::new(d, t.pp("decoder.norm"))?),
             generator: Linear::new(d, vocab_size, vb.pp("generator"))?,
             position_kind: Positions::Interleaved,
-            positions: Positions::Interleaved.table(max_len + 2, d, vb.device())?,
+            position_table_len: config.max_len + 2,
+            positions: OnceLock::new(),
             positions_limited: false,
         })
     }
 
     fn device(&self) -> &Device {
-        self.positions.device()
+        self.src_embed.device()
     }
 
     /// Positions `offset .. offset + len`, `(len, d)`.
     fn positions(&self, offset: usize, len: usize) -> Result<Tensor> {
-        let table_len = self.positions.dim(0)?;
-        if offset + len <= table_len {
-            self.positions.narrow(0, offset, len)
+        let table = match self.positions.get() {
+            Some(table) => table,
+            None => {
+                let table =
+                    self.position_kind
+                        .table(self.position_table_len, self.d_model, self.device())?;
+                self.positions.get_or_init(|| table)
+            }
+        };
+        if offset + len <= table.dim(0)? {
+            table.narrow(0, offset, len)
         } else if self.positions_limited {
             candle_core::bail!(
-                "position {} is past the model's {table_len} positions (max_position_embeddings)",
-                offset + len - 1
+                "position {} is past the model's {} positions (max_position_embeddings)",
+                offset + len - 1,
+                self.position_table_len
             )
         } else {
             self.position_kind
@@ -231,5 +246,29 @@ impl Seq2Seq {
             decoder_self,
             cross,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::masks::MaskSettings;
+    use crate::model::{Engine, ModelConfig};
+    use crate::tokenizer::{TokenizerKind, Vocab};
+
+    /// Checkpoint validation builds the model to learn its shapes; the position table (134 MB
+    /// at the config limits) must wait for the first forward pass.
+    #[test]
+    fn the_position_table_is_built_on_first_use() {
+        let vocab = Vocab::build(TokenizerKind::Char, ["abcd"]);
+        let engine = Engine::new_random(ModelConfig::tiny(false, 8), vocab, 1).unwrap();
+        assert!(engine.model().positions.get().is_none());
+        let example = engine.tokenize("ab", "cd").example;
+        engine.logits(&[example], &MaskSettings::default()).unwrap();
+        let table = engine
+            .model()
+            .positions
+            .get()
+            .expect("built by the forward pass");
+        assert_eq!(table.dims(), [8 + 2, 16]);
     }
 }

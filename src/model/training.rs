@@ -111,6 +111,12 @@ pub enum TrainError {
         "loss became {value} at step {step}; the weights were restored to the last step with a finite loss. Try a lower learning rate or gradient clipping."
     )]
     NonFinite { step: usize, value: f32 },
+    #[error(
+        "the weights became non-finite in the last step ({step}); they were restored to the step before. Try a lower learning rate or gradient clipping."
+    )]
+    NonFiniteWeights { step: usize },
+    #[error("no examples to evaluate")]
+    NothingToEvaluate,
     #[error(transparent)]
     Model(#[from] super::CheckpointError),
 }
@@ -289,9 +295,7 @@ impl Trainer {
         let value = loss.to_scalar::<f32>()?;
         if !value.is_finite() {
             // The previous update broke the model: go back to the weights before it.
-            for (slot, good) in self.slots.iter().zip(&self.last_good) {
-                slot.var.set(good)?;
-            }
+            self.restore_last_good()?;
             return Err(TrainError::NonFinite {
                 step: self.step,
                 value,
@@ -349,11 +353,39 @@ impl Trainer {
             (slot.m, slot.v) = ops::adamw_update(&slot.var, &g, &slot.m, &slot.v, &step)?;
         }
         self.step += 1;
+        if self.done() && !self.trainable_weights_finite()? {
+            // No later loss will catch what the last update did: check the weights themselves.
+            self.restore_last_good()?;
+            return Err(TrainError::NonFiniteWeights { step: self.step });
+        }
         Ok(StepMetrics {
             step: self.step,
             train_loss: value,
             learning_rate: lr,
         })
+    }
+
+    /// Puts back the trainable values from before the last update.
+    fn restore_last_good(&self) -> Result<(), TrainError> {
+        for (slot, good) in self.slots.iter().zip(&self.last_good) {
+            slot.var.set(good)?;
+        }
+        Ok(())
+    }
+
+    /// Whether every trainable value is finite (a sum of squares in f64 cannot overflow).
+    fn trainable_weights_finite(&self) -> Result<bool, TrainError> {
+        for slot in &self.slots {
+            if !ops::sum_squares(slot.var.as_tensor())?.is_finite() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether there are validation examples to evaluate.
+    pub fn has_validation(&self) -> bool {
+        !self.validation.is_empty()
     }
 
     /// The training loss of `examples` (penalties included, without dropout) and its gradient
@@ -393,7 +425,7 @@ impl Trainer {
 }
 
 /// Evaluates `examples` in chunks: loss and token accuracy teacher-forced, exact match by
-/// greedy decoding.
+/// greedy decoding. No examples is an error ([`TrainError::NothingToEvaluate`]), not NaN.
 pub fn evaluate(
     engine: &Engine,
     examples: &[Example],
@@ -401,12 +433,7 @@ pub fn evaluate(
     step: usize,
 ) -> Result<EvalMetrics, TrainError> {
     if examples.is_empty() {
-        return Ok(EvalMetrics {
-            step,
-            val_loss: f32::NAN,
-            token_accuracy: f32::NAN,
-            exact_match: f32::NAN,
-        });
+        return Err(TrainError::NothingToEvaluate);
     }
     let (mut loss_sum, mut tokens, mut correct, mut exact) = (0f64, 0usize, 0usize, 0usize);
     for chunk in examples.chunks(128) {
@@ -521,15 +548,18 @@ impl TrainingRun {
             .spawn(move || {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
                 let work = || {
-                    worker(
-                        copy,
-                        train,
-                        validation,
-                        options,
-                        snapshot_every,
-                        command_rx,
-                        &event_tx,
-                    )
+                    catching_panics(&event_tx, |good| {
+                        worker(
+                            copy,
+                            train,
+                            validation,
+                            options,
+                            snapshot_every,
+                            command_rx,
+                            &event_tx,
+                            good,
+                        )
+                    })
                 };
                 match pool {
                     Ok(pool) => pool.install(work),
@@ -564,6 +594,28 @@ impl Drop for TrainingRun {
     }
 }
 
+/// Runs the worker loop `work`; a panic inside it ends the run as failed, with the panic's
+/// message and the weights of the last good step (which `work` keeps in its argument), so
+/// the window stays up and keeps a usable model.
+fn catching_panics(events: &Sender<TrainEvent>, work: impl FnOnce(&mut Option<WeightsSnapshot>)) {
+    let mut good = None;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut good)));
+    if let Err(panic) = outcome {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        let _ = events.send(TrainEvent::Failed {
+            message: format!("the training thread panicked: {message}"),
+            weights: good,
+        });
+    }
+}
+
+/// The training thread: steps, evaluations and snapshots until done, cancelled or failed.
+/// `last_good` follows the weights of the last step that went well.
+#[allow(clippy::too_many_arguments)]
 fn worker(
     engine: Engine,
     train: Vec<Example>,
@@ -572,6 +624,7 @@ fn worker(
     snapshot_every: Duration,
     commands: Receiver<TrainCommand>,
     events: &Sender<TrainEvent>,
+    last_good: &mut Option<WeightsSnapshot>,
 ) {
     let frozen = options.frozen.clone();
     let trainable = trainable_counts(&engine, &frozen);
@@ -590,6 +643,7 @@ fn worker(
     let mut paused = false;
     let eval_every = trainer.options().eval_every.max(1);
     let mut good = trainer.engine().weights();
+    *last_good = Some(WeightsSnapshot(good.clone()));
     loop {
         loop {
             let command = if paused {
@@ -634,7 +688,10 @@ fn worker(
             }
         }
         good = trainer.engine().weights();
-        if trainer.step % eval_every == 0 || trainer.done() {
+        *last_good = Some(WeightsSnapshot(good.clone()));
+        let eval_due = trainer.step % eval_every == 0 || trainer.done();
+        // Too few pairs for a validation split: the run goes on without held-out figures.
+        if eval_due && trainer.has_validation() {
             match trainer.evaluate() {
                 Ok(m) => {
                     let _ = events.send(TrainEvent::Eval(m));
@@ -657,4 +714,40 @@ fn worker(
         cancelled: false,
         weights: WeightsSnapshot(good),
     });
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+
+    /// A panic in the worker ends the run as failed with its message and the last good
+    /// weights, instead of a silent thread death.
+    #[test]
+    fn a_panicking_worker_sends_failed_with_the_last_good_weights() {
+        let (tx, rx) = mpsc::channel();
+        let weights = BTreeMap::from([(
+            "w".to_string(),
+            Tensor::new(&[1f32, 2.0], &candle_core::Device::Cpu).unwrap(),
+        )]);
+        catching_panics(&tx, |good| {
+            *good = Some(WeightsSnapshot(weights.clone()));
+            panic!("index out of bounds at step 7");
+        });
+        match rx.try_recv() {
+            Ok(TrainEvent::Failed {
+                message,
+                weights: Some(w),
+            }) => {
+                assert!(
+                    message.contains("index out of bounds at step 7"),
+                    "{message}"
+                );
+                assert_eq!(w.0["w"].to_vec1::<f32>().unwrap(), vec![1.0, 2.0]);
+            }
+            _ => panic!("expected a Failed event with weights"),
+        }
+        // A worker that returns normally sends nothing more.
+        catching_panics(&tx, |_| {});
+        assert!(rx.try_recv().is_err());
+    }
 }

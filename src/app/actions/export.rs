@@ -31,8 +31,8 @@ use crate::app::png::{color_image_to_rgba, crop, png_bytes};
 use crate::app::regions::{Region, region_rect};
 use crate::app::settings::ViewId;
 use crate::app::state::AppState;
+use crate::fsio::write_atomically;
 use crate::i18n::{tr, trf};
-use crate::model::checkpoint::write_atomically;
 
 /// The heatmaps and mask grids `view` draws for the current state, main figure first (the
 /// inputs panel and the fine-tune view have none). Mirrors the views' choices: kind, layer,

@@ -18,7 +18,8 @@ use crate::app::settings::{DataSource, Settings};
 use crate::bundled_models::{self, Bundled};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;
-use crate::model::{Engine, Example};
+use crate::model::Engine;
+use crate::model::leaks::{LeakReadouts, leak_readouts};
 use crate::tasks::Pair;
 use crate::trace::{BatchTrace, SequenceTrace};
 
@@ -64,18 +65,6 @@ pub struct Message {
     pub text: String,
 }
 
-/// The live leak tests of the masks view.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Readouts {
-    /// Max |delta| of the selected row's logits at real positions: alone vs padded in a batch.
-    pub padding_delta: Option<f32>,
-    /// How many (source, target) positions of padding the comparison added.
-    pub padding_added: (usize, usize),
-    /// Max |delta| of the logits at earlier positions when the last target token changes.
-    pub future_delta: Option<f32>,
-    pub note: Option<String>,
-}
-
 /// A trace stored by the "pin" button, for diffs.
 #[derive(Clone, Debug)]
 pub struct Pinned {
@@ -94,7 +83,8 @@ pub struct AppState {
     /// Tokenizer warnings per row.
     pub warnings: Vec<Vec<String>>,
     pub inspect_error: Option<String>,
-    pub readouts: Readouts,
+    /// The live leak tests of the masks view, for the selected row.
+    pub readouts: LeakReadouts,
     pub pinned: Option<Pinned>,
     pub stepper: Stepper,
     pub training: Training,
@@ -159,7 +149,7 @@ impl AppState {
             trace: None,
             warnings: vec![],
             inspect_error: None,
-            readouts: Readouts::default(),
+            readouts: LeakReadouts::default(),
             pinned: None,
             stepper: Stepper::default(),
             training: Training::default(),
@@ -235,7 +225,7 @@ impl AppState {
             self.trace = None;
             self.warnings.clear();
             self.inspect_error = None;
-            self.readouts = Readouts::default();
+            self.readouts = LeakReadouts::default();
             return;
         }
         self.selected_row = self.selected_row.min(self.rows.len() - 1);
@@ -258,7 +248,7 @@ impl AppState {
         }
         let row = &self.rows[self.selected_row];
         let example = self.engine.tokenize(&row.src, &row.tgt).example;
-        self.readouts = readouts(&self.engine, &example, &settings);
+        self.readouts = leak_readouts(&self.engine, &example, &settings);
         self.inspect_runs += 1;
         self.last_inspect = started.elapsed();
     }
@@ -550,67 +540,4 @@ pub fn mask_summary(m: &MaskSettings) -> String {
         on.join(" + ")
     };
     format!("{on}, {}", labels::mask_method(m.method))
-}
-
-/// The two leak tests for one example under `settings`.
-pub fn readouts(engine: &Engine, example: &Example, settings: &MaskSettings) -> Readouts {
-    let mut out = Readouts::default();
-    let max_len = engine.config().max_len;
-    let vocab = engine.vocab().len() as u32;
-    let filler = |seq: &[u32], len: usize| -> Vec<u32> {
-        if seq.is_empty() {
-            vec![4.min(vocab - 1); len]
-        } else {
-            seq.iter().copied().cycle().take(len).collect()
-        }
-    };
-    let max_abs = |a: &[Vec<f32>], b: &[Vec<f32>], rows: usize| -> f32 {
-        a.iter()
-            .zip(b)
-            .take(rows)
-            .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
-            .fold(0.0, f32::max)
-    };
-    let real = example.tgt.len() + 1;
-    let alone = match engine.logits(std::slice::from_ref(example), settings) {
-        Ok(l) => l,
-        Err(e) => {
-            out.note = Some(trf("leak readouts failed: {}", &[&e]));
-            return out;
-        }
-    };
-
-    // Padding: alone vs next to a longer partner that forces padding on both sides.
-    let src_pad = (example.src.len() + 3).min(max_len.max(example.src.len()));
-    let tgt_pad = (example.tgt.len() + 3).min(max_len.max(example.tgt.len()));
-    let partner = Example {
-        src: filler(&example.src, src_pad),
-        tgt: filler(&example.tgt, tgt_pad),
-    };
-    out.padding_added = (src_pad - example.src.len(), tgt_pad - example.tgt.len());
-    if out.padding_added == (0, 0) {
-        out.note = Some(
-            tr("the row is already at the model's maximum length, so it cannot be padded").into(),
-        );
-    } else {
-        match engine.logits(&[example.clone(), partner], settings) {
-            Ok(batch) => out.padding_delta = Some(max_abs(&alone[0], &batch[0], real)),
-            Err(e) => out.note = Some(trf("padding readout failed: {}", &[&e])),
-        }
-    }
-
-    // Future: change the last target token to another ordinary token, compare the positions
-    // before it.
-    if let Some(&last) = example.tgt.last()
-        && vocab > 5
-    {
-        let mut changed = example.clone();
-        let ordinary = vocab - 4;
-        *changed.tgt.last_mut().expect("non-empty") = 4 + (last.saturating_sub(4) + 1) % ordinary;
-        match engine.logits(&[changed], settings) {
-            Ok(b) => out.future_delta = Some(max_abs(&alone[0], &b[0], example.tgt.len())),
-            Err(e) => out.note = Some(trf("future-token readout failed: {}", &[&e])),
-        }
-    }
-    out
 }

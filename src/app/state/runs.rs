@@ -10,12 +10,12 @@ use crate::app::settings::{DataSource, FinetuneSettings};
 use crate::dataset::{self, LineError};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;
+use crate::model::Engine;
 use crate::model::groups::Group;
 use crate::model::training::{
     TrainCommand, TrainEvent, TrainOptions, TrainingRun, WeightsSnapshot, default_threads,
     trainable_counts,
 };
-use crate::model::{Engine, Example};
 use crate::tasks::{self, Pair};
 use crate::trace::{EvalMetrics, StepMetrics};
 
@@ -204,20 +204,9 @@ impl Training {
             return Err(tr("a run is already in progress; stop it first").into());
         }
         let (train, validation, data_label) = self.pairs(form)?;
-        let tokenize = |pairs: &[Pair]| -> (Vec<Example>, usize) {
-            let mut unknown = 0;
-            let examples = pairs
-                .iter()
-                .map(|p| {
-                    let t = engine.tokenize(&p.src, &p.tgt);
-                    unknown += usize::from(!t.warnings.is_empty());
-                    t.example
-                })
-                .collect();
-            (examples, unknown)
-        };
-        let (train, unk_train) = tokenize(&train);
-        let (validation, unk_val) = tokenize(&validation);
+        let (train, unk_train) = engine.tokenize_pairs(&train);
+        let (validation, unk_val) = engine.tokenize_pairs(&validation);
+        let held_out = !validation.is_empty();
         if train.is_empty() {
             return Err(tr("the training set is empty").into());
         }
@@ -290,6 +279,11 @@ impl Training {
             "training run {} started: {} steps on {}",
             &[&n, &options.steps, &data_label],
         );
+        if !held_out {
+            message += tr(
+                " (no validation pairs: too few pairs to hold any out, so this run has no held-out figures)",
+            );
+        }
         if unk_train + unk_val > 0 {
             message += &trf(
                 " ({} examples contain pieces the vocabulary lacks; they train as <unk>)",
@@ -446,7 +440,7 @@ impl Training {
     }
 
     pub fn export_csv(&self, path: &Path) -> std::io::Result<()> {
-        crate::model::checkpoint::write_atomically(path, self.to_csv().as_bytes())
+        crate::fsio::write_atomically(path, self.to_csv().as_bytes())
     }
 
     /// Training history to store with a saved checkpoint.

@@ -8,6 +8,7 @@ use super::{View, explain, kind_selector, layer_head_picker, tile, wrap_top};
 use crate::app::colormap::Scale;
 use crate::app::figures::{BatchMasks, head_slice};
 use crate::app::intents::Intents;
+use crate::app::labels;
 use crate::app::state::AppState;
 use crate::app::widgets::delta_text;
 use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
@@ -99,8 +100,12 @@ impl View for MasksView {
                 r.future_delta,
                 tr("The last target token is replaced by another; logits at all earlier decoder positions compared. The causal mask must make this exactly 0."),
             );
-            if let Some(note) = &r.note {
-                ui.label(RichText::new(note).small().color(ui.visuals().warn_fg_color));
+            if let Some(problem) = &r.problem {
+                ui.label(
+                    RichText::new(labels::leak_problem(problem))
+                        .small()
+                        .color(ui.visuals().warn_fg_color),
+                );
             }
         });
 

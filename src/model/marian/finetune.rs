@@ -16,7 +16,7 @@ use rand::{SeedableRng, rngs::StdRng};
 use super::{MarianError, MarianModel, MarianResult};
 use crate::masks::MaskSettings;
 use crate::model::batch::{Batch, Example};
-use crate::model::checkpoint::write_atomically;
+use crate::fsio::write_atomically;
 use crate::model::fast_ops::AdamWStep;
 use crate::model::groups::Group;
 use crate::model::ops::{self, masked_cross_entropy};
@@ -263,7 +263,7 @@ impl MarianModel {
         for name in COPIED_FILES {
             let from = self.folder.join(name);
             if from.is_file() && from != out.join(name) {
-                let bytes = std::fs::read(&from).map_err(io)?;
+                let bytes = super::folder::read_file(&from)?;
                 write_atomically(&out.join(name), &bytes).map_err(io)?;
             }
         }

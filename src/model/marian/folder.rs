@@ -21,17 +21,8 @@ pub struct FolderFiles {
     pub weights: PathBuf,
 }
 
-fn read_file(path: &Path) -> MarianResult<Vec<u8>> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| MarianError::Folder(format!("cannot read {}: {e}", path.display())))?
-        .len();
-    if size > MAX_FILE_BYTES {
-        return Err(MarianError::Folder(format!(
-            "{} is {size} bytes, more than maskscope reads",
-            path.display()
-        )));
-    }
-    std::fs::read(path)
+pub(super) fn read_file(path: &Path) -> MarianResult<Vec<u8>> {
+    crate::fsio::read_limited(path, MAX_FILE_BYTES)
         .map_err(|e| MarianError::Folder(format!("cannot read {}: {e}", path.display())))
 }
 

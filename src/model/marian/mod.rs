@@ -333,7 +333,8 @@ pub(crate) fn build(config: &MarianConfig, vb: VarBuilder) -> candle_core::Resul
         decoder_norm: None,
         generator: Linear::from_parts(head_weight, bias),
         position_kind: Positions::SplitHalves,
-        positions: Positions::SplitHalves.table(config.max_position_embeddings, d, vb.device())?,
+        position_table_len: config.max_position_embeddings,
+        positions: std::sync::OnceLock::new(),
         positions_limited: true,
     })
 }

@@ -1,15 +1,17 @@
 //! Fine-tune: choose data, freeze parameter groups, set hyper-parameters, and watch live
 //! curves while the views follow the weights as they change.
 
-use egui::{Color32, RichText, Ui, vec2};
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+use egui::{RichText, Ui, vec2};
 
+mod curves;
+
+use self::curves::{curves, run_status, runs_table};
 use super::{View, explain};
 use crate::app::intents::{FilePurpose, Intent, Intents};
 use crate::app::labels;
 use crate::app::settings::DataSource;
 use crate::app::state::AppState;
-use crate::app::state::runs::{RunRecord, RunStatus};
+use crate::app::state::runs::RunStatus;
 use crate::app::widgets::{labeled_drag, thousands};
 use crate::i18n::{tr, trf};
 use crate::model::groups::Group;
@@ -18,21 +20,6 @@ use crate::tasks::Task;
 
 #[derive(Default)]
 pub struct FinetuneView;
-
-/// Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-pub const RUN_COLORS: [Color32; 7] = [
-    Color32::from_rgb(0xe6, 0x9f, 0x00),
-    Color32::from_rgb(0x56, 0xb4, 0xe9),
-    Color32::from_rgb(0x00, 0x9e, 0x73),
-    Color32::from_rgb(0xd5, 0x5e, 0x00),
-    Color32::from_rgb(0xcc, 0x79, 0xa7),
-    Color32::from_rgb(0x00, 0x72, 0xb2),
-    Color32::from_rgb(0xf0, 0xe4, 0x42),
-];
-
-pub fn run_color(run: &RunRecord) -> Color32 {
-    RUN_COLORS[run.color % RUN_COLORS.len()]
-}
 
 impl View for FinetuneView {
     fn title(&self) -> &str {
@@ -513,226 +500,4 @@ fn controls(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
         ui,
         tr("While training, the other views follow the weights live (a snapshot every 0.3 s)."),
     );
-}
-
-fn curves(ui: &mut Ui, state: &AppState) {
-    let runs: Vec<&RunRecord> = state.training.runs.iter().filter(|r| r.visible).collect();
-    if state.training.runs.is_empty() {
-        ui.label(
-            RichText::new(tr(
-                "No runs yet. Press Start training; curves appear here live.",
-            ))
-            .weak(),
-        );
-    }
-    // A lesson step may point at one run: its curves thicker, the others faded.
-    let any_highlight = runs
-        .iter()
-        .any(|r| state.classroom.is_highlighted_run(&r.name));
-    let emphasis = |r: &RunRecord| -> (Color32, f32) {
-        let c = run_color(r);
-        if state.classroom.is_highlighted_run(&r.name) {
-            (c, 2.5)
-        } else if any_highlight {
-            (c.gamma_multiply(0.4), 1.0)
-        } else {
-            (c, 1.0)
-        }
-    };
-    let width = ui.available_width().max(200.0);
-    let height = ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0);
-    ui.label(RichText::new(tr("Loss (solid: train, dashed: validation)")).strong());
-    ui.name_inputs(tr("Loss plot"), |ui| {
-        Plot::new("loss_plot")
-            .legend(Legend::default())
-            .height(height)
-            .width(width)
-            .x_axis_label(tr("step"))
-            .include_y(0.0)
-            .show(ui, |plot| {
-                for r in &runs {
-                    let (c, w) = emphasis(r);
-                    let train: PlotPoints = r
-                        .steps
-                        .iter()
-                        .map(|s| [s.step as f64, s.train_loss as f64])
-                        .collect();
-                    plot.line(
-                        Line::new(trf("{} train", &[&r.name]), train)
-                            .color(c)
-                            .width(1.5 * w),
-                    );
-                    let val: PlotPoints = r
-                        .evals
-                        .iter()
-                        .map(|e| [e.step as f64, e.val_loss as f64])
-                        .collect();
-                    plot.line(
-                        Line::new(trf("{} val", &[&r.name]), val)
-                            .color(c)
-                            .width(2.0 * w)
-                            .style(LineStyle::dashed_loose()),
-                    );
-                }
-            });
-    });
-    ui.horizontal_top(|ui| {
-        let half = (width - 12.0) / 2.0;
-        ui.vertical(|ui| {
-            ui.label(RichText::new(tr("Accuracy (solid: token, dotted: exact match)")).strong());
-            ui.name_inputs(tr("Accuracy plot"), |ui| {
-                Plot::new("acc_plot")
-                    .legend(Legend::default())
-                    .height(height * 0.8)
-                    .width(half)
-                    .include_y(0.0)
-                    .include_y(1.0)
-                    .x_axis_label(tr("step"))
-                    .show(ui, |plot| {
-                        for r in &runs {
-                            let (c, w) = emphasis(r);
-                            let acc: PlotPoints = r
-                                .evals
-                                .iter()
-                                .map(|e| [e.step as f64, e.token_accuracy as f64])
-                                .collect();
-                            plot.line(
-                                Line::new(trf("{} token acc", &[&r.name]), acc)
-                                    .color(c)
-                                    .width(2.0 * w),
-                            );
-                            let em: PlotPoints = r
-                                .evals
-                                .iter()
-                                .map(|e| [e.step as f64, e.exact_match as f64])
-                                .collect();
-                            plot.line(
-                                Line::new(trf("{} exact", &[&r.name]), em)
-                                    .color(c)
-                                    .width(2.0 * w)
-                                    .style(LineStyle::dotted_dense()),
-                            );
-                        }
-                    });
-            });
-        });
-        ui.vertical(|ui| {
-            ui.label(RichText::new(tr("Learning rate")).strong());
-            ui.name_inputs(tr("Learning rate plot"), |ui| {
-                Plot::new("lr_plot")
-                    .legend(Legend::default())
-                    .height(height * 0.8)
-                    .width(half)
-                    .include_y(0.0)
-                    .x_axis_label(tr("step"))
-                    .show(ui, |plot| {
-                        for r in &runs {
-                            let lr: PlotPoints = r
-                                .steps
-                                .iter()
-                                .map(|s| [s.step as f64, s.learning_rate])
-                                .collect();
-                            plot.line(
-                                Line::new(trf("{} lr", &[&r.name]), lr)
-                                    .color(run_color(r))
-                                    .width(1.5),
-                            );
-                        }
-                    });
-            });
-        });
-    });
-}
-
-fn runs_table(ui: &mut Ui, state: &mut AppState) {
-    if state.training.runs.is_empty() {
-        return;
-    }
-    ui.label(RichText::new(tr("Runs")).strong());
-    let live = state.training.live_index();
-    let mut delete = None;
-    egui::Grid::new("runs")
-        .striped(true)
-        .num_columns(6)
-        .spacing(vec2(10.0, 4.0))
-        .show(ui, |ui| {
-            for h in [
-                tr("show"),
-                tr("name"),
-                tr("status"),
-                tr("steps"),
-                tr("last val loss / exact"),
-            ] {
-                ui.label(RichText::new(h).weak());
-            }
-            ui.label("");
-            ui.end_row();
-            for (i, r) in state.training.runs.iter_mut().enumerate() {
-                let color = run_color(r);
-                ui.horizontal(|ui| {
-                    let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), egui::Sense::hover());
-                    ui.painter().rect_filled(rect, 2.0, color);
-                    ui.checkbox(&mut r.visible, "")
-                        .accessible_name(trf("Show {}", &[&r.name]));
-                });
-                let number = i + 1;
-                ui.add_sized([100.0, 20.0], egui::TextEdit::singleline(&mut r.name))
-                    .accessible_name(trf("Name of run {}", &[&number]));
-                let status = run_status(&r.status);
-                let short = status
-                    .split([':', '：'])
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                ui.label(short).on_hover_text(status);
-                ui.label(format!(
-                    "{}/{}",
-                    r.steps.last().map_or(0, |s| s.step),
-                    r.total_steps
-                ));
-                ui.label(r.evals.last().map_or("-".to_owned(), |e| {
-                    format!("{:.3} / {:.0} %", e.val_loss, 100.0 * e.exact_match)
-                }));
-                if ui
-                    .add_enabled(
-                        live != Some(i),
-                        egui::Button::new(trf("Delete run {}", &[&number])),
-                    )
-                    .clicked()
-                {
-                    delete = Some(i);
-                }
-                ui.end_row();
-            }
-        });
-    // What each run was, wrapped to the panel (too long for a table column).
-    for r in &state.training.runs {
-        ui.label(
-            RichText::new(format!("{}: {}", r.name, r.summary))
-                .small()
-                .weak(),
-        );
-        if let RunStatus::Failed(message) = &r.status {
-            ui.label(
-                RichText::new(message)
-                    .small()
-                    .color(ui.visuals().error_fg_color),
-            );
-        }
-    }
-    if let Some(i) = delete {
-        state.training.delete(i);
-    }
-}
-
-/// A run's status for the window (the English `RunStatus::label` goes into files).
-fn run_status(status: &RunStatus) -> String {
-    match status {
-        RunStatus::Starting => tr("starting").to_owned(),
-        RunStatus::Running => tr("running").to_owned(),
-        RunStatus::Paused => tr("paused").to_owned(),
-        RunStatus::Finished => tr("finished").to_owned(),
-        RunStatus::Cancelled => tr("stopped").to_owned(),
-        RunStatus::Failed(m) => trf("failed: {}", &[m]),
-    }
 }

@@ -1,0 +1,232 @@
+//! The fine-tune view's right side: live curves of the runs, and the table of runs.
+
+use egui::{Color32, RichText, Ui, vec2};
+use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+
+use crate::app::state::AppState;
+use crate::app::state::runs::{RunRecord, RunStatus};
+use crate::i18n::{tr, trf};
+use crate::trace::{EvalMetrics, StepMetrics};
+
+/// Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+pub const RUN_COLORS: [Color32; 7] = [
+    Color32::from_rgb(0xe6, 0x9f, 0x00),
+    Color32::from_rgb(0x56, 0xb4, 0xe9),
+    Color32::from_rgb(0x00, 0x9e, 0x73),
+    Color32::from_rgb(0xd5, 0x5e, 0x00),
+    Color32::from_rgb(0xcc, 0x79, 0xa7),
+    Color32::from_rgb(0x00, 0x72, 0xb2),
+    Color32::from_rgb(0xf0, 0xe4, 0x42),
+];
+
+pub fn run_color(run: &RunRecord) -> Color32 {
+    RUN_COLORS[run.color % RUN_COLORS.len()]
+}
+
+/// The loss, accuracy and learning-rate curves of the visible runs.
+pub(super) fn curves(ui: &mut Ui, state: &AppState) {
+    let runs: Vec<&RunRecord> = state.training.runs.iter().filter(|r| r.visible).collect();
+    if state.training.runs.is_empty() {
+        ui.label(
+            RichText::new(tr(
+                "No runs yet. Press Start training; curves appear here live.",
+            ))
+            .weak(),
+        );
+    }
+    // A lesson step may point at one run: its curves thicker, the others faded.
+    let any_highlight = runs
+        .iter()
+        .any(|r| state.classroom.is_highlighted_run(&r.name));
+    let emphasis = |r: &RunRecord| -> (Color32, f32) {
+        let c = run_color(r);
+        if state.classroom.is_highlighted_run(&r.name) {
+            (c, 2.5)
+        } else if any_highlight {
+            (c.gamma_multiply(0.4), 1.0)
+        } else {
+            (c, 1.0)
+        }
+    };
+    let width = ui.available_width().max(200.0);
+    let height = ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0);
+    ui.label(RichText::new(tr("Loss (solid: train, dashed: validation)")).strong());
+    ui.name_inputs(tr("Loss plot"), |ui| {
+        plot("loss_plot", width, height).show(ui, |plot| {
+            for r in &runs {
+                let (c, w) = emphasis(r);
+                let solid = LineStyle::Solid;
+                let dashed = LineStyle::dashed_loose();
+                let train = |s: &StepMetrics| (s.step, s.train_loss as f64);
+                let val = |e: &EvalMetrics| (e.step, e.val_loss as f64);
+                plot.line(curve(r, "{} train", &r.steps, train, (c, 1.5 * w), solid));
+                plot.line(curve(r, "{} val", &r.evals, val, (c, 2.0 * w), dashed));
+            }
+        });
+    });
+    ui.horizontal_top(|ui| {
+        let half = (width - 12.0) / 2.0;
+        ui.vertical(|ui| {
+            ui.label(RichText::new(tr("Accuracy (solid: token, dotted: exact match)")).strong());
+            ui.name_inputs(tr("Accuracy plot"), |ui| {
+                let accuracy = plot("acc_plot", half, height * 0.8).include_y(1.0);
+                accuracy.show(ui, |plot| {
+                    for r in &runs {
+                        let (c, w) = emphasis(r);
+                        let token = |e: &EvalMetrics| (e.step, e.token_accuracy as f64);
+                        let exact = |e: &EvalMetrics| (e.step, e.exact_match as f64);
+                        let dotted = LineStyle::dotted_dense();
+                        let label = "{} token acc";
+                        plot.line(curve(
+                            r,
+                            label,
+                            &r.evals,
+                            token,
+                            (c, 2.0 * w),
+                            LineStyle::Solid,
+                        ));
+                        plot.line(curve(r, "{} exact", &r.evals, exact, (c, 2.0 * w), dotted));
+                    }
+                });
+            });
+        });
+        ui.vertical(|ui| {
+            ui.label(RichText::new(tr("Learning rate")).strong());
+            ui.name_inputs(tr("Learning rate plot"), |ui| {
+                plot("lr_plot", half, height * 0.8).show(ui, |plot| {
+                    for r in &runs {
+                        let lr = |s: &StepMetrics| (s.step, s.learning_rate);
+                        let style = (run_color(r), 1.5);
+                        plot.line(curve(r, "{} lr", &r.steps, lr, style, LineStyle::Solid));
+                    }
+                });
+            });
+        });
+    });
+}
+
+/// An empty plot of the fine-tune view: steps along x, y from 0.
+fn plot(id: &str, width: f32, height: f32) -> Plot<'_> {
+    Plot::new(id)
+        .legend(Legend::default())
+        .height(height)
+        .width(width)
+        .x_axis_label(tr("step"))
+        .include_y(0.0)
+}
+
+/// One curve of `run`: `point` gives each item's step and value. `name` is a pattern with
+/// `{}` for the run's name (a key of the translation table); `(colour, width)` and `style` draw it.
+fn curve<T>(
+    run: &RunRecord,
+    name: &'static str,
+    items: &[T],
+    point: impl Fn(&T) -> (usize, f64),
+    (color, width): (Color32, f32),
+    style: LineStyle,
+) -> Line<'static> {
+    let points: PlotPoints = items
+        .iter()
+        .map(|item| {
+            let (step, value) = point(item);
+            [step as f64, value]
+        })
+        .collect();
+    Line::new(trf(name, &[&run.name]), points)
+        .color(color)
+        .width(width)
+        .style(style)
+}
+
+pub(super) fn runs_table(ui: &mut Ui, state: &mut AppState) {
+    if state.training.runs.is_empty() {
+        return;
+    }
+    ui.label(RichText::new(tr("Runs")).strong());
+    let live = state.training.live_index();
+    let mut delete = None;
+    egui::Grid::new("runs")
+        .striped(true)
+        .num_columns(6)
+        .spacing(vec2(10.0, 4.0))
+        .show(ui, |ui| {
+            for h in [
+                tr("show"),
+                tr("name"),
+                tr("status"),
+                tr("steps"),
+                tr("last val loss / exact"),
+            ] {
+                ui.label(RichText::new(h).weak());
+            }
+            ui.label("");
+            ui.end_row();
+            for (i, r) in state.training.runs.iter_mut().enumerate() {
+                let color = run_color(r);
+                ui.horizontal(|ui| {
+                    let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), egui::Sense::hover());
+                    ui.painter().rect_filled(rect, 2.0, color);
+                    ui.checkbox(&mut r.visible, "")
+                        .accessible_name(trf("Show {}", &[&r.name]));
+                });
+                let number = i + 1;
+                ui.add_sized([100.0, 20.0], egui::TextEdit::singleline(&mut r.name))
+                    .accessible_name(trf("Name of run {}", &[&number]));
+                let status = run_status(&r.status);
+                let short = status
+                    .split([':', '：'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                ui.label(short).on_hover_text(status);
+                ui.label(format!(
+                    "{}/{}",
+                    r.steps.last().map_or(0, |s| s.step),
+                    r.total_steps
+                ));
+                ui.label(r.evals.last().map_or("-".to_owned(), |e| {
+                    format!("{:.3} / {:.0} %", e.val_loss, 100.0 * e.exact_match)
+                }));
+                if ui
+                    .add_enabled(
+                        live != Some(i),
+                        egui::Button::new(trf("Delete run {}", &[&number])),
+                    )
+                    .clicked()
+                {
+                    delete = Some(i);
+                }
+                ui.end_row();
+            }
+        });
+    // What each run was, wrapped to the panel (too long for a table column).
+    for r in &state.training.runs {
+        ui.label(
+            RichText::new(format!("{}: {}", r.name, r.summary))
+                .small()
+                .weak(),
+        );
+        if let RunStatus::Failed(message) = &r.status {
+            ui.label(
+                RichText::new(message)
+                    .small()
+                    .color(ui.visuals().error_fg_color),
+            );
+        }
+    }
+    if let Some(i) = delete {
+        state.training.delete(i);
+    }
+}
+
+/// A run's status for the window (the English `RunStatus::label` goes into files).
+pub(super) fn run_status(status: &RunStatus) -> String {
+    match status {
+        RunStatus::Starting => tr("starting").to_owned(),
+        RunStatus::Running => tr("running").to_owned(),
+        RunStatus::Paused => tr("paused").to_owned(),
+        RunStatus::Finished => tr("finished").to_owned(),
+        RunStatus::Cancelled => tr("stopped").to_owned(),
+        RunStatus::Failed(m) => trf("failed: {}", &[m]),
+    }
+}

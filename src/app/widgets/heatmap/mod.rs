@@ -1,0 +1,461 @@
+//! A heatmap of a `(query, key)` matrix with token labels on both axes, a hover readout, and
+//! blocked cells drawn with a pattern (diagonal hatching for future tokens, a cross for
+//! padding) so that "blocked" never relies on colour alone.
+
+mod paint;
+
+use egui::{Color32, FontId, Pos2, Rect, Response, Sense, Ui, Vec2, vec2};
+use ndarray::ArrayView2;
+
+use self::paint::paint_hover_ring;
+pub use self::paint::paint_pattern;
+use super::tokens::display_token;
+use crate::app::colormap::{Colormap, Scale, blocked_fill, open_fill};
+use crate::app::labels;
+use crate::i18n::{tr, trf};
+use crate::masks::{Cell, MaskGrid};
+
+/// How blocked cells are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Blocked {
+    /// Grey with the pattern; the value is hidden (it is `-1e9` or an exact zero).
+    #[default]
+    Replace,
+    /// The value's colour stays visible and the pattern is drawn on top (the mask was not
+    /// applied to these values, e.g. raw scores or the "none" method).
+    Overlay,
+}
+
+/// What the pointer is over after showing a heatmap.
+pub struct HeatmapResponse {
+    pub response: Response,
+    /// `(row, column)` under the pointer.
+    pub hovered: Option<(usize, usize)>,
+}
+
+/// Builder for one heatmap.
+pub struct Heatmap<'a> {
+    values: Option<ArrayView2<'a, f32>>,
+    rows: usize,
+    cols: usize,
+    row_labels: Option<&'a [String]>,
+    col_labels: Option<&'a [String]>,
+    mask: Option<&'a MaskGrid>,
+    blocked: Blocked,
+    scale: Scale,
+    max_size: Vec2,
+    cell_range: (f32, f32),
+    value_name: &'a str,
+    row_real: Option<usize>,
+    col_real: Option<usize>,
+    highlight_row: Option<usize>,
+    highlight_cell: Option<(usize, usize)>,
+    row_sums: Option<&'a [f32]>,
+    show_values: bool,
+    clickable: bool,
+    name: Option<String>,
+    selected: bool,
+    dim: bool,
+    axis_names: (&'a str, &'a str),
+}
+
+impl<'a> Heatmap<'a> {
+    /// A heatmap of `values` (rows are queries, columns keys).
+    pub fn new(values: ArrayView2<'a, f32>) -> Self {
+        let (rows, cols) = values.dim();
+        Self::empty(rows, cols).values(values)
+    }
+
+    /// A grid without values, e.g. a mask (open cells get a neutral colour).
+    pub fn mask_only(mask: &'a MaskGrid) -> Self {
+        let (rows, cols) = mask.shape();
+        Self::empty(rows, cols).mask(mask)
+    }
+
+    fn empty(rows: usize, cols: usize) -> Self {
+        Self {
+            values: None,
+            rows,
+            cols,
+            row_labels: None,
+            col_labels: None,
+            mask: None,
+            blocked: Blocked::Replace,
+            scale: Scale::Sequential {
+                min: 0.0,
+                max: 1.0,
+                colormap: Colormap::Viridis,
+            },
+            max_size: vec2(480.0, 480.0),
+            cell_range: (4.0, 28.0),
+            value_name: tr("weight"),
+            row_real: None,
+            col_real: None,
+            highlight_row: None,
+            highlight_cell: None,
+            row_sums: None,
+            show_values: false,
+            clickable: false,
+            name: None,
+            selected: false,
+            dim: false,
+            axis_names: (tr("query"), tr("key")),
+        }
+    }
+
+    fn values(mut self, values: ArrayView2<'a, f32>) -> Self {
+        self.values = Some(values);
+        self
+    }
+
+    pub fn labels(mut self, rows: &'a [String], cols: &'a [String]) -> Self {
+        self.row_labels = Some(rows);
+        self.col_labels = Some(cols);
+        self
+    }
+
+    pub fn mask(mut self, mask: &'a MaskGrid) -> Self {
+        if mask.shape() == (self.rows, self.cols) {
+            self.mask = Some(mask);
+        }
+        self
+    }
+
+    pub fn blocked(mut self, blocked: Blocked) -> Self {
+        self.blocked = blocked;
+        self
+    }
+
+    pub fn scale(mut self, scale: Scale) -> Self {
+        self.scale = scale;
+        self
+    }
+
+    /// Largest size of the whole widget (labels included); cells shrink to fit.
+    pub fn max_size(mut self, size: Vec2) -> Self {
+        self.max_size = size;
+        self
+    }
+
+    pub fn cell_range(mut self, min: f32, max: f32) -> Self {
+        self.cell_range = (min, max.max(min));
+        self
+    }
+
+    /// What a value is called in the hover text ("weight", "score", ...).
+    pub fn value_name(mut self, name: &'a str) -> Self {
+        self.value_name = name;
+        self
+    }
+
+    /// What the two axes are called in the hover text.
+    pub fn axis_names(mut self, rows: &'a str, cols: &'a str) -> Self {
+        self.axis_names = (rows, cols);
+        self
+    }
+
+    /// Real (unpadded) lengths of the two axes: labels past them are drawn dimmed.
+    pub fn real_lengths(mut self, rows: usize, cols: usize) -> Self {
+        self.row_real = Some(rows);
+        self.col_real = Some(cols);
+        self
+    }
+
+    pub fn highlight_row(mut self, row: Option<usize>) -> Self {
+        self.highlight_row = row;
+        self
+    }
+
+    /// Outlines one `(row, column)` cell (e.g. the cell a lesson step points at).
+    pub fn highlight_cell(mut self, cell: Option<(usize, usize)>) -> Self {
+        self.highlight_cell = cell;
+        self
+    }
+
+    /// Shows a sum per row to the right (real rows that do not sum to one are flagged).
+    pub fn row_sums(mut self, sums: &'a [f32]) -> Self {
+        self.row_sums = Some(sums);
+        self
+    }
+
+    pub fn show_values(mut self, show: bool) -> Self {
+        self.show_values = show;
+        self
+    }
+
+    /// Makes the heatmap a button (e.g. a thumbnail) with this accessible name.
+    pub fn clickable(mut self, name: impl Into<String>, selected: bool) -> Self {
+        self.clickable = true;
+        self.name = Some(name.into());
+        self.selected = selected;
+        self
+    }
+
+    /// Accessible name of a non-clickable heatmap.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Draws everything faded (e.g. a mask that is switched off).
+    pub fn dim(mut self, dim: bool) -> Self {
+        self.dim = dim;
+        self
+    }
+
+    pub fn show(self, ui: &mut Ui) -> HeatmapResponse {
+        let layout = self.layout(ui);
+        let (rect, response) = ui.allocate_exact_size(layout.total, self.sense());
+        self.describe(&response, ui.is_enabled());
+        let grid = Rect::from_min_size(
+            rect.min + vec2(layout.row_label_w, layout.col_label_h),
+            layout.grid_size,
+        );
+        let cell = layout.cell;
+        let hovered = response.hover_pos().filter(|p| grid.contains(*p)).map(|p| {
+            let r = (((p.y - grid.top()) / cell) as usize).min(self.rows.saturating_sub(1));
+            let c = (((p.x - grid.left()) / cell) as usize).min(self.cols.saturating_sub(1));
+            (r, c)
+        });
+        if !ui.is_rect_visible(rect) || self.rows == 0 || self.cols == 0 {
+            return HeatmapResponse { response, hovered };
+        }
+        let mut painter = ui.painter_at(rect.expand(2.0));
+        if self.dim {
+            painter.set_opacity(0.35);
+        }
+        let cells = Cells { grid, size: cell };
+        self.paint_cells(ui, &painter, cells);
+        self.paint_outlines(ui, &painter, cells, response.hovered());
+        if self.row_labels.is_some() {
+            self.paint_labels(ui, &painter, cells, &layout, hovered);
+        }
+        if let Some(sums) = self.row_sums {
+            self.paint_row_sums(ui, &painter, cells, sums);
+        }
+        if let Some((r, c)) = hovered {
+            paint_hover_ring(&painter, cells.rect(r, c));
+        }
+        let response = match hovered {
+            Some(cell) => self.hover_text(response, cell),
+            None => response,
+        };
+        HeatmapResponse { response, hovered }
+    }
+
+    fn sense(&self) -> Sense {
+        if self.clickable {
+            Sense::click()
+        } else {
+            Sense::hover()
+        }
+    }
+
+    /// The accessible name and role (a button when clickable, else an image).
+    fn describe(&self, response: &Response, enabled: bool) {
+        if let Some(name) = &self.name {
+            let (clickable, selected) = (self.clickable, self.selected);
+            response.widget_info(|| {
+                if clickable {
+                    egui::WidgetInfo::selected(egui::Role::Button, enabled, selected, name)
+                } else {
+                    egui::WidgetInfo::labeled(egui::Role::Image, enabled, name)
+                }
+            });
+        }
+    }
+
+    /// Sizes: label margins from the widest labels, cells as large as fit `max_size`.
+    fn layout(&self, ui: &Ui) -> Layout {
+        let font = FontId::monospace(12.0);
+        let shown = |labels: Option<&[String]>| -> Vec<String> {
+            labels
+                .map(|l| l.iter().map(|t| display_token(t)).collect())
+                .unwrap_or_default()
+        };
+        let row_labels = shown(self.row_labels);
+        let col_labels = shown(self.col_labels);
+        let text_color = ui.visuals().text_color();
+        // Width of the widest label (capped), plus a gap to the grid.
+        let widest = |labels: &[String]| {
+            labels
+                .iter()
+                .map(|s| {
+                    ui.fonts_mut(|f| {
+                        f.layout_no_wrap(s.to_owned(), font.clone(), text_color)
+                            .size()
+                            .x
+                    })
+                })
+                .fold(0.0, f32::max)
+                .min(90.0)
+                + 6.0
+        };
+        let show_labels = self.row_labels.is_some();
+        let row_label_w = if show_labels {
+            widest(&row_labels)
+        } else {
+            0.0
+        };
+        let rotate = col_labels.iter().any(|s| s.chars().count() > 2);
+        let col_label_h = match (show_labels, rotate) {
+            (false, _) => 0.0,
+            (true, true) => widest(&col_labels),
+            (true, false) => 16.0,
+        };
+        let sums_w = if self.row_sums.is_some() { 48.0 } else { 0.0 };
+        let (rows, cols) = (self.rows.max(1), self.cols.max(1));
+        let avail_w = (self.max_size.x - row_label_w - sums_w).max(10.0);
+        let avail_h = (self.max_size.y - col_label_h).max(10.0);
+        let cell = (avail_w / cols as f32)
+            .min(avail_h / rows as f32)
+            .clamp(self.cell_range.0, self.cell_range.1)
+            .floor();
+        let grid_size = vec2(cell * self.cols as f32, cell * self.rows as f32);
+        Layout {
+            font,
+            row_labels,
+            col_labels,
+            rotate,
+            row_label_w,
+            col_label_h,
+            cell,
+            grid_size,
+            total: vec2(
+                row_label_w + grid_size.x + sums_w,
+                col_label_h + grid_size.y,
+            ),
+        }
+    }
+
+    /// What the hovered cell is: its two tokens, its value and why it is open or blocked.
+    fn hover_text(&self, response: Response, (r, c): (usize, usize)) -> Response {
+        let (row_axis, col_axis) = self.axis_names;
+        let token = |labels: Option<&[String]>, i: usize| {
+            labels
+                .and_then(|l| l.get(i))
+                .map(|t| format!(" '{}'", display_token(t)))
+                .unwrap_or_default()
+        };
+        let (row_tok, col_tok) = (token(self.row_labels, r), token(self.col_labels, c));
+        let state = self.mask.map(|m| m.cells[[r, c]]);
+        let value = self.values.map(|v| v[[r, c]]);
+        let value_name = self.value_name;
+        response.on_hover_ui_at_pointer(|ui| {
+            ui.label(format!(
+                "{row_axis} {r}{row_tok}  ->  {col_axis} {c}{col_tok}"
+            ));
+            if let Some(v) = value {
+                ui.label(
+                    egui::RichText::new(format!("{value_name} = {}", format_value(v))).strong(),
+                );
+            }
+            if let Some(state) = state {
+                ui.label(labels::cell_reason(state));
+            }
+        })
+    }
+}
+
+/// The measured sizes of one heatmap.
+struct Layout {
+    font: FontId,
+    /// The labels as shown (special tokens and spaces made visible).
+    row_labels: Vec<String>,
+    col_labels: Vec<String>,
+    /// Column labels run upwards when any is longer than two characters.
+    rotate: bool,
+    row_label_w: f32,
+    col_label_h: f32,
+    cell: f32,
+    grid_size: Vec2,
+    total: Vec2,
+}
+
+/// Where the cells are: the grid's rect and a cell's side.
+#[derive(Clone, Copy)]
+struct Cells {
+    grid: Rect,
+    size: f32,
+}
+
+impl Cells {
+    fn rect(self, r: usize, c: usize) -> Rect {
+        Rect::from_min_size(
+            self.grid.min + vec2(c as f32 * self.size, r as f32 * self.size),
+            Vec2::splat(self.size),
+        )
+    }
+}
+
+/// A value for hover text: blocked scores read as `-1e9`, others with 4 significant digits.
+pub fn format_value(v: f32) -> String {
+    if v <= -1e8 {
+        trf("{} (blocked)", &[&format!("{v:.0e}")])
+    } else if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn format_short(v: f32) -> String {
+    if v.abs() >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A small legend explaining the cell patterns.
+pub fn legend(ui: &mut Ui) {
+    let dark = ui.visuals().dark_mode;
+    let pattern = if dark {
+        Color32::from_gray(215)
+    } else {
+        Color32::from_gray(35)
+    };
+    ui.horizontal_wrapped(|ui| {
+        for (cell, text) in [
+            (Cell::Open, tr("open")),
+            (Cell::Future, tr("blocked: future (causal)")),
+            (Cell::Padding, tr("blocked: padding")),
+            (Cell::Both, tr("blocked: both")),
+        ] {
+            let (rect, _) = ui.allocate_exact_size(Vec2::splat(16.0), Sense::hover());
+            let fill = if cell.is_blocked() {
+                blocked_fill(dark)
+            } else {
+                open_fill(dark)
+            };
+            ui.painter().rect_filled(rect, 0.0, fill);
+            paint_pattern(ui.painter(), rect, cell, pattern);
+            ui.label(egui::RichText::new(text).small());
+            ui.add_space(8.0);
+        }
+    });
+}
+
+/// A horizontal colour bar for a scale.
+pub fn color_bar(ui: &mut Ui, scale: Scale, width: f32) {
+    let (lo, hi) = match scale {
+        Scale::Sequential { min, max, .. } => (min, max),
+        Scale::Diverging { abs_max } => (-abs_max, abs_max),
+    };
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(format_value(lo)).small());
+        let (rect, _) = ui.allocate_exact_size(vec2(width, 12.0), Sense::hover());
+        let steps = 48;
+        for i in 0..steps {
+            let t = i as f32 / (steps - 1) as f32;
+            let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
+            let r = Rect::from_min_max(
+                Pos2::new(x0, rect.top()),
+                Pos2::new(x0 + rect.width() / steps as f32 + 0.5, rect.bottom()),
+            );
+            ui.painter()
+                .rect_filled(r, 0.0, scale.color(lo + (hi - lo) * t));
+        }
+        ui.label(egui::RichText::new(format_value(hi)).small());
+    });
+}

@@ -1,0 +1,254 @@
+//! Painting a heatmap's parts once [`Heatmap::show`] has laid it out: cells, outlines,
+//! labels, row sums, the hover ring, and the patterns of blocked cells.
+
+use egui::epaint::TextShape;
+use egui::{Align2, Color32, FontId, Rect, Shape, Stroke, Ui, pos2, vec2};
+
+use super::{Blocked, Cells, Heatmap, Layout, format_short};
+use crate::app::colormap::{Colormap, blocked_fill, open_fill};
+use crate::masks::Cell;
+
+impl Heatmap<'_> {
+    /// Every cell's fill, the pattern of blocked cells, values when asked, and thin grid
+    /// lines between cells large enough to read.
+    pub(super) fn paint_cells(&self, ui: &Ui, painter: &egui::Painter, cells: Cells) {
+        let dark = ui.visuals().dark_mode;
+        let pattern_color = if dark {
+            Color32::from_gray(215)
+        } else {
+            Color32::from_gray(35)
+        };
+        for r in 0..self.rows {
+            for c in 0..self.cols {
+                let cell_rect = cells.rect(r, c);
+                let state = self.mask.map_or(Cell::Open, |m| m.cells[[r, c]]);
+                let value = self.values.map(|v| v[[r, c]]);
+                let fill = match (state.is_blocked(), self.blocked, value) {
+                    (true, Blocked::Replace, _) => blocked_fill(dark),
+                    (_, _, Some(v)) => self.scale.color(v),
+                    (false, _, None) => open_fill(dark),
+                    (true, Blocked::Overlay, None) => blocked_fill(dark),
+                };
+                painter.rect_filled(cell_rect, 0.0, fill);
+                if state.is_blocked() {
+                    let color = if self.blocked == Blocked::Overlay && value.is_some() {
+                        Colormap::text_on(fill).gamma_multiply(0.8)
+                    } else {
+                        pattern_color
+                    };
+                    paint_pattern(painter, cell_rect, state, color);
+                }
+                if self.show_values
+                    && cells.size >= 30.0
+                    && let Some(v) = value
+                    && !(state.is_blocked() && self.blocked == Blocked::Replace)
+                {
+                    painter.text(
+                        cell_rect.center(),
+                        Align2::CENTER_CENTER,
+                        format_short(v),
+                        FontId::proportional(10.0),
+                        Colormap::text_on(fill),
+                    );
+                }
+            }
+        }
+        if cells.size >= 10.0 {
+            let line = Stroke::new(1.0, ui.visuals().extreme_bg_color.gamma_multiply(0.6));
+            let grid = cells.grid;
+            for c in 1..self.cols {
+                painter.vline(grid.left() + c as f32 * cells.size, grid.y_range(), line);
+            }
+            for r in 1..self.rows {
+                painter.hline(grid.x_range(), grid.top() + r as f32 * cells.size, line);
+            }
+        }
+    }
+
+    /// The highlighted cell and row, and the border (selected, hovered or plain).
+    pub(super) fn paint_outlines(
+        &self,
+        ui: &Ui,
+        painter: &egui::Painter,
+        cells: Cells,
+        hovered: bool,
+    ) {
+        if let Some((r, c)) = self
+            .highlight_cell
+            .filter(|&(r, c)| r < self.rows && c < self.cols)
+        {
+            // A thick bright ring with a dark rim, visible on every colormap and both themes.
+            let cell_rect = cells.rect(r, c);
+            let width = (cells.size * 0.16).clamp(2.0, 5.0);
+            painter.rect_stroke(
+                cell_rect.expand(2.0),
+                0.0,
+                Stroke::new(width + 2.0, Color32::BLACK),
+                egui::StrokeKind::Inside,
+            );
+            painter.rect_stroke(
+                cell_rect.expand(1.0),
+                0.0,
+                Stroke::new(width, Color32::from_rgb(0xff, 0x2d, 0xd4)),
+                egui::StrokeKind::Inside,
+            );
+        }
+        let grid = cells.grid;
+        if let Some(row) = self.highlight_row.filter(|r| *r < self.rows) {
+            let rr = Rect::from_min_size(
+                grid.min + vec2(0.0, row as f32 * cells.size),
+                vec2(grid.width(), cells.size),
+            );
+            painter.rect_stroke(
+                rr,
+                0.0,
+                Stroke::new(2.5, Color32::from_rgb(0xff, 0x8c, 0x00)),
+                egui::StrokeKind::Outside,
+            );
+        }
+        let visuals = ui.visuals();
+        let border = if self.clickable && self.selected {
+            Stroke::new(3.0, visuals.selection.stroke.color)
+        } else if self.clickable && hovered {
+            Stroke::new(1.5, visuals.widgets.hovered.fg_stroke.color)
+        } else {
+            Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color)
+        };
+        painter.rect_stroke(grid, 0.0, border, egui::StrokeKind::Outside);
+    }
+
+    /// Token labels on both axes: the hovered row and column stand out, padding is dimmed.
+    pub(super) fn paint_labels(
+        &self,
+        ui: &Ui,
+        painter: &egui::Painter,
+        cells: Cells,
+        layout: &Layout,
+        hovered: Option<(usize, usize)>,
+    ) {
+        let (grid, cell) = (cells.grid, cells.size);
+        let label_font = if cell < 11.0 {
+            FontId::monospace(cell.max(7.0))
+        } else {
+            layout.font.clone()
+        };
+        let label_color = |hot: bool, pad: bool| {
+            if hot {
+                ui.visuals().strong_text_color()
+            } else if pad {
+                ui.visuals().weak_text_color()
+            } else {
+                ui.visuals().text_color()
+            }
+        };
+        for (r, label) in layout.row_labels.iter().enumerate().take(self.rows) {
+            let pad = self.row_real.is_some_and(|n| r >= n);
+            let hot = hovered.is_some_and(|(hr, _)| hr == r);
+            let color = label_color(hot, pad);
+            let pos = pos2(grid.left() - 4.0, grid.top() + (r as f32 + 0.5) * cell);
+            painter.text(pos, Align2::RIGHT_CENTER, label, label_font.clone(), color);
+        }
+        for (c, label) in layout.col_labels.iter().enumerate().take(self.cols) {
+            let pad = self.col_real.is_some_and(|n| c >= n);
+            let hot = hovered.is_some_and(|(_, hc)| hc == c);
+            let color = label_color(hot, pad);
+            let x = grid.left() + (c as f32 + 0.5) * cell;
+            if layout.rotate {
+                let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
+                let pos = pos2(x - galley.size().y / 2.0, grid.top() - 4.0);
+                painter.add(Shape::Text(
+                    TextShape::new(pos, galley, color).with_angle(-std::f32::consts::FRAC_PI_2),
+                ));
+            } else {
+                painter.text(
+                    pos2(x, grid.top() - 2.0),
+                    Align2::CENTER_BOTTOM,
+                    label,
+                    label_font.clone(),
+                    color,
+                );
+            }
+        }
+    }
+
+    /// The sum of each row to the right; a real row that does not sum to one is flagged.
+    pub(super) fn paint_row_sums(
+        &self,
+        ui: &Ui,
+        painter: &egui::Painter,
+        cells: Cells,
+        sums: &[f32],
+    ) {
+        let small = FontId::proportional(11.0);
+        for (r, s) in sums.iter().enumerate().take(self.rows) {
+            let real = self.row_real.is_none_or(|n| r < n);
+            let off = real && (s - 1.0).abs() > 1e-3;
+            let color = if off {
+                Color32::from_rgb(0xe0, 0x40, 0x40)
+            } else if real {
+                ui.visuals().text_color()
+            } else {
+                ui.visuals().weak_text_color()
+            };
+            let grid = cells.grid;
+            let pos = pos2(
+                grid.right() + 6.0,
+                grid.top() + (r as f32 + 0.5) * cells.size,
+            );
+            let text = if off {
+                format!("{s:.3}!")
+            } else {
+                format!("{s:.3}")
+            };
+            painter.text(pos, Align2::LEFT_CENTER, text, small.clone(), color);
+        }
+    }
+}
+
+/// A white ring with a black inner rim around the hovered cell.
+pub(super) fn paint_hover_ring(painter: &egui::Painter, cell_rect: Rect) {
+    painter.rect_stroke(
+        cell_rect,
+        0.0,
+        Stroke::new(2.0, Color32::WHITE),
+        egui::StrokeKind::Inside,
+    );
+    painter.rect_stroke(
+        cell_rect.shrink(2.0),
+        0.0,
+        Stroke::new(1.0, Color32::BLACK),
+        egui::StrokeKind::Inside,
+    );
+}
+
+/// Paints the pattern of a blocked cell: `/` hatching for a future key, `X` for a padding
+/// key, both for both.
+pub fn paint_pattern(painter: &egui::Painter, rect: Rect, cell: Cell, color: Color32) {
+    let w = rect.width();
+    if w < 5.0 {
+        return;
+    }
+    let stroke = Stroke::new((w / 14.0).clamp(1.0, 2.0), color);
+    let r = rect.shrink(w * 0.12);
+    if matches!(cell, Cell::Future | Cell::Both) {
+        // Three parallel diagonals, bottom-left to top-right.
+        painter.line_segment([r.left_bottom(), r.right_top()], stroke);
+        painter.line_segment(
+            [pos2(r.left(), r.center().y), pos2(r.center().x, r.top())],
+            stroke,
+        );
+        painter.line_segment(
+            [
+                pos2(r.center().x, r.bottom()),
+                pos2(r.right(), r.center().y),
+            ],
+            stroke,
+        );
+    }
+    if matches!(cell, Cell::Padding | Cell::Both) {
+        painter.line_segment([r.left_top(), r.right_bottom()], stroke);
+        if cell == Cell::Padding {
+            painter.line_segment([r.left_bottom(), r.right_top()], stroke);
+        }
+    }
+}
