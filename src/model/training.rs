@@ -470,6 +470,12 @@ pub enum TrainCommand {
 #[derive(Clone)]
 pub struct WeightsSnapshot(pub(crate) BTreeMap<String, Tensor>);
 
+impl std::fmt::Debug for WeightsSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WeightsSnapshot({} tensors)", self.0.len())
+    }
+}
+
 impl WeightsSnapshot {
     pub fn apply_to(&self, engine: &Engine) -> ModelResult<()> {
         engine.set_weights(&self.0)
@@ -482,6 +488,13 @@ pub enum TrainEvent {
     },
     Step(StepMetrics),
     Eval(EvalMetrics),
+    /// The weights of the evaluation with the lowest validation loss so far (sent right after
+    /// that `Eval`), so a run can be kept at its best step rather than its last.
+    Best {
+        step: usize,
+        val_loss: f32,
+        weights: WeightsSnapshot,
+    },
     Weights(WeightsSnapshot),
     Paused,
     Resumed,
@@ -590,6 +603,7 @@ fn worker(
     let mut paused = false;
     let eval_every = trainer.options().eval_every.max(1);
     let mut good = trainer.engine().weights();
+    let mut best_val_loss = f32::INFINITY;
     loop {
         loop {
             let command = if paused {
@@ -638,6 +652,14 @@ fn worker(
             match trainer.evaluate() {
                 Ok(m) => {
                     let _ = events.send(TrainEvent::Eval(m));
+                    if m.val_loss < best_val_loss {
+                        best_val_loss = m.val_loss;
+                        let _ = events.send(TrainEvent::Best {
+                            step: m.step,
+                            val_loss: m.val_loss,
+                            weights: WeightsSnapshot(good.clone()),
+                        });
+                    }
                 }
                 Err(e) => {
                     let _ = events.send(TrainEvent::Failed {
