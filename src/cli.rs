@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::bundled;
+use crate::bundled_models as bundled;
 use crate::dataset;
 use crate::masks::{MaskMethod, MaskSettings};
 use crate::model::decoding::Strategy;
@@ -21,10 +21,18 @@ use crate::model::{Engine, Example, ModelConfig};
 use crate::tasks::{self, Pair, Splits, Task};
 use crate::tokenizer::{TokenizerKind, Vocab};
 
+/// `maskscope --version`: the version and the commit it was built from (see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MASKSCOPE_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "maskscope",
-    version,
+    version = VERSION,
     about = "See how a transformer decoder is fed and masked. Without a subcommand, opens the window."
 )]
 pub struct Cli {
@@ -290,7 +298,7 @@ pub fn open_model(name_or_path: &str) -> Result<Engine> {
     if !path.exists() {
         bail!(
             "no checkpoint at `{name_or_path}` and no bundled model of that name (bundled: {})",
-            bundled::NAMES.join(", ")
+            bundled::names().join(", ")
         );
     }
     Engine::load(path).with_context(|| format!("loading {}", path.display()))
@@ -389,6 +397,11 @@ fn parse_groups(keys: &[String], config: &ModelConfig) -> Result<BTreeSet<Group>
 }
 
 fn train(args: TrainArgs) -> Result<()> {
+    if let Some(base) = args.base.as_deref()
+        && crate::marian_cli::is_model_folder(base)
+    {
+        return crate::marian_cli::fine_tune(base, &args);
+    }
     let (splits, source) = load_splits(
         &args.data,
         args.train_size,
@@ -597,6 +610,15 @@ fn eval(args: EvalArgs) -> Result<()> {
 }
 
 fn decode(args: DecodeArgs) -> Result<()> {
+    if crate::marian_cli::is_model_folder(&args.model) {
+        use crate::marian_cli::MarianStrategy;
+        let strategy = match args.strategy {
+            StrategyArg::Greedy => MarianStrategy::Greedy,
+            StrategyArg::Beam => MarianStrategy::Beam(args.beam_width),
+            StrategyArg::Sample => bail!("sampling is not available for model folders yet"),
+        };
+        return crate::marian_cli::decode(&args.model, &args.src, strategy, args.json);
+    }
     let engine = open_model(&args.model)?;
     let strategy = match args.strategy {
         StrategyArg::Greedy => Strategy::Greedy,
@@ -653,17 +675,20 @@ fn inspect(args: InspectArgs) -> Result<()> {
             args.tgt.len()
         );
     }
-    let engine = open_model(&args.model)?;
     let pairs: Vec<(&str, &str)> = args
         .src
         .iter()
         .zip(&args.tgt)
         .map(|(s, t)| (s.as_str(), t.as_str()))
         .collect();
+    if crate::marian_cli::is_model_folder(&args.model) {
+        return crate::marian_cli::inspect(&args.model, &pairs, &args.masks.settings());
+    }
+    let engine = open_model(&args.model)?;
     let (trace, warnings) = engine.inspect(&pairs, &args.masks.settings())?;
     println!(
         "{}",
-        serde_json::to_string(&crate::export::batch_json(&trace, &warnings))?
+        serde_json::to_string(&crate::inspect_json::batch_json(&trace, &warnings))?
     );
     Ok(())
 }

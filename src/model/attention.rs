@@ -4,6 +4,7 @@
 use candle_core::{D, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
+use super::family::Naming;
 use super::ops::{
     add_mask, attention_scores, linear_split_heads, merge_heads_linear, softmax_last_dim,
 };
@@ -28,31 +29,54 @@ pub struct AttnMask {
     pub open_rows: Option<Tensor>,
 }
 
+/// The query, key and value projections, stored the way the checkpoint stores them.
+enum Projections {
+    /// PyTorch's `in_proj_weight (3 d, d)` / `in_proj_bias (3 d,)`: W_q, W_k, W_v stacked.
+    Stacked { weight: Tensor, bias: Tensor },
+    /// transformers' `q_proj`, `k_proj`, `v_proj`, each `weight (d, d)` and `bias (d,)`.
+    Separate([(Tensor, Tensor); 3]),
+}
+
 pub struct MultiHeadAttention {
-    in_proj_weight: Tensor, // (3 d, d): W_q, W_k, W_v stacked, as PyTorch stores them
-    in_proj_bias: Tensor,   // (3 d,)
-    out_weight: Tensor,     // (d, d)
-    out_bias: Tensor,       // (d,)
+    projections: Projections,
+    out_weight: Tensor, // (d, d)
+    out_bias: Tensor,   // (d,)
     n_heads: usize,
     d_model: usize,
 }
 
+fn xavier(fan_in: usize, fan_out: usize) -> Init {
+    let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
+    Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
+}
+
 impl MultiHeadAttention {
-    pub fn new(d_model: usize, n_heads: usize, vb: VarBuilder) -> Result<Self> {
-        let xavier = |fan_in: usize, fan_out: usize| {
-            let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
-            Init::Uniform {
-                lo: -bound,
-                up: bound,
+    pub fn new(d_model: usize, n_heads: usize, naming: Naming, vb: VarBuilder) -> Result<Self> {
+        let projections = match naming {
+            Naming::PyTorch => Projections::Stacked {
+                weight: vb.get_with_hints(
+                    (3 * d_model, d_model),
+                    "in_proj_weight",
+                    xavier(d_model, 3 * d_model),
+                )?,
+                bias: vb.get_with_hints(3 * d_model, "in_proj_bias", Init::Const(0.0))?,
+            },
+            Naming::Bart => {
+                let part = |name: &str| -> Result<(Tensor, Tensor)> {
+                    let vb = vb.pp(name);
+                    Ok((
+                        vb.get_with_hints((d_model, d_model), "weight", xavier(d_model, d_model))?,
+                        vb.get_with_hints(d_model, "bias", Init::Const(0.0))?,
+                    ))
+                };
+                Projections::Separate([part("q_proj")?, part("k_proj")?, part("v_proj")?])
             }
         };
         Ok(Self {
-            in_proj_weight: vb.get_with_hints(
-                (3 * d_model, d_model),
-                "in_proj_weight",
-                xavier(d_model, 3 * d_model),
-            )?,
-            in_proj_bias: vb.get_with_hints(3 * d_model, "in_proj_bias", Init::Const(0.0))?,
+            projections,
             out_weight: vb.pp("out_proj").get_with_hints(
                 (d_model, d_model),
                 "weight",
@@ -66,13 +90,21 @@ impl MultiHeadAttention {
         })
     }
 
-    /// Projects with rows `part * d .. (part + 1) * d` of the stacked input projection
-    /// (0 = query, 1 = key, 2 = value) and splits heads: `(batch, heads, len, head_dim)`.
+    /// Projects for `part` (0 = query, 1 = key, 2 = value) and splits heads:
+    /// `(batch, heads, len, head_dim)`.
     fn project(&self, x: &Tensor, part: usize) -> Result<Tensor> {
-        let d = self.d_model;
-        let w = self.in_proj_weight.narrow(0, part * d, d)?;
-        let b = self.in_proj_bias.narrow(0, part * d, d)?;
-        linear_split_heads(x, &w, &b, self.n_heads)
+        match &self.projections {
+            Projections::Stacked { weight, bias } => {
+                let d = self.d_model;
+                let w = weight.narrow(0, part * d, d)?;
+                let b = bias.narrow(0, part * d, d)?;
+                linear_split_heads(x, &w, &b, self.n_heads)
+            }
+            Projections::Separate(parts) => {
+                let (w, b) = &parts[part];
+                linear_split_heads(x, w, b, self.n_heads)
+            }
+        }
     }
 
     /// Keys and values of `kv_in (batch, len, d)`, each `(batch, heads, len, head_dim)`.

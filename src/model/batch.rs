@@ -8,6 +8,24 @@ use super::seq2seq::BatchTensors;
 use crate::masks::{MaskGrid, MaskMethod, MaskSettings, SequenceMasks};
 use crate::tokenizer::{BOS, EOS, PAD};
 
+/// The ids a batch is built around: the decoder's first input, the label after the last
+/// target token, and the padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Specials {
+    pub start: u32,
+    pub eos: u32,
+    pub pad: u32,
+}
+
+impl Specials {
+    /// The built-in models' `<bos>`, `<eos>`, `<pad>`.
+    pub const BUILT_IN: Specials = Specials {
+        start: BOS,
+        eos: EOS,
+        pad: PAD,
+    };
+}
+
 /// One source/target pair as token ids, without special tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Example {
@@ -18,21 +36,31 @@ pub struct Example {
 pub struct Batch {
     pub src: Vec<Vec<u32>>,    // padded to `src_padded`
     pub tgt_in: Vec<Vec<u32>>, // padded to `tgt_padded`
-    pub labels: Vec<Vec<u32>>, // padded with PAD
+    pub labels: Vec<Vec<u32>>, // padded with the pad id
     pub src_lens: Vec<usize>,
     pub tgt_lens: Vec<usize>,
     pub masks: Vec<SequenceMasks>,
     pub settings: MaskSettings,
 }
 
-fn padded(ids: &[u32], len: usize) -> Vec<u32> {
+fn padded(ids: &[u32], len: usize, pad: u32) -> Vec<u32> {
     let mut out = ids.to_vec();
-    out.resize(len, PAD);
+    out.resize(len, pad);
     out
 }
 
 impl Batch {
     pub fn new(examples: &[Example], settings: MaskSettings) -> Batch {
+        Self::with_specials(examples, settings, Specials::BUILT_IN)
+    }
+
+    /// A batch for a model whose special ids are not the built-in ones (Marian's).
+    pub fn with_specials(
+        examples: &[Example],
+        settings: MaskSettings,
+        specials: Specials,
+    ) -> Batch {
+        let Specials { start, eos, pad } = specials;
         // At least one source column, so an empty source still has a (fully blocked) key.
         let src_padded = examples
             .iter()
@@ -51,8 +79,10 @@ impl Batch {
             settings,
         };
         for e in examples {
-            let tgt_in: Vec<u32> = std::iter::once(BOS).chain(e.tgt.iter().copied()).collect();
-            let labels: Vec<u32> = e.tgt.iter().copied().chain(std::iter::once(EOS)).collect();
+            let tgt_in: Vec<u32> = std::iter::once(start)
+                .chain(e.tgt.iter().copied())
+                .collect();
+            let labels: Vec<u32> = e.tgt.iter().copied().chain(std::iter::once(eos)).collect();
             batch.masks.push(SequenceMasks::new(
                 e.src.len(),
                 src_padded,
@@ -60,9 +90,9 @@ impl Batch {
                 tgt_padded,
                 &settings,
             ));
-            batch.src.push(padded(&e.src, src_padded));
-            batch.tgt_in.push(padded(&tgt_in, tgt_padded));
-            batch.labels.push(padded(&labels, tgt_padded));
+            batch.src.push(padded(&e.src, src_padded, pad));
+            batch.tgt_in.push(padded(&tgt_in, tgt_padded, pad));
+            batch.labels.push(padded(&labels, tgt_padded, pad));
             batch.src_lens.push(e.src.len());
             batch.tgt_lens.push(tgt_in.len());
         }
@@ -109,9 +139,11 @@ impl Batch {
     /// Flattened labels `(batch * tgt,)` and their weights (0 at padding).
     pub fn label_tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
         let labels = self.labels.concat();
-        let weight: Vec<f32> = labels
+        let weight: Vec<f32> = self
+            .labels
             .iter()
-            .map(|&l| if l == PAD { 0.0 } else { 1.0 })
+            .zip(&self.tgt_lens)
+            .flat_map(|(row, &len)| (0..row.len()).map(move |i| if i < len { 1.0 } else { 0.0 }))
             .collect();
         Ok((Tensor::new(labels, device)?, Tensor::new(weight, device)?))
     }

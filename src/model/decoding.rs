@@ -138,7 +138,7 @@ fn encode_source(engine: &Engine, src: &[u32]) -> ModelResult<Encoded> {
 }
 
 /// The cross mask of a one-token query: the first row of the teacher-forced one.
-fn first_query_row(mask: &AttnMask) -> candle_core::Result<AttnMask> {
+pub(crate) fn first_query_row(mask: &AttnMask) -> candle_core::Result<AttnMask> {
     Ok(AttnMask {
         additive: mask.additive.narrow(2, 0, 1)?,
         keep: mask.keep.narrow(2, 0, 1)?,

@@ -15,7 +15,7 @@ use super::params::{self, VarStore};
 use super::pass::Pass;
 use super::seq2seq::Seq2Seq;
 use crate::masks::MaskSettings;
-use crate::tokenizer::{PAD, Vocab};
+use crate::tokenizer::Vocab;
 use crate::trace::{AttentionTrace, BatchTrace, SequenceTrace};
 
 pub type ModelResult<T> = Result<T, CheckpointError>;
@@ -177,54 +177,12 @@ impl Engine {
     /// Teacher-forced forward pass over token ids with a full trace.
     pub fn trace(&self, examples: &[Example], settings: &MaskSettings) -> ModelResult<BatchTrace> {
         let batch = Batch::new(examples, *settings);
-        let out = self.model.forward(
-            &batch.tensors(&self.device)?,
-            &Pass::eval(settings.method, true),
-        )?;
-        let logits = out.logits.to_vec3::<f32>()?; // [batch][tgt][vocab]
-        let probs = super::ops::softmax_last_dim(&out.logits)?.to_vec3::<f32>()?;
-        let (enc, dec, cross) = (
-            per_sequence(&out.encoder)?,
-            per_sequence(&out.decoder_self)?,
-            per_sequence(&out.cross)?,
-        );
-        let mut sequences = Vec::with_capacity(batch.len());
-        for (b, ((encoder, decoder_self), cross)) in enc.into_iter().zip(dec).zip(cross).enumerate()
-        {
-            let logits = to_matrix(&logits[b]);
-            let probs = to_matrix(&probs[b]);
-            let predicted: Vec<u32> = probs.rows().into_iter().map(argmax).collect();
-            let loss = batch.labels[b]
-                .iter()
-                .zip(probs.rows())
-                .map(|(&label, row)| {
-                    (label != PAD).then(|| -row[label as usize].max(f32::MIN_POSITIVE).ln())
-                })
-                .collect();
-            sequences.push(SequenceTrace {
-                src_tokens: self.vocab.tokens_of(&batch.src[b]),
-                src_ids: batch.src[b].clone(),
-                src_len: batch.src_lens[b],
-                tgt_input_tokens: self.vocab.tokens_of(&batch.tgt_in[b]),
-                tgt_input_ids: batch.tgt_in[b].clone(),
-                label_tokens: self.vocab.tokens_of(&batch.labels[b]),
-                labels: batch.labels[b].clone(),
-                tgt_len: batch.tgt_lens[b],
-                masks: batch.masks[b].clone(),
-                encoder,
-                decoder_self,
-                cross,
-                predicted_tokens: self.vocab.tokens_of(&predicted),
-                predicted,
-                logits,
-                probs,
-                loss,
-            });
-        }
-        Ok(BatchTrace {
-            settings: *settings,
-            sequences,
-        })
+        Ok(trace_batch(
+            &self.model,
+            &batch,
+            &self.device,
+            &|ids, _| self.vocab.tokens_of(ids),
+        )?)
     }
 
     /// Next-token logits `(batch, tgt, vocab)` of a teacher-forced pass, without a trace.
@@ -243,6 +201,70 @@ impl Engine {
             .logits
             .to_vec3::<f32>()?)
     }
+}
+
+/// Which vocabulary names a list of ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSide {
+    Source,
+    Target,
+}
+
+/// One teacher-forced pass over `batch` with every attention record kept, turned into
+/// plain data. `names` spells ids as tokens for the views; any model family uses this.
+pub(crate) fn trace_batch(
+    model: &Seq2Seq,
+    batch: &Batch,
+    device: &Device,
+    names: &dyn Fn(&[u32], TokenSide) -> Vec<String>,
+) -> candle_core::Result<BatchTrace> {
+    let settings = batch.settings;
+    let out = model.forward(&batch.tensors(device)?, &Pass::eval(settings.method, true))?;
+    let logits = out.logits.to_vec3::<f32>()?; // [batch][tgt][vocab]
+    let probs = super::ops::softmax_last_dim(&out.logits)?.to_vec3::<f32>()?;
+    let (enc, dec, cross) = (
+        per_sequence(&out.encoder)?,
+        per_sequence(&out.decoder_self)?,
+        per_sequence(&out.cross)?,
+    );
+    let mut sequences = Vec::with_capacity(batch.len());
+    for (b, ((encoder, decoder_self), cross)) in enc.into_iter().zip(dec).zip(cross).enumerate() {
+        let logits = to_matrix(&logits[b]);
+        let probs = to_matrix(&probs[b]);
+        let predicted: Vec<u32> = probs.rows().into_iter().map(argmax).collect();
+        let loss = batch.labels[b]
+            .iter()
+            .zip(probs.rows())
+            .enumerate()
+            .map(|(position, (&label, row))| {
+                (position < batch.tgt_lens[b])
+                    .then(|| -row[label as usize].max(f32::MIN_POSITIVE).ln())
+            })
+            .collect();
+        sequences.push(SequenceTrace {
+            src_tokens: names(&batch.src[b], TokenSide::Source),
+            src_ids: batch.src[b].clone(),
+            src_len: batch.src_lens[b],
+            tgt_input_tokens: names(&batch.tgt_in[b], TokenSide::Target),
+            tgt_input_ids: batch.tgt_in[b].clone(),
+            label_tokens: names(&batch.labels[b], TokenSide::Target),
+            labels: batch.labels[b].clone(),
+            tgt_len: batch.tgt_lens[b],
+            masks: batch.masks[b].clone(),
+            encoder,
+            decoder_self,
+            cross,
+            predicted_tokens: names(&predicted, TokenSide::Target),
+            predicted,
+            logits,
+            probs,
+            loss,
+        });
+    }
+    Ok(BatchTrace {
+        settings,
+        sequences,
+    })
 }
 
 pub(crate) fn argmax(row: ndarray::ArrayView1<f32>) -> u32 {

@@ -1,12 +1,13 @@
 //! Encoder and decoder layers exactly as `nn.TransformerEncoderLayer` /
-//! `nn.TransformerDecoderLayer` (ReLU, both `norm_first` settings), with the PyTorch
-//! parameter names.
+//! `nn.TransformerDecoderLayer` (both `norm_first` settings) and transformers' Marian / BART
+//! layers compute them, with each family's parameter names (see [`super::family`]).
 
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use super::attention::{AttnMask, AttnRecord, MultiHeadAttention, append};
-use super::ops::{layer_norm, linear, relu};
+use super::family::{Activation, LayerSpec};
+use super::ops::{layer_norm, linear};
 use super::pass::Pass;
 
 pub struct Linear {
@@ -39,6 +40,11 @@ impl Linear {
         })
     }
 
+    /// A linear map from existing tensors (a tied output head).
+    pub fn from_parts(weight: Tensor, bias: Tensor) -> Self {
+        Self { weight, bias }
+    }
+
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         linear(x, &self.weight, &self.bias)
     }
@@ -62,23 +68,26 @@ impl LayerNorm {
     }
 }
 
-/// `linear2(dropout(relu(linear1(x))))`.
+/// `linear2(dropout(activation(linear1(x))))`.
 pub struct FeedForward {
     linear1: Linear,
     linear2: Linear,
+    activation: Activation,
 }
 
 impl FeedForward {
-    fn new(d_model: usize, d_ff: usize, vb: &VarBuilder) -> Result<Self> {
+    fn new(spec: &LayerSpec, vb: &VarBuilder) -> Result<Self> {
+        let (first, second) = spec.naming.feed_forward();
         Ok(Self {
-            linear1: Linear::new(d_model, d_ff, vb.pp("linear1"))?,
-            linear2: Linear::new(d_ff, d_model, vb.pp("linear2"))?,
+            linear1: Linear::new(spec.d_model, spec.d_ff, vb.pp(first))?,
+            linear2: Linear::new(spec.d_ff, spec.d_model, vb.pp(second))?,
+            activation: spec.activation,
         })
     }
 
     fn forward(&self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
-        self.linear2
-            .forward(&pass.drop(relu(&self.linear1.forward(x)?)?)?)
+        let hidden = self.activation.apply(&self.linear1.forward(x)?)?;
+        self.linear2.forward(&pass.drop(hidden)?)
     }
 }
 
@@ -91,19 +100,15 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    pub fn new(
-        d_model: usize,
-        n_heads: usize,
-        d_ff: usize,
-        norm_first: bool,
-        vb: VarBuilder,
-    ) -> Result<Self> {
+    pub fn new(spec: &LayerSpec, vb: VarBuilder) -> Result<Self> {
+        let d = spec.d_model;
+        let [norm1, norm2] = spec.naming.encoder_norms();
         Ok(Self {
-            self_attn: MultiHeadAttention::new(d_model, n_heads, vb.pp("self_attn"))?,
-            ff: FeedForward::new(d_model, d_ff, &vb)?,
-            norm1: LayerNorm::new(d_model, vb.pp("norm1"))?,
-            norm2: LayerNorm::new(d_model, vb.pp("norm2"))?,
-            norm_first,
+            self_attn: MultiHeadAttention::new(d, spec.n_heads, spec.naming, vb.pp("self_attn"))?,
+            ff: FeedForward::new(spec, &vb)?,
+            norm1: LayerNorm::new(d, vb.pp(norm1))?,
+            norm2: LayerNorm::new(d, vb.pp(norm2))?,
+            norm_first: spec.norm_first,
         })
     }
 
@@ -155,21 +160,17 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    pub fn new(
-        d_model: usize,
-        n_heads: usize,
-        d_ff: usize,
-        norm_first: bool,
-        vb: VarBuilder,
-    ) -> Result<Self> {
+    pub fn new(spec: &LayerSpec, vb: VarBuilder) -> Result<Self> {
+        let (d, heads, naming) = (spec.d_model, spec.n_heads, spec.naming);
+        let [norm1, norm2, norm3] = naming.decoder_norms();
         Ok(Self {
-            self_attn: MultiHeadAttention::new(d_model, n_heads, vb.pp("self_attn"))?,
-            cross_attn: MultiHeadAttention::new(d_model, n_heads, vb.pp("multihead_attn"))?,
-            ff: FeedForward::new(d_model, d_ff, &vb)?,
-            norm1: LayerNorm::new(d_model, vb.pp("norm1"))?,
-            norm2: LayerNorm::new(d_model, vb.pp("norm2"))?,
-            norm3: LayerNorm::new(d_model, vb.pp("norm3"))?,
-            norm_first,
+            self_attn: MultiHeadAttention::new(d, heads, naming, vb.pp("self_attn"))?,
+            cross_attn: MultiHeadAttention::new(d, heads, naming, vb.pp(naming.cross_attention()))?,
+            ff: FeedForward::new(spec, &vb)?,
+            norm1: LayerNorm::new(d, vb.pp(norm1))?,
+            norm2: LayerNorm::new(d, vb.pp(norm2))?,
+            norm3: LayerNorm::new(d, vb.pp(norm3))?,
+            norm_first: spec.norm_first,
         })
     }
 

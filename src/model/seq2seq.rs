@@ -1,14 +1,16 @@
-//! The whole encoder-decoder: embeddings scaled by sqrt(d_model) plus sinusoidal positions,
-//! `nn.Transformer` (with its final encoder and decoder LayerNorms) and a linear head.
-//! Parameter names match the PyTorch module's `state_dict()` (see docs/checkpoint-format.md).
+//! The whole encoder-decoder: embeddings (optionally scaled by sqrt(d_model)) plus
+//! sinusoidal positions, the encoder and decoder stacks (with final LayerNorms where the
+//! family has them) and a linear head. The built-in family's parameter names match the
+//! PyTorch module's `state_dict()` (see docs/checkpoint-format.md); Marian's are built in
+//! [`super::marian`].
 
 use candle_core::{Device, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use super::attention::{AttnMask, AttnRecord};
 use super::config::ModelConfig;
+use super::family::{Activation, LayerSpec, Naming, Positions};
 use super::layers::{DecoderLayer, EncoderLayer, LayerCache, LayerNorm, Linear};
-use super::ops::positional_encoding;
 use super::pass::Pass;
 
 /// Input tensors of one padded batch.
@@ -42,18 +44,24 @@ pub struct StepOutput {
 }
 
 pub struct Seq2Seq {
-    config: ModelConfig,
-    src_embed: Tensor, // (vocab, d)
-    tgt_embed: Tensor, // (vocab, d)
-    encoder: Vec<EncoderLayer>,
-    encoder_norm: LayerNorm,
-    decoder: Vec<DecoderLayer>,
-    decoder_norm: LayerNorm,
-    generator: Linear,
-    positions: Tensor, // (max_len + 2, d)
+    pub(crate) d_model: usize,
+    /// Token embeddings are multiplied by this (sqrt(d_model) or 1).
+    pub(crate) embed_scale: f64,
+    pub(crate) src_embed: Tensor, // (src vocab, d)
+    pub(crate) tgt_embed: Tensor, // (tgt vocab, d); the same tensor when shared
+    pub(crate) encoder: Vec<EncoderLayer>,
+    pub(crate) encoder_norm: Option<LayerNorm>,
+    pub(crate) decoder: Vec<DecoderLayer>,
+    pub(crate) decoder_norm: Option<LayerNorm>,
+    pub(crate) generator: Linear,
+    pub(crate) position_kind: Positions,
+    pub(crate) positions: Tensor, // (table length, d)
+    /// Positions past the table are an error (Marian) instead of computed on demand.
+    pub(crate) positions_limited: bool,
 }
 
 impl Seq2Seq {
+    /// The built-in family: `nn.Transformer` names, ReLU, interleaved positions, final norms.
     pub fn new(config: &ModelConfig, vocab_size: usize, vb: VarBuilder) -> Result<Self> {
         let ModelConfig {
             d_model: d,
@@ -65,6 +73,14 @@ impl Seq2Seq {
             max_len,
             ..
         } = *config;
+        let spec = LayerSpec {
+            d_model: d,
+            n_heads,
+            d_ff,
+            norm_first,
+            activation: Activation::Relu,
+            naming: Naming::PyTorch,
+        };
         // Embeddings start at std 1/sqrt(d) so that after the sqrt(d) scale they have unit variance.
         let embed_init = Init::Randn {
             mean: 0.0,
@@ -72,13 +88,14 @@ impl Seq2Seq {
         };
         let t = vb.pp("transformer");
         let encoder = (0..n_encoder_layers)
-            .map(|i| EncoderLayer::new(d, n_heads, d_ff, norm_first, t.pp("encoder.layers").pp(i)))
+            .map(|i| EncoderLayer::new(&spec, t.pp("encoder.layers").pp(i)))
             .collect::<Result<_>>()?;
         let decoder = (0..n_decoder_layers)
-            .map(|i| DecoderLayer::new(d, n_heads, d_ff, norm_first, t.pp("decoder.layers").pp(i)))
+            .map(|i| DecoderLayer::new(&spec, t.pp("decoder.layers").pp(i)))
             .collect::<Result<_>>()?;
         Ok(Self {
-            config: config.clone(),
+            d_model: d,
+            embed_scale: (d as f64).sqrt(),
             src_embed: vb
                 .pp("src_embed")
                 .get_with_hints((vocab_size, d), "weight", embed_init)?,
@@ -86,16 +103,14 @@ impl Seq2Seq {
                 .pp("tgt_embed")
                 .get_with_hints((vocab_size, d), "weight", embed_init)?,
             encoder,
-            encoder_norm: LayerNorm::new(d, t.pp("encoder.norm"))?,
+            encoder_norm: Some(LayerNorm::new(d, t.pp("encoder.norm"))?),
             decoder,
-            decoder_norm: LayerNorm::new(d, t.pp("decoder.norm"))?,
+            decoder_norm: Some(LayerNorm::new(d, t.pp("decoder.norm"))?),
             generator: Linear::new(d, vocab_size, vb.pp("generator"))?,
-            positions: positional_encoding(max_len + 2, d, vb.device())?,
+            position_kind: Positions::Interleaved,
+            positions: Positions::Interleaved.table(max_len + 2, d, vb.device())?,
+            positions_limited: false,
         })
-    }
-
-    pub fn config(&self) -> &ModelConfig {
-        &self.config
     }
 
     fn device(&self) -> &Device {
@@ -104,22 +119,41 @@ impl Seq2Seq {
 
     /// Positions `offset .. offset + len`, `(len, d)`.
     fn positions(&self, offset: usize, len: usize) -> Result<Tensor> {
-        if offset + len <= self.positions.dim(0)? {
+        let table_len = self.positions.dim(0)?;
+        if offset + len <= table_len {
             self.positions.narrow(0, offset, len)
+        } else if self.positions_limited {
+            candle_core::bail!(
+                "position {} is past the model's {table_len} positions (max_position_embeddings)",
+                offset + len - 1
+            )
         } else {
-            positional_encoding(offset + len, self.config.d_model, self.device())?
+            self.position_kind
+                .table(offset + len, self.d_model, self.device())?
                 .narrow(0, offset, len)
         }
     }
 
-    /// `table[ids] * sqrt(d) + pe[offset..]`: `(batch, len, d)`.
+    /// `table[ids] * scale + pe[offset..]`: `(batch, len, d)`.
     fn embed(&self, table: &Tensor, ids: &Tensor, offset: usize) -> Result<Tensor> {
         let (batch, len) = ids.dims2()?;
-        let d = self.config.d_model;
-        let tokens = table
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((batch, len, d))?;
-        (tokens * (d as f64).sqrt())?.broadcast_add(&self.positions(offset, len)?)
+        let tokens =
+            table
+                .index_select(&ids.flatten_all()?, 0)?
+                .reshape((batch, len, self.d_model))?;
+        let tokens = if self.embed_scale == 1.0 {
+            tokens
+        } else {
+            (tokens * self.embed_scale)?
+        };
+        tokens.broadcast_add(&self.positions(offset, len)?)
+    }
+
+    fn final_norm(norm: &Option<LayerNorm>, x: Tensor) -> Result<Tensor> {
+        match norm {
+            Some(norm) => norm.forward(&x),
+            None => Ok(x),
+        }
     }
 
     /// Encoder stack and final norm: memory `(batch, src, d)`.
@@ -136,7 +170,7 @@ impl Seq2Seq {
             x = next;
             records.extend(record);
         }
-        Ok((self.encoder_norm.forward(&x)?, records))
+        Ok((Self::final_norm(&self.encoder_norm, x)?, records))
     }
 
     /// Teacher-forced forward pass over the whole batch.
@@ -156,7 +190,9 @@ impl Seq2Seq {
             decoder_self.extend(records.self_attn);
             cross.extend(records.cross);
         }
-        let logits = self.generator.forward(&self.decoder_norm.forward(&y)?)?;
+        let logits = self
+            .generator
+            .forward(&Self::final_norm(&self.decoder_norm, y)?)?;
         Ok(ForwardOutput {
             logits,
             encoder,
@@ -188,7 +224,7 @@ impl Seq2Seq {
         }
         let logits = self
             .generator
-            .forward(&self.decoder_norm.forward(&y)?)?
+            .forward(&Self::final_norm(&self.decoder_norm, y)?)?
             .squeeze(1)?;
         Ok(StepOutput {
             logits,

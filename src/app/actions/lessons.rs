@@ -1,0 +1,292 @@
+//! Lessons: entering a step sets the real app state ([`apply_step`]): model, batch, masks,
+//! view, attention selection, decoding steps, the fine-tune form, and the outlined cell or
+//! curve. The panel that shows the lesson is `views::lessons`.
+
+use crate::app::highlight::Highlight;
+use crate::app::settings::{DataSource, StrategyKind, ViewId};
+use crate::app::state::{AppState, InputRow, ModelOrigin};
+use crate::bundled_models::Bundled;
+use crate::i18n::trf;
+use crate::lessons::{Lesson, StepState, Text};
+use crate::masks::MaskMethod;
+use crate::model::groups::Group;
+use crate::tasks::Task;
+use crate::trace::AttentionKind;
+
+/// Parses a lesson's attention kind.
+pub fn attention_kind(name: &str) -> Option<AttentionKind> {
+    match name {
+        "encoder_self" => Some(AttentionKind::EncoderSelf),
+        "decoder_self" => Some(AttentionKind::DecoderSelf),
+        "cross" => Some(AttentionKind::Cross),
+        _ => None,
+    }
+}
+
+/// Parses a lesson's view name; `inputs` is the side panel, not a tab (`None`).
+pub fn view(name: &str) -> Option<ViewId> {
+    match name {
+        "masks" => Some(ViewId::Masks),
+        "attention" => Some(ViewId::Attention),
+        "decoder" => Some(ViewId::Decoder),
+        "finetune" => Some(ViewId::Finetune),
+        _ => None,
+    }
+}
+
+fn strategy(name: &str) -> Option<StrategyKind> {
+    match name {
+        "greedy" => Some(StrategyKind::Greedy),
+        "sample" => Some(StrategyKind::Temperature),
+        "top-k" => Some(StrategyKind::TopK),
+        "top-p" => Some(StrategyKind::TopP),
+        "beam" => Some(StrategyKind::Beam),
+        _ => None,
+    }
+}
+
+/// Makes the bundled model `name` the current one (unless it already is, unmodified).
+fn ensure_bundled(state: &mut AppState, name: &str, notes: &mut Vec<String>) {
+    if matches!(state.model.origin, ModelOrigin::Bundled(n) if n == name) && !state.model.modified {
+        return;
+    }
+    let available = Bundled::by_name(name).filter(|b| b.bytes().is_some());
+    match available {
+        Some(b) => {
+            if !state.open_bundled(b) {
+                notes.push(state.last_error().unwrap_or_default().to_owned());
+            }
+        }
+        None => notes.push(trf(
+            "This step uses the bundled \"{}\" model, which is not available in this build (it has not been trained yet). The step is shown with the current model ({}) instead.",
+            &[&name, &state.model.name],
+        )),
+    }
+}
+
+/// The run name of the preset called `english` in `lesson` (for both languages).
+fn run_text(lesson: &Lesson, english: &str) -> Option<Text> {
+    lesson
+        .steps
+        .iter()
+        .filter_map(|s| s.state.finetune.as_ref()?.run_name.clone())
+        .find(|t| t.en == english)
+}
+
+/// Applies step `step` of lesson `lesson` (indices into `state.classroom.lessons`) to the
+/// app. Returns notes about what could not be done.
+pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<String> {
+    let Some(l) = state.classroom.lessons.get(lesson).cloned() else {
+        return vec![];
+    };
+    let step = step.min(l.steps.len().saturating_sub(1));
+    let s: StepState = l.state_at(step);
+    let mut notes = vec![];
+
+    if let Some(name) = &s.model {
+        ensure_bundled(state, name, &mut notes);
+    }
+    if let Some(base) = s.finetune.as_ref().and_then(|p| p.base.as_ref())
+        && s.model.as_ref() != Some(base)
+    {
+        ensure_bundled(state, base, &mut notes);
+    }
+    if let Some(inputs) = &s.inputs {
+        state.rows = inputs
+            .iter()
+            .map(|(src, tgt)| InputRow {
+                src: src.clone(),
+                tgt: tgt.clone(),
+            })
+            .collect();
+        state.pinned = None;
+    }
+    if let Some(row) = s.selected_row {
+        state.selected_row = row.min(state.rows.len().saturating_sub(1));
+    }
+
+    let mut mask = state.settings.mask;
+    if let Some(v) = s.causal {
+        mask.causal = v;
+    }
+    if let Some(v) = s.src_padding {
+        mask.src_padding = v;
+    }
+    if let Some(v) = s.tgt_padding {
+        mask.tgt_padding = v;
+    }
+    if let Some(m) = s.mask_method.as_deref().and_then(MaskMethod::parse) {
+        mask.method = m;
+    }
+    if let Some(m) = s
+        .finetune
+        .as_ref()
+        .and_then(|p| p.mask_method.as_deref())
+        .and_then(MaskMethod::parse)
+    {
+        mask.method = m;
+    }
+    state.settings.mask = mask;
+
+    if let Some(v) = s.view.as_deref().and_then(view) {
+        state.settings.view = v;
+    }
+    let settings = &mut state.settings;
+    if let Some(kind) = s.attention_kind.as_deref().and_then(attention_kind) {
+        settings.attention.kind = kind;
+        settings.masks_view.kind = kind;
+    }
+    if let Some(layer) = s.layer {
+        settings.attention.layer = layer;
+        settings.masks_view.layer = layer;
+        settings.decoder.layer = layer;
+    }
+    if let Some(head) = s.head {
+        settings.attention.head = head;
+        settings.masks_view.head = head;
+    }
+    if let Some(mean) = s.mean_over_heads {
+        settings.attention.mean_over_heads = mean;
+    }
+    if let Some(k) = s.strategy.as_deref().and_then(strategy) {
+        settings.decoder.strategy = k;
+    }
+    let decoder = &mut settings.decoder;
+    if let Some(v) = s.temperature {
+        decoder.temperature = v;
+    }
+    if let Some(v) = s.top_k {
+        decoder.top_k = v;
+    }
+    if let Some(v) = s.top_p {
+        decoder.top_p = v;
+    }
+    if let Some(v) = s.seed {
+        decoder.seed = v;
+    }
+    if let Some(v) = s.beam_width {
+        decoder.beam_width = v;
+    }
+
+    state.invalidate();
+    state.refresh();
+    if let Some(n) = s.decode_steps {
+        state.redecode(n);
+    }
+
+    state.classroom.run_name = None;
+    if let Some(p) = &s.finetune {
+        let f = &mut state.settings.finetune;
+        if let Some(task) = p.task.as_deref().and_then(Task::parse) {
+            f.source = DataSource::Task(task);
+        }
+        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                slot.clone_from(v);
+            }
+        }
+        set(&mut f.train_size, &p.train_size);
+        set(&mut f.val_size, &p.val_size);
+        set(&mut f.data_seed, &p.data_seed);
+        set(&mut f.steps, &p.steps);
+        set(&mut f.batch_size, &p.batch_size);
+        set(&mut f.learning_rate, &p.learning_rate);
+        if let Some(name) = &p.schedule {
+            f.warmup_cosine = name == "warmup-cosine";
+        }
+        set(&mut f.warmup, &p.warmup);
+        set(&mut f.weight_decay, &p.weight_decay);
+        set(&mut f.l1, &p.l1);
+        set(&mut f.l2, &p.l2);
+        if let Some(limit) = p.clip_norm {
+            f.clip = limit > 0.0;
+            if f.clip {
+                f.clip_norm = limit;
+            }
+        }
+        set(&mut f.dropout, &p.dropout);
+        set(&mut f.seed, &p.seed);
+        set(&mut f.eval_every, &p.eval_every);
+        set(&mut f.eval_size, &p.eval_size);
+        if let Some(v) = p.new_head {
+            f.reinit_head = v;
+        }
+        let config = state.engine.config().clone();
+        if let Some(keys) = &p.freeze {
+            state.training.frozen = keys
+                .iter()
+                .filter_map(|k| Group::parse_many(k, &config))
+                .flatten()
+                .collect();
+        }
+        if let Some(pairs) = &p.lr_multipliers {
+            state.training.multipliers = pairs
+                .iter()
+                .filter_map(|(k, m)| Group::parse_many(k, &config).map(|g| (g, *m)))
+                .flat_map(|(groups, m)| groups.into_iter().map(move |g| (g, m)))
+                .collect();
+        }
+        state.classroom.run_name = p.run_name.clone();
+    }
+
+    let kind = state.settings.attention.kind;
+    state.classroom.highlight = s
+        .highlight_cell
+        .map(|(query, key)| Highlight { kind, query, key });
+    state.classroom.highlight_run = s.highlight_run.as_deref().and_then(|n| run_text(&l, n));
+
+    let c = &mut state.classroom;
+    c.lesson = lesson;
+    c.step = step;
+    c.applied = true;
+    c.step_notes = notes.clone();
+    state.settings.lesson = l.id.clone();
+    notes
+}
+
+/// Next step (or the first step of the next lesson); applies the current step if none is
+/// applied yet.
+pub fn next(state: &mut AppState) {
+    let c = &state.classroom;
+    let Some(lesson) = c.current_lesson() else {
+        return;
+    };
+    let (mut l, mut s) = (c.lesson, c.step);
+    if c.applied {
+        if s + 1 < lesson.steps.len() {
+            s += 1;
+        } else if l + 1 < c.lessons.len() {
+            l += 1;
+            s = 0;
+        } else {
+            return;
+        }
+    }
+    apply_step(state, l, s);
+}
+
+/// Previous step (stays at the first step of a lesson).
+pub fn back(state: &mut AppState) {
+    let c = &state.classroom;
+    if c.current_lesson().is_none() {
+        return;
+    }
+    let s = if c.applied {
+        c.step.saturating_sub(1)
+    } else {
+        c.step
+    };
+    apply_step(state, c.lesson, s);
+}
+
+/// Chooses a lesson and enters its first step.
+pub fn select(state: &mut AppState, lesson: usize) {
+    apply_step(state, lesson, 0);
+}
+
+/// Turns the highlight off when the panel closes (lesson highlights belong to the panel).
+pub fn close(state: &mut AppState) {
+    state.settings.lessons_open = false;
+    state.classroom.highlight = None;
+    state.classroom.highlight_run = None;
+}

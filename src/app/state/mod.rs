@@ -1,0 +1,616 @@
+//! Everything the views read and change, kept apart from drawing: the model, the input rows,
+//! the latest trace, the stepper, fine-tuning, messages and the persisted settings.
+
+pub mod classroom;
+pub mod runs;
+pub mod stepper;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use self::classroom::Classroom;
+use self::runs::Training;
+use self::stepper::Stepper;
+use crate::app::example_rows;
+use crate::app::labels;
+use crate::app::session_file::SessionStatus;
+use crate::app::settings::{DataSource, Settings};
+use crate::bundled_models::{self, Bundled};
+use crate::i18n::{tr, trf};
+use crate::masks::MaskSettings;
+use crate::model::{Engine, Example};
+use crate::tasks::Pair;
+use crate::trace::{BatchTrace, SequenceTrace};
+
+/// One batch row of the inputs panel.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct InputRow {
+    pub src: String,
+    pub tgt: String,
+}
+
+impl From<Pair> for InputRow {
+    fn from(p: Pair) -> Self {
+        Self {
+            src: p.src,
+            tgt: p.tgt,
+        }
+    }
+}
+
+/// Where the loaded model came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelOrigin {
+    Bundled(&'static str),
+    File(PathBuf),
+    /// An untrained stand-in (the bundled file was missing).
+    Random {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    pub name: String,
+    pub origin: ModelOrigin,
+    /// Fine-tuned in this session and not saved since.
+    pub modified: bool,
+}
+
+/// A status-bar message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub error: bool,
+    pub text: String,
+}
+
+/// The live leak tests of the masks view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Readouts {
+    /// Max |delta| of the selected row's logits at real positions: alone vs padded in a batch.
+    pub padding_delta: Option<f32>,
+    /// How many (source, target) positions of padding the comparison added.
+    pub padding_added: (usize, usize),
+    /// Max |delta| of the logits at earlier positions when the last target token changes.
+    pub future_delta: Option<f32>,
+    pub note: Option<String>,
+}
+
+/// A trace stored by the "pin" button, for diffs.
+#[derive(Clone, Debug)]
+pub struct Pinned {
+    pub sequence: SequenceTrace,
+    pub label: String,
+}
+
+pub struct AppState {
+    pub settings: Settings,
+    pub engine: Engine,
+    pub model: ModelInfo,
+    pub rows: Vec<InputRow>,
+    /// The row the views show.
+    pub selected_row: usize,
+    pub trace: Option<BatchTrace>,
+    /// Tokenizer warnings per row.
+    pub warnings: Vec<Vec<String>>,
+    pub inspect_error: Option<String>,
+    pub readouts: Readouts,
+    pub pinned: Option<Pinned>,
+    pub stepper: Stepper,
+    pub training: Training,
+    pub messages: Vec<Message>,
+    /// The lesson shown and what it outlines.
+    pub classroom: Classroom,
+    /// The session file this window saves to, and a session waiting for its model.
+    pub session: SessionStatus,
+    /// The keyboard shortcut list is open.
+    pub shortcuts_open: bool,
+    /// Ask the inputs panel to focus the first source box (key 1).
+    pub focus_first_source: bool,
+    /// Bumped whenever the weights change (model loaded, training snapshot applied).
+    pub engine_generation: u64,
+    /// How many forward passes `refresh` has run (a test hook).
+    pub inspect_runs: u64,
+    pub last_inspect: Duration,
+    dirty: bool,
+}
+
+impl AppState {
+    /// The bundled dates model (or an untrained stand-in) with example rows entered.
+    pub fn new(settings: Settings) -> Self {
+        let (engine, model, messages) = match load_bundled(bundled_models::DATES) {
+            Ok((engine, info)) => (engine, info, vec![]),
+            Err(reason) => {
+                let engine = bundled_models::random_model(bundled_models::DATES.task);
+                let text = trf(
+                    "{}; showing an UNTRAINED random model with the dates vocabulary (predictions are meaningless until you fine-tune it)",
+                    &[&reason],
+                );
+                let info = ModelInfo {
+                    name: tr("untrained dates model").into(),
+                    origin: ModelOrigin::Random { reason },
+                    modified: false,
+                };
+                (engine, info, vec![Message { error: false, text }])
+            }
+        };
+        let rows = example_rows::for_task(bundled_models::DATES.task)
+            .into_iter()
+            .map(InputRow::from)
+            .collect();
+        let mut state = Self::with_engine(engine, model, rows, settings);
+        state.messages.extend(messages);
+        state
+    }
+
+    /// A state around an already loaded model.
+    pub fn with_engine(
+        engine: Engine,
+        model: ModelInfo,
+        rows: Vec<InputRow>,
+        settings: Settings,
+    ) -> Self {
+        let mut state = Self {
+            settings,
+            engine,
+            model,
+            rows,
+            selected_row: 0,
+            trace: None,
+            warnings: vec![],
+            inspect_error: None,
+            readouts: Readouts::default(),
+            pinned: None,
+            stepper: Stepper::default(),
+            training: Training::default(),
+            messages: vec![],
+            classroom: Default::default(),
+            session: Default::default(),
+            shortcuts_open: false,
+            focus_first_source: false,
+            engine_generation: 0,
+            inspect_runs: 0,
+            last_inspect: Duration::ZERO,
+            dirty: true,
+        };
+        let lesson = state.settings.lesson.clone();
+        state.classroom.select_by_id(&lesson);
+        state.refresh();
+        state
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Messages
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.messages.push(Message {
+            error: false,
+            text: text.into(),
+        });
+        self.trim_messages();
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.messages.push(Message {
+            error: true,
+            text: text.into(),
+        });
+        self.trim_messages();
+    }
+
+    fn trim_messages(&mut self) {
+        if self.messages.len() > 200 {
+            self.messages.drain(..100);
+        }
+    }
+
+    /// The newest error message, if the newest message is one.
+    pub fn last_error(&self) -> Option<&str> {
+        self.messages
+            .last()
+            .filter(|m| m.error)
+            .map(|m| m.text.as_str())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The forward pass
+
+    /// Marks the trace stale; the next [`refresh`](Self::refresh) re-runs the forward pass.
+    pub fn invalidate(&mut self) {
+        self.dirty = true;
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Re-runs the teacher-forced pass (and the leak readouts) if anything changed.
+    pub fn refresh(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let started = Instant::now();
+        if self.rows.is_empty() {
+            self.trace = None;
+            self.warnings.clear();
+            self.inspect_error = None;
+            self.readouts = Readouts::default();
+            return;
+        }
+        self.selected_row = self.selected_row.min(self.rows.len() - 1);
+        let pairs: Vec<(&str, &str)> = self
+            .rows
+            .iter()
+            .map(|r| (r.src.as_str(), r.tgt.as_str()))
+            .collect();
+        let settings = self.settings.mask;
+        match self.engine.inspect(&pairs, &settings) {
+            Ok((trace, warnings)) => {
+                self.trace = Some(trace);
+                self.warnings = warnings;
+                self.inspect_error = None;
+            }
+            Err(e) => {
+                self.trace = None;
+                self.inspect_error = Some(trf("forward pass failed: {}", &[&e]));
+            }
+        }
+        let row = &self.rows[self.selected_row];
+        let example = self.engine.tokenize(&row.src, &row.tgt).example;
+        self.readouts = readouts(&self.engine, &example, &settings);
+        self.inspect_runs += 1;
+        self.last_inspect = started.elapsed();
+    }
+
+    /// The trace of the selected row.
+    pub fn sequence(&self) -> Option<&SequenceTrace> {
+        self.trace
+            .as_ref()
+            .and_then(|t| t.sequences.get(self.selected_row))
+    }
+
+    pub fn set_mask(&mut self, mask: MaskSettings) {
+        if self.settings.mask != mask {
+            self.settings.mask = mask;
+            self.invalidate();
+        }
+    }
+
+    pub fn add_row(&mut self, row: InputRow) {
+        self.rows.push(row);
+        self.invalidate();
+    }
+
+    pub fn remove_row(&mut self, index: usize) {
+        if index < self.rows.len() && self.rows.len() > 1 {
+            self.rows.remove(index);
+            if self.selected_row >= self.rows.len() || self.selected_row > index {
+                self.selected_row = self.selected_row.saturating_sub(1);
+            }
+            self.invalidate();
+        }
+    }
+
+    /// Source ids of the selected row (what the stepper decodes).
+    pub fn selected_source_ids(&self) -> Vec<u32> {
+        let src = self
+            .rows
+            .get(self.selected_row)
+            .map_or("", |r| r.src.as_str());
+        self.engine
+            .vocab()
+            .encode(src, self.engine.config().max_len)
+            .ids
+    }
+
+    /// Keeps the stepper's session in line with the selected source, strategy and weights.
+    pub fn sync_stepper(&mut self) {
+        let ids = self.selected_source_ids();
+        let strategy = self.settings.decoder.strategy();
+        self.stepper
+            .sync(&self.engine, &ids, strategy, self.engine_generation);
+    }
+
+    /// Starts or pauses automatic stepping; `now` is the frame's time in seconds.
+    pub fn toggle_play(&mut self, now: f64) {
+        self.sync_stepper();
+        self.stepper.playing = !self.stepper.playing && !self.stepper.finished();
+        self.stepper.last_tick = now;
+    }
+
+    /// Resets the decoding stepper and takes up to `steps` steps with the current strategy.
+    /// Returns how many were taken (fewer when decoding finishes first).
+    pub fn redecode(&mut self, steps: usize) -> usize {
+        self.sync_stepper();
+        self.stepper.reset();
+        let mut taken = 0;
+        while taken < steps && self.stepper.step(&self.engine) {
+            taken += 1;
+        }
+        taken
+    }
+
+    pub fn pin(&mut self) {
+        if let Some(seq) = self.sequence().cloned() {
+            let row = &self.rows[self.selected_row];
+            let label = format!(
+                "'{}' -> '{}' ({})",
+                row.src,
+                row.tgt,
+                mask_summary(&self.settings.mask)
+            );
+            self.info(trf("pinned the trace of {}", &[&label]));
+            self.pinned = Some(Pinned {
+                sequence: seq,
+                label,
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Models
+
+    /// Replaces the model; refused while training runs.
+    pub fn set_model(
+        &mut self,
+        engine: Engine,
+        model: ModelInfo,
+        rows: Option<Vec<InputRow>>,
+    ) -> bool {
+        if self.training.is_running() {
+            self.error(tr("stop the training run before switching models"));
+            return false;
+        }
+        self.engine = engine;
+        self.model = model;
+        if let Some(rows) = rows {
+            self.rows = rows;
+            self.selected_row = 0;
+        }
+        self.pinned = None;
+        self.stepper = Stepper::default();
+        self.training.model_changed();
+        self.engine_generation += 1;
+        self.invalidate();
+        self.refresh();
+        true
+    }
+
+    /// Loads a checkpoint file. On failure the previous model stays and the error is shown.
+    pub fn open_model(&mut self, path: &Path) -> bool {
+        if self.training.is_running() {
+            self.error(tr("stop the training run before opening another model"));
+            return false;
+        }
+        match Engine::load(path) {
+            Ok(engine) => {
+                let name = path.file_stem().map_or_else(
+                    || path.display().to_string(),
+                    |s| s.to_string_lossy().into_owned(),
+                );
+                let info = ModelInfo {
+                    name: name.clone(),
+                    origin: ModelOrigin::File(path.to_owned()),
+                    modified: false,
+                };
+                if self.set_model(engine, info, None) {
+                    self.settings.remember(path.to_owned());
+                    self.info(trf("opened {}", &[&path.display()]));
+                    return true;
+                }
+                false
+            }
+            Err(e) => {
+                self.error(trf(
+                    "could not open {}: {}. The previous model ({}) is still loaded.",
+                    &[&path.display(), &e, &self.model.name],
+                ));
+                false
+            }
+        }
+    }
+
+    pub fn open_bundled(&mut self, bundled: Bundled) -> bool {
+        match load_bundled(bundled) {
+            Ok((engine, info)) => {
+                let rows = example_rows::for_task(bundled.task)
+                    .into_iter()
+                    .map(InputRow::from)
+                    .collect();
+                if self.set_model(engine, info, Some(rows)) {
+                    self.info(trf("opened the bundled {} model", &[&bundled.name]));
+                    self.settings.finetune.source = DataSource::Task(bundled.task);
+                    return true;
+                }
+                false
+            }
+            Err(reason) => {
+                self.error(trf(
+                    "{}. The previous model ({}) is still loaded.",
+                    &[&reason, &self.model.name],
+                ));
+                false
+            }
+        }
+    }
+
+    pub fn save_model(&mut self, path: &Path) -> bool {
+        if self.training.is_running() {
+            self.error(tr(
+                "wait for the training run to finish (or stop it) before saving",
+            ));
+            return false;
+        }
+        if !self.training.runs.is_empty() {
+            self.engine.history = Some(self.training.history_json());
+        }
+        match self.engine.save(path) {
+            Ok(()) => {
+                self.settings.remember(path.to_owned());
+                self.model.modified = false;
+                self.info(trf("saved the model to {}", &[&path.display()]));
+                true
+            }
+            Err(e) => {
+                self.error(trf("could not save {}: {}", &[&path.display(), &e]));
+                false
+            }
+        }
+    }
+
+    /// Goes back to the weights from before the first fine-tune of this model.
+    pub fn revert_to_base(&mut self) {
+        if self.training.is_running() {
+            return;
+        }
+        if let Some(base) = self.training.base.take() {
+            self.engine = base;
+            self.model.modified = false;
+            self.engine_generation += 1;
+            self.invalidate();
+            self.info(tr("reverted to the model as it was before fine-tuning"));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Training
+
+    pub fn start_training(&mut self) {
+        let name = self.model.name.clone();
+        match self.training.start(
+            &self.engine,
+            &self.settings.finetune,
+            self.settings.mask,
+            &name,
+        ) {
+            Ok(message) => {
+                // A lesson's fine-tune preset names its runs (so a step can point at one).
+                if let Some(name) = &self.classroom.run_name
+                    && let Some(run) = self.training.runs.last_mut()
+                {
+                    run.name = name.current().to_owned();
+                }
+                self.info(message)
+            }
+            Err(e) => self.error(trf("could not start training: {}", &[&e])),
+        }
+    }
+
+    /// Drains training events; call once per frame. Returns whether a run is live.
+    pub fn poll_training(&mut self) -> bool {
+        let polled = self.training.poll(&self.engine);
+        if polled.weights_changed {
+            self.engine_generation += 1;
+            self.model.modified = true;
+            self.invalidate();
+        }
+        for (error, text) in polled.messages {
+            if error {
+                self.error(text)
+            } else {
+                self.info(text)
+            }
+        }
+        self.training.is_running()
+    }
+}
+
+fn load_bundled(b: Bundled) -> Result<(Engine, ModelInfo), String> {
+    let bytes = b
+        .bytes()
+        .ok_or_else(|| trf("the bundled {} model is not available", &[&b.name]))?;
+    let engine = Engine::from_bytes(bytes)
+        .map_err(|e| trf("the bundled {} model could not be read: {}", &[&b.name, &e]))?;
+    Ok((
+        engine,
+        ModelInfo {
+            name: b.name.to_owned(),
+            origin: ModelOrigin::Bundled(b.name),
+            modified: false,
+        },
+    ))
+}
+
+/// `causal + padding, additive` and the like.
+pub fn mask_summary(m: &MaskSettings) -> String {
+    let mut on = vec![];
+    if m.causal {
+        on.push(tr("causal"));
+    }
+    if m.src_padding {
+        on.push(tr("src pad"));
+    }
+    if m.tgt_padding {
+        on.push(tr("tgt pad"));
+    }
+    let on = if on.is_empty() {
+        tr("no masks").to_owned()
+    } else {
+        on.join(" + ")
+    };
+    format!("{on}, {}", labels::mask_method(m.method))
+}
+
+/// The two leak tests for one example under `settings`.
+pub fn readouts(engine: &Engine, example: &Example, settings: &MaskSettings) -> Readouts {
+    let mut out = Readouts::default();
+    let max_len = engine.config().max_len;
+    let vocab = engine.vocab().len() as u32;
+    let filler = |seq: &[u32], len: usize| -> Vec<u32> {
+        if seq.is_empty() {
+            vec![4.min(vocab - 1); len]
+        } else {
+            seq.iter().copied().cycle().take(len).collect()
+        }
+    };
+    let max_abs = |a: &[Vec<f32>], b: &[Vec<f32>], rows: usize| -> f32 {
+        a.iter()
+            .zip(b)
+            .take(rows)
+            .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+            .fold(0.0, f32::max)
+    };
+    let real = example.tgt.len() + 1;
+    let alone = match engine.logits(std::slice::from_ref(example), settings) {
+        Ok(l) => l,
+        Err(e) => {
+            out.note = Some(trf("leak readouts failed: {}", &[&e]));
+            return out;
+        }
+    };
+
+    // Padding: alone vs next to a longer partner that forces padding on both sides.
+    let src_pad = (example.src.len() + 3).min(max_len.max(example.src.len()));
+    let tgt_pad = (example.tgt.len() + 3).min(max_len.max(example.tgt.len()));
+    let partner = Example {
+        src: filler(&example.src, src_pad),
+        tgt: filler(&example.tgt, tgt_pad),
+    };
+    out.padding_added = (src_pad - example.src.len(), tgt_pad - example.tgt.len());
+    if out.padding_added == (0, 0) {
+        out.note = Some(
+            tr("the row is already at the model's maximum length, so it cannot be padded").into(),
+        );
+    } else {
+        match engine.logits(&[example.clone(), partner], settings) {
+            Ok(batch) => out.padding_delta = Some(max_abs(&alone[0], &batch[0], real)),
+            Err(e) => out.note = Some(trf("padding readout failed: {}", &[&e])),
+        }
+    }
+
+    // Future: change the last target token to another ordinary token, compare the positions
+    // before it.
+    if let Some(&last) = example.tgt.last()
+        && vocab > 5
+    {
+        let mut changed = example.clone();
+        let ordinary = vocab - 4;
+        *changed.tgt.last_mut().expect("non-empty") = 4 + (last.saturating_sub(4) + 1) % ordinary;
+        match engine.logits(&[changed], settings) {
+            Ok(b) => out.future_delta = Some(max_abs(&alone[0], &b[0], example.tgt.len())),
+            Err(e) => out.note = Some(trf("future-token readout failed: {}", &[&e])),
+        }
+    }
+    out
+}

@@ -1,0 +1,179 @@
+//! Reading a Marian folder as the hub lays it out, with a message for every way it can be
+//! incomplete or damaged. Nothing here executes code from the folder.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use serde_json::Value;
+
+use super::{MarianConfig, MarianError, MarianResult};
+use crate::sentencepiece::TokenizerFiles;
+
+/// Largest single file read into memory (opus-mt's weights are ~300 MB).
+const MAX_FILE_BYTES: u64 = 4 << 30;
+
+pub struct FolderFiles {
+    pub config: Vec<u8>,
+    pub generation: Option<Vec<u8>>,
+    pub tokenizer: TokenizerFiles,
+    /// `model.safetensors` or, without it, `pytorch_model.bin`.
+    pub weights: PathBuf,
+}
+
+fn read_file(path: &Path) -> MarianResult<Vec<u8>> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| MarianError::Folder(format!("cannot read {}: {e}", path.display())))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(MarianError::Folder(format!(
+            "{} is {size} bytes, more than maskscope reads",
+            path.display()
+        )));
+    }
+    std::fs::read(path)
+        .map_err(|e| MarianError::Folder(format!("cannot read {}: {e}", path.display())))
+}
+
+fn required(folder: &Path, name: &str) -> MarianResult<Vec<u8>> {
+    let path = folder.join(name);
+    if !path.is_file() {
+        return Err(MarianError::Folder(format!(
+            "{} has no {name}: a Marian model folder holds config.json, model.safetensors, source.spm, target.spm and vocab.json",
+            folder.display()
+        )));
+    }
+    read_file(&path)
+}
+
+fn optional(folder: &Path, name: &str) -> MarianResult<Option<Vec<u8>>> {
+    let path = folder.join(name);
+    path.is_file().then(|| read_file(&path)).transpose()
+}
+
+/// Reads every small file of the folder and finds the weights.
+pub fn read(folder: &Path) -> MarianResult<FolderFiles> {
+    if !folder.is_dir() {
+        return Err(MarianError::Folder(format!(
+            "{} is not a folder",
+            folder.display()
+        )));
+    }
+    let config = required(folder, "config.json")?;
+    let weights = ["model.safetensors", "pytorch_model.bin"]
+        .iter()
+        .map(|name| folder.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            MarianError::Folder(format!(
+                "{} has no model.safetensors (or pytorch_model.bin)",
+                folder.display()
+            ))
+        })?;
+    Ok(FolderFiles {
+        config,
+        generation: optional(folder, "generation_config.json")?,
+        tokenizer: TokenizerFiles {
+            source_spm: required(folder, "source.spm")?,
+            target_spm: required(folder, "target.spm")?,
+            vocab_json: required(folder, "vocab.json")?,
+            target_vocab_json: optional(folder, "target_vocab.json")?,
+            config_json: optional(folder, "tokenizer_config.json")?,
+        },
+        weights,
+    })
+}
+
+/// Every tensor of the weights file, as f32. `pytorch_model.bin` goes through candle's
+/// pickle reader, which only rebuilds tensors and never runs the pickle's code.
+pub fn weights(
+    folder: &Path,
+    path: &Path,
+    device: &Device,
+) -> MarianResult<HashMap<String, Tensor>> {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let tensors: HashMap<String, Tensor> = if name.ends_with(".safetensors") {
+        let bytes = read_file(path)?;
+        candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| {
+            MarianError::Folder(format!("{} is damaged or truncated ({e})", path.display()))
+        })?
+    } else {
+        candle_core::pickle::read_all(path)
+            .map_err(|e| {
+                MarianError::Folder(format!(
+                    "{} could not be read as tensors ({e}); convert it to model.safetensors (transformers: save_pretrained(..., safe_serialization=True)) and put that file in {}",
+                    path.display(),
+                    folder.display()
+                ))
+            })?
+            .into_iter()
+            .collect()
+    };
+    tensors
+        .into_iter()
+        .map(|(name, t)| {
+            let t = if t.dtype() == DType::F32 {
+                t
+            } else {
+                t.to_dtype(DType::F32)?
+            };
+            Ok((name, t))
+        })
+        .collect::<candle_core::Result<_>>()
+        .map_err(MarianError::Model)
+}
+
+/// What `generate()` would use by default: `generation_config.json`, falling back to the
+/// model config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerationSettings {
+    /// Longest output, counting the decoder start token.
+    pub max_length: usize,
+    pub num_beams: usize,
+    /// Ids never generated (`bad_words_ids` of length one: opus-mt bans `<pad>`).
+    pub banned: Vec<u32>,
+    pub forced_eos: Option<u32>,
+}
+
+impl GenerationSettings {
+    pub fn read(bytes: Option<&[u8]>, config: &MarianConfig) -> Result<Self, String> {
+        let json: Value = match bytes {
+            Some(b) => serde_json::from_slice(b)
+                .map_err(|e| format!("generation_config.json is not JSON: {e}"))?,
+            None => Value::Null,
+        };
+        let field = |name: &str| json.get(name).or_else(|| config.raw.get(name));
+        let max_length = field("max_length")
+            .and_then(Value::as_u64)
+            .map_or(20, |v| v as usize)
+            .min(config.max_position_embeddings);
+        let num_beams = field("num_beams").and_then(Value::as_u64).unwrap_or(1) as usize;
+        let mut banned = vec![];
+        if let Some(Value::Array(lists)) = field("bad_words_ids") {
+            for list in lists {
+                match list.as_array().map(Vec::as_slice) {
+                    Some([one]) => banned.extend(one.as_u64().map(|v| v as u32)),
+                    _ => {
+                        return Err(
+                            "generation_config.json: bad_words_ids longer than one token are not supported"
+                                .into(),
+                        );
+                    }
+                }
+            }
+        }
+        let forced_eos = match field("forced_eos_token_id") {
+            Some(Value::Null) => None,
+            Some(v) => v.as_u64().map(|v| v as u32),
+            None => config.forced_eos_token_id,
+        };
+        Ok(Self {
+            max_length: max_length.max(2),
+            num_beams: num_beams.clamp(1, 64),
+            banned,
+            forced_eos,
+        })
+    }
+}
