@@ -243,7 +243,7 @@ fn beam_search_ends_at_eos_or_the_limit() {
 /// "eight h" for 820, because finished junk hypotheses filled the quota and stopped the search).
 #[test]
 fn beam_search_on_a_trained_model_finishes_its_answer() {
-    let engine = Engine::from_bytes(maskscope::bundled::bytes("numbers").unwrap()).unwrap();
+    let engine = Engine::from_bytes(maskscope::bundled_models::bytes("numbers").unwrap()).unwrap();
     for (src, words) in [
         ("820", "eight hundred twenty"),
         ("270", "two hundred seventy"),

@@ -7,9 +7,9 @@
 //! other, never against the clock.
 
 use maskscope::app::AppState;
-use maskscope::app::lesson_panel::apply_step;
-use maskscope::app::runs::RunRecord;
+use maskscope::app::actions::lessons::apply_step;
 use maskscope::app::settings::Settings;
+use maskscope::app::state::runs::RunRecord;
 use maskscope::trace::{AttentionKind, SequenceTrace};
 use ndarray::Array2;
 
@@ -394,7 +394,8 @@ fn a_shorter_rerun_of_a_constant_rate_run_retraces_it() {
 /// The sum of squares and of absolute values of every weight of the bundled copy model.
 fn copy_weight_sums() -> (f64, f64) {
     let engine =
-        maskscope::model::Engine::from_bytes(maskscope::bundled::bytes("copy").unwrap()).unwrap();
+        maskscope::model::Engine::from_bytes(maskscope::bundled_models::bytes("copy").unwrap())
+            .unwrap();
     let (mut squares, mut absolute) = (0.0, 0.0);
     for tensor in engine.weights().values() {
         for v in tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap() {
@@ -572,7 +573,7 @@ fn sampling_draws_are_fixed_by_the_seed_and_cut_by_top_k_and_top_p() {
     assert_eq!(output(&enter("sampling", 4)).concat(), "28 No 2056<eos>");
     let mut other_seed = enter("sampling", 4);
     other_seed.settings.decoder.seed = 1;
-    maskscope::app::classroom::redecode(&mut other_seed, 12);
+    other_seed.redecode(12);
     assert_eq!(output(&other_seed).concat(), "2s-n 2026<eos>");
 }
 
