@@ -103,6 +103,15 @@ fn decoder_inputs_generation_writes_the_date_then_stops() {
     assert_eq!(output(&state).concat(), "28 Nov 2026<eos>");
     assert_eq!(state.stepper.steps().len(), 12);
     assert!(state.stepper.finished());
+
+    // Step 5: beam search lists every beam; the winner's log-probability is near 0, the
+    // others' below -11.
+    let state = enter("decoder-inputs", 5);
+    let beams = state.stepper.session().expect("a session").beams.clone();
+    let last = beams.last().expect("beams");
+    assert_eq!(last[0].tokens.concat(), "28 Nov 2026<eos>");
+    assert!(last[0].log_prob > -0.01, "{}", last[0].log_prob);
+    assert!(last[1..].iter().all(|b| b.log_prob < -11.0), "{last:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
