@@ -55,14 +55,76 @@ const ZH_FILES: [(&str, &str); 3] = [
     ("export", include_str!("../assets/i18n/zh/export.json")),
 ];
 
+/// The merged Chinese table. A key in two files is an error: merging would silently let one
+/// area's translation override another's.
 fn parse_tables() -> Result<HashMap<String, String>, String> {
+    merge_tables(&ZH_FILES)
+}
+
+fn merge_tables(files: &[(&str, &str)]) -> Result<HashMap<String, String>, String> {
     let mut table = HashMap::new();
-    for (name, json) in ZH_FILES {
+    let mut origin: HashMap<String, &str> = HashMap::new();
+    for &(name, json) in files {
         let part: HashMap<String, String> =
             serde_json::from_str(json).map_err(|e| format!("assets/i18n/zh/{name}.json: {e}"))?;
-        table.extend(part);
+        for (english, chinese) in part {
+            if let Some(first) = origin.insert(english.clone(), name) {
+                return Err(format!(
+                    "{english:?} is translated in both zh/{first}.json and zh/{name}.json"
+                ));
+            }
+            table.insert(english, chinese);
+        }
     }
     Ok(table)
+}
+
+/// Every `(english, chinese)` entry of the Chinese UI tables.
+pub fn chinese_entries() -> Vec<(&'static str, &'static str)> {
+    chinese()
+        .iter()
+        .map(|(en, zh)| (en.as_str(), zh.as_str()))
+        .collect()
+}
+
+/// One term of `assets/i18n/zh-glossary.json`: the chosen Chinese word and the variants
+/// that must not appear anywhere in the Chinese UI or lessons.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlossaryTerm {
+    pub en: String,
+    pub zh: String,
+    pub rejected: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Glossary {
+    #[allow(dead_code)] // documentation for the reader of the file
+    about: String,
+    terms: Vec<GlossaryTerm>,
+}
+
+/// The Chinese glossary.
+pub fn glossary() -> Result<Vec<GlossaryTerm>, String> {
+    serde_json::from_str::<Glossary>(include_str!("../assets/i18n/zh-glossary.json"))
+        .map(|g| g.terms)
+        .map_err(|e| format!("assets/i18n/zh-glossary.json: {e}"))
+}
+
+/// The rejected variants `chinese` uses, as `(variant, chosen word)`. A variant inside an
+/// occurrence of the chosen word itself (提前停止 in 早停（提前停止）) does not count.
+pub fn rejected_variants<'g>(chinese: &str, terms: &'g [GlossaryTerm]) -> Vec<(&'g str, &'g str)> {
+    let mut found = vec![];
+    for term in terms {
+        let rest = chinese.replace(&term.zh, "\u{1}");
+        for variant in &term.rejected {
+            if rest.contains(variant.as_str()) {
+                found.push((variant.as_str(), term.zh.as_str()));
+            }
+        }
+    }
+    found
 }
 
 fn chinese() -> &'static HashMap<String, String> {
@@ -166,6 +228,44 @@ mod tests {
                 "placeholders differ for {en:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_in_two_tables_is_an_error() {
+        assert!(parse_tables().is_ok());
+        let clash = merge_tables(&[("a", r#"{"Open": "打开"}"#), ("b", r#"{"Open": "开启"}"#)]);
+        assert_eq!(
+            clash,
+            Err(r#""Open" is translated in both zh/a.json and zh/b.json"#.to_owned())
+        );
+        let same = merge_tables(&[("a", r#"{"Open": "打开"}"#), ("b", r#"{"Open": "打开"}"#)]);
+        assert!(same.is_err(), "even an identical duplicate is one too many");
+    }
+
+    #[test]
+    fn no_chinese_string_uses_a_rejected_variant() {
+        let terms = glossary().expect("the glossary parses");
+        assert!(terms.len() >= 10);
+        let mut texts: Vec<(String, String)> = parse_tables()
+            .unwrap()
+            .into_iter()
+            .map(|(en, zh)| (format!("UI {en:?}"), zh))
+            .collect();
+        for lesson in crate::lessons::builtin().expect("lessons parse") {
+            for (at, text) in crate::lessons::texts(&lesson) {
+                texts.push((at, text.zh.clone()));
+            }
+        }
+        let mut bad = vec![];
+        for (at, zh) in &texts {
+            for (variant, chosen) in rejected_variants(zh, &terms) {
+                bad.push(format!("{at}: {variant} (use {chosen})"));
+            }
+        }
+        assert!(bad.is_empty(), "rejected variants:\n{}", bad.join("\n"));
+        // The check itself: a variant is found, the chosen word around it is not.
+        assert_eq!(rejected_variants("被挡住", &terms), [("挡住", "屏蔽")]);
+        assert!(rejected_variants("早停（提前停止）", &terms).is_empty());
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub const VIEWS: [&str; 5] = ["inputs", "masks", "attention", "decoder", "finetu
 /// Values of [`StepState::attention_kind`].
 pub const ATTENTION_KINDS: [&str; 3] = ["encoder_self", "decoder_self", "cross"];
 /// Values of [`StepState::strategy`].
-pub const STRATEGIES: [&str; 3] = ["greedy", "sample", "beam"];
+pub const STRATEGIES: [&str; 5] = ["greedy", "sample", "top-k", "top-p", "beam"];
+/// Values of [`FinetunePreset::schedule`].
+pub const SCHEDULES: [&str; 2] = ["constant", "warmup-cosine"];
 /// Group keys that name one group or several (see `model::groups`); `enc{i}`, `dec{i}` and
 /// `dec{i}-self|cross|ff` are accepted for any layer index `i`.
 pub const GROUP_KEYS: [&str; 7] = [
@@ -86,7 +88,7 @@ pub struct Step {
 ///
 /// Two kinds of fields:
 /// - *persistent* settings (model, inputs, selected_row, the mask switches, view, attention
-///   kind, layer, head, mean_over_heads, strategy): `None` leaves the setting as it is, so a
+///   kind, layer, head, mean_over_heads, strategy and its sampling settings): `None` leaves the setting as it is, so a
 ///   step only states what it changes;
 /// - *per-step* actions (`highlight_cell`, `highlight_run`, `decode_steps`, `finetune`):
 ///   they belong to the step that sets them; `None` means no highlight / no stepping / no
@@ -120,6 +122,13 @@ pub struct StepState {
     pub decode_steps: Option<usize>,
     /// One of [`STRATEGIES`].
     pub strategy: Option<String>,
+    /// Sampling settings of the decoder view (persistent, like the strategy).
+    pub temperature: Option<f32>,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f32>,
+    /// Seed of the sampler: the same seed draws the same tokens again.
+    pub seed: Option<u64>,
+    pub beam_width: Option<usize>,
     /// Preset for the fine-tune view; filled in, not started (per step).
     pub finetune: Option<FinetunePreset>,
     /// English `run_name` of a run to emphasise among the curves (per step).
@@ -151,6 +160,11 @@ impl StepState {
             highlight_cell,
             decode_steps,
             strategy,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+            beam_width,
             finetune,
             highlight_run,
         } = later;
@@ -167,6 +181,11 @@ impl StepState {
         keep(&mut self.head, head);
         keep(&mut self.mean_over_heads, mean_over_heads);
         keep(&mut self.strategy, strategy);
+        keep(&mut self.temperature, temperature);
+        keep(&mut self.top_k, top_k);
+        keep(&mut self.top_p, top_p);
+        keep(&mut self.seed, seed);
+        keep(&mut self.beam_width, beam_width);
         self.highlight_cell.clone_from(highlight_cell);
         self.decode_steps.clone_from(decode_steps);
         self.finetune.clone_from(finetune);
@@ -183,10 +202,28 @@ pub struct FinetunePreset {
     /// Task name as in `tasks::Task::name`: copy, reverse, sort, dates, numbers, chinese-numbers.
     pub task: Option<String>,
     pub train_size: Option<usize>,
+    pub val_size: Option<usize>,
+    /// Seed of the generated training and validation pairs.
+    pub data_seed: Option<u64>,
     pub steps: Option<usize>,
+    pub batch_size: Option<usize>,
     pub learning_rate: Option<f64>,
+    /// One of [`SCHEDULES`].
+    pub schedule: Option<String>,
+    /// Warmup steps of the `warmup-cosine` schedule.
+    pub warmup: Option<usize>,
+    /// AdamW's decoupled weight decay.
     pub weight_decay: Option<f64>,
+    /// Penalties added to the loss: `l1 * sum |w|` and `l2 * sum w^2`.
+    pub l1: Option<f64>,
+    pub l2: Option<f64>,
+    /// Global gradient-norm limit; `0` switches clipping off.
+    pub clip_norm: Option<f64>,
     pub dropout: Option<f32>,
+    /// Seed of the batch order, dropout and a new head.
+    pub seed: Option<u64>,
+    pub eval_every: Option<usize>,
+    pub eval_size: Option<usize>,
     /// Group keys to freeze (see [`GROUP_KEYS`]).
     pub freeze: Option<Vec<String>>,
     /// (group key, multiplier of the learning rate).
@@ -234,6 +271,28 @@ pub fn parse(json: &str) -> Result<Vec<Lesson>, LessonError> {
     let lessons: Vec<Lesson> = serde_json::from_str(json)?;
     validate(&lessons)?;
     Ok(lessons)
+}
+
+/// Every user-visible text of a lesson with where it is (`"{id} step {n} body"`): titles,
+/// the summary, step titles and bodies, and run names.
+pub fn texts(lesson: &Lesson) -> Vec<(String, &Text)> {
+    let mut out = vec![
+        (format!("{} title", lesson.id), &lesson.title),
+        (format!("{} summary", lesson.id), &lesson.summary),
+    ];
+    for (i, step) in lesson.steps.iter().enumerate() {
+        out.push((format!("{} step {} title", lesson.id, i + 1), &step.title));
+        out.push((format!("{} step {} body", lesson.id, i + 1), &step.body));
+        if let Some(name) = step
+            .state
+            .finetune
+            .as_ref()
+            .and_then(|p| p.run_name.as_ref())
+        {
+            out.push((format!("{} step {} run", lesson.id, i + 1), name));
+        }
+    }
+    out
 }
 
 fn invalid(at: impl Into<String>, problem: impl Into<String>) -> LessonError {
@@ -301,10 +360,21 @@ fn check_preset(at: &str, preset: &FinetunePreset) -> Result<(), LessonError> {
         base,
         task,
         train_size,
+        val_size: _,
+        data_seed: _,
         steps,
+        batch_size,
         learning_rate,
+        schedule,
+        warmup: _,
         weight_decay,
+        l1,
+        l2,
+        clip_norm,
         dropout,
+        seed: _,
+        eval_every,
+        eval_size,
         freeze,
         lr_multipliers,
         new_head: _,
@@ -313,6 +383,18 @@ fn check_preset(at: &str, preset: &FinetunePreset) -> Result<(), LessonError> {
     } = preset;
     check_choice(at, "base model", base, &MODELS)?;
     check_choice(at, "mask method", mask_method, &MASK_METHODS)?;
+    check_choice(at, "schedule", schedule, &SCHEDULES)?;
+    if [batch_size, eval_every, eval_size].contains(&&Some(0)) {
+        return Err(invalid(
+            at,
+            "batch_size, eval_every and eval_size must be positive",
+        ));
+    }
+    for (name, value) in [("l1", l1), ("l2", l2), ("clip_norm", clip_norm)] {
+        if value.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+            return Err(invalid(at, format!("{name} must be zero or positive")));
+        }
+    }
     if let Some(task) = task
         && !is_task(task)
     {
@@ -369,6 +451,18 @@ fn check_state(at: &str, state: &StepState, runs: &HashSet<&str>) -> Result<(), 
         &ATTENTION_KINDS,
     )?;
     check_choice(at, "strategy", &state.strategy, &STRATEGIES)?;
+    if state
+        .temperature
+        .is_some_and(|t| !(t.is_finite() && t > 0.0))
+    {
+        return Err(invalid(at, "temperature must be a positive number"));
+    }
+    if state.top_p.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+        return Err(invalid(at, "top_p must be in (0, 1]"));
+    }
+    if state.top_k == Some(0) || state.beam_width == Some(0) {
+        return Err(invalid(at, "top_k and beam_width must be positive"));
+    }
     if let Some(inputs) = &state.inputs {
         if inputs.is_empty() {
             return Err(invalid(at, "inputs must have at least one row"));
@@ -480,30 +574,10 @@ mod tests {
             .count()
     }
 
-    fn all_texts(lesson: &Lesson) -> Vec<(String, &Text)> {
-        let mut out = vec![
-            (format!("{} title", lesson.id), &lesson.title),
-            (format!("{} summary", lesson.id), &lesson.summary),
-        ];
-        for (i, step) in lesson.steps.iter().enumerate() {
-            out.push((format!("{} step {} title", lesson.id, i + 1), &step.title));
-            out.push((format!("{} step {} body", lesson.id, i + 1), &step.body));
-            if let Some(name) = step
-                .state
-                .finetune
-                .as_ref()
-                .and_then(|p| p.run_name.as_ref())
-            {
-                out.push((format!("{} step {} run", lesson.id, i + 1), name));
-            }
-        }
-        out
-    }
-
     #[test]
     fn builtin_lessons_parse_and_validate() {
         let lessons = lessons();
-        assert!(lessons.len() >= 7, "only {} lessons", lessons.len());
+        assert!(lessons.len() >= 12, "only {} lessons", lessons.len());
         for lesson in &lessons {
             assert!(
                 (3..=6).contains(&lesson.steps.len()),
@@ -517,7 +591,7 @@ mod tests {
     #[test]
     fn every_text_is_in_both_languages() {
         for lesson in lessons() {
-            for (at, text) in all_texts(&lesson) {
+            for (at, text) in texts(&lesson) {
                 assert!(!text.en.trim().is_empty(), "{at}: empty English");
                 assert!(!text.zh.trim().is_empty(), "{at}: empty Chinese");
                 assert!(
@@ -528,6 +602,64 @@ mod tests {
                 assert_eq!(text.get(Language::Zh), text.zh);
             }
         }
+    }
+
+    /// The texts between “ and ”.
+    fn quotes(text: &str) -> Vec<&str> {
+        text.split('“')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('”').map(|(quoted, _)| quoted))
+            .collect()
+    }
+
+    /// A lesson that quotes a UI label quotes it exactly, in both languages: an English quote
+    /// that names a label (the same words in any case, or its beginning followed by "…") must
+    /// be the label itself, and the Chinese text of the same step must quote the label's
+    /// translation; a Chinese quote of a translation needs the English label quoted too.
+    #[test]
+    fn quoted_ui_labels_are_exact_in_both_languages() {
+        let labels = crate::i18n::chinese_entries();
+        let names_label = |quoted: &str, label: &str| {
+            let quoted = quoted.to_lowercase();
+            let label = label.to_lowercase();
+            quoted == label
+                || quoted
+                    .strip_suffix('…')
+                    .is_some_and(|start| label.starts_with(start.trim_end()))
+        };
+        let mut bad = vec![];
+        let mut checked = 0;
+        for lesson in lessons() {
+            for (at, text) in texts(&lesson) {
+                let (en, zh) = (quotes(&text.en), quotes(&text.zh));
+                for quoted in &en {
+                    for &(label, translation) in &labels {
+                        if !names_label(quoted, label) {
+                            continue;
+                        }
+                        checked += 1;
+                        if *quoted != label {
+                            bad.push(format!("{at}: “{quoted}” should be “{label}”"));
+                        }
+                        if !zh.contains(&translation) {
+                            bad.push(format!("{at}: the Chinese text lacks “{translation}”"));
+                        }
+                    }
+                }
+                for quoted in &zh {
+                    for &(label, translation) in &labels {
+                        if *quoted == translation && !en.contains(&label) {
+                            bad.push(format!("{at}: “{quoted}” without the English “{label}”"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+        assert!(
+            checked >= 5,
+            "only {checked} quoted labels: is the check still looking?"
+        );
     }
 
     #[test]
@@ -594,7 +726,29 @@ mod tests {
         }
     }
 
-    /// Presets state every setting, so a run never inherits leftovers from an earlier preset.
+    /// A step that samples states the whole sampler (temperature, top-k, top-p and seed), so a
+    /// class sees the same draw whatever the decoder view held before.
+    #[test]
+    fn sampling_steps_fix_the_sampler() {
+        for lesson in lessons() {
+            for i in 0..lesson.steps.len() {
+                let s = lesson.state_at(i);
+                if !matches!(s.strategy.as_deref(), Some("sample" | "top-k" | "top-p")) {
+                    continue;
+                }
+                let at = format!("{} step {}", lesson.id, i + 1);
+                assert!(s.temperature.is_some(), "{at}: no temperature");
+                assert!(
+                    s.top_k.is_some() && s.top_p.is_some(),
+                    "{at}: no top-k / top-p"
+                );
+                assert!(s.seed.is_some(), "{at}: no seed");
+            }
+        }
+    }
+
+    /// Presets state every setting (every field, including ones added later), so a run never
+    /// inherits leftovers from an earlier preset or from the form.
     #[test]
     fn presets_are_complete() {
         for lesson in lessons() {
@@ -602,16 +756,20 @@ mod tests {
                 let Some(p) = &step.state.finetune else {
                     continue;
                 };
-                let at = format!("{} step {}", lesson.id, i + 1);
-                assert!(p.base.is_some() && p.task.is_some(), "{at}");
-                assert!(p.train_size.is_some() && p.steps.is_some(), "{at}");
+                let fields = serde_json::to_value(p).expect("a preset serialises");
+                let missing: Vec<&String> = fields
+                    .as_object()
+                    .expect("a preset is an object")
+                    .iter()
+                    .filter(|(_, v)| v.is_null())
+                    .map(|(k, _)| k)
+                    .collect();
                 assert!(
-                    p.learning_rate.is_some() && p.weight_decay.is_some(),
-                    "{at}"
+                    missing.is_empty(),
+                    "{} step {}: preset leaves {missing:?} to chance",
+                    lesson.id,
+                    i + 1
                 );
-                assert!(p.dropout.is_some() && p.new_head.is_some(), "{at}");
-                assert!(p.freeze.is_some() && p.lr_multipliers.is_some(), "{at}");
-                assert!(p.mask_method.is_some() && p.run_name.is_some(), "{at}");
             }
         }
     }
@@ -773,6 +931,26 @@ mod tests {
                     ]
                 )
             ),
+            format!(
+                "[{}]",
+                lesson(
+                    "a",
+                    &[ok.clone(), step(r#"{"finetune":{"schedule":"linear"}}"#)]
+                )
+            ),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"finetune":{"batch_size":0}}"#)])
+            ),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"finetune":{"l2":-1.0}}"#)])
+            ),
+            format!(
+                "[{}]",
+                lesson("a", &[ok.clone(), step(r#"{"temperature":0.0}"#)])
+            ),
+            format!("[{}]", lesson("a", &[ok.clone(), step(r#"{"top_p":1.5}"#)])),
             "not json".to_owned(),
         ];
         for json in bad {

@@ -165,6 +165,21 @@ pub struct StepTrace {
     pub chosen_token: String,
 }
 
+/// One hypothesis of beam search after a step: the tokens it has written, the sum of their
+/// log-probabilities, and the length-normalised score beams are ranked by.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BeamHypothesis {
+    /// Output ids so far, without `<bos>` (ending in `<eos>` once finished).
+    pub ids: Vec<u32>,
+    pub tokens: Vec<String>,
+    /// Sum of the log-probabilities of `ids`.
+    pub log_prob: f32,
+    /// `log_prob / ids.len()`: what the search ranks by, so long outputs are not penalised
+    /// just for having more terms.
+    pub score: f32,
+    pub finished: bool,
+}
+
 /// Metrics a training run streams.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {

@@ -239,6 +239,78 @@ fn beam_search_ends_at_eos_or_the_limit() {
     assert!(out[..out.len() - 1].iter().all(|&t| t != EOS));
 }
 
+/// A trained model's beam search ends its answer with <eos> (it once returned the unfinished
+/// "eight h" for 820, because finished junk hypotheses filled the quota and stopped the search).
+#[test]
+fn beam_search_on_a_trained_model_finishes_its_answer() {
+    let engine = Engine::from_bytes(maskscope::bundled_models::bytes("numbers").unwrap()).unwrap();
+    for (src, words) in [
+        ("820", "eight hundred twenty"),
+        ("270", "two hundred seventy"),
+    ] {
+        let (text, session) = engine.decode(src, Strategy::Beam { width: 3 }).unwrap();
+        assert_eq!(session.output().last(), Some(&EOS), "{src}: {text:?}");
+        assert_eq!(text, words);
+    }
+}
+
+/// The beams kept at every step: ranked by score, scores are log-probabilities over length,
+/// each log-probability is the teacher-forced pass's for those tokens, and the best finished
+/// beam is what the stepper replays.
+#[test]
+fn beam_search_shows_every_beam_with_its_scores() {
+    let width = 3;
+    for seed in [5, 6] {
+        let engine = engine(seed % 2 == 0, seed);
+        let src = ids("abcd");
+        let mut beam = DecodeSession::new(&engine, &src, Strategy::Beam { width }).unwrap();
+        beam.run_to_end(&engine).unwrap();
+        assert!(!beam.beams.is_empty());
+        for (step, hyps) in beam.beams.iter().enumerate() {
+            assert!(
+                hyps.windows(2).all(|w| w[0].score >= w[1].score),
+                "step {step}"
+            );
+            let alive = hyps.iter().filter(|h| !h.finished);
+            assert!(alive.clone().count() <= width);
+            for h in alive {
+                assert_eq!(h.ids.len(), step + 1, "a live beam grows one token a step");
+            }
+            for h in hyps {
+                assert_eq!(h.finished, h.ids.last() == Some(&EOS));
+                close("score", h.score, h.log_prob / h.ids.len() as f32);
+                let example = Example {
+                    src: src.clone(),
+                    tgt: h.ids[..h.ids.len() - 1].to_vec(),
+                };
+                let logits = engine
+                    .logits(std::slice::from_ref(&example), &MaskSettings::default())
+                    .unwrap();
+                let log_prob: f32 = h
+                    .ids
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &id)| softmax(&logits[0][t])[id as usize].ln())
+                    .sum();
+                assert!(
+                    (h.log_prob - log_prob).abs() < 1e-3,
+                    "{} vs {log_prob}",
+                    h.log_prob
+                );
+            }
+        }
+        // The best finished beam is the answer (the best unfinished one only if none ended).
+        let last = beam.beams.last().unwrap();
+        let best = last
+            .iter()
+            .filter(|h| h.finished)
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+            .or_else(|| last.iter().max_by(|a, b| a.score.total_cmp(&b.score)))
+            .unwrap();
+        assert_eq!(best.ids, beam.output());
+    }
+}
+
 #[test]
 fn sampling_with_a_fixed_seed_is_deterministic() {
     let engine = engine(false, 9);

@@ -332,6 +332,7 @@ fn name(e: &TrainEvent) -> &'static str {
         TrainEvent::Started { .. } => "started",
         TrainEvent::Step(_) => "step",
         TrainEvent::Eval(_) => "eval",
+        TrainEvent::Best { .. } => "best",
         TrainEvent::Weights(_) => "weights",
         TrainEvent::Paused => "paused",
         TrainEvent::Resumed => "resumed",
@@ -614,4 +615,63 @@ fn save_and_load_round_trip_exactly() {
     // Overwriting an existing checkpoint works (atomic rename).
     engine.save(&path3).unwrap();
     assert_eq!(Engine::load(&path3).unwrap().history, engine.history);
+}
+
+/// The worker sends the weights of every new lowest validation loss, right after that
+/// evaluation: the last of them are the run's best weights, equal to the weights a synchronous
+/// run has after that many steps.
+#[test]
+fn worker_keeps_the_best_validation_weights() {
+    let source = engine(false, 8);
+    let mut opts = options(12);
+    opts.eval_every = 2;
+    let validation = copy_task()[..4].to_vec();
+    let run = TrainingRun::spawn(
+        &source,
+        copy_task(),
+        validation.clone(),
+        opts.clone(),
+        Duration::ZERO,
+    )
+    .unwrap();
+    let (mut evals, mut best, mut previous) = (vec![], None, "");
+    loop {
+        let e = recv(&run, WAIT);
+        let this = name(&e);
+        match e {
+            TrainEvent::Eval(m) => evals.push(m),
+            TrainEvent::Best {
+                step,
+                val_loss,
+                weights,
+            } => {
+                assert_eq!(previous, "eval", "Best follows its evaluation");
+                let eval = evals.last().unwrap();
+                assert_eq!((step, val_loss), (eval.step, eval.val_loss));
+                let lowest = evals
+                    .iter()
+                    .map(|m| m.val_loss)
+                    .fold(f32::INFINITY, f32::min);
+                assert_eq!(val_loss, lowest, "only a new lowest loss is sent");
+                best = Some((step, weights));
+            }
+            TrainEvent::Finished { .. } => break,
+            TrainEvent::Failed { message, .. } => panic!("{message}"),
+            _ => {}
+        }
+        previous = this;
+    }
+    let (step, weights) = best.expect("at least the first evaluation is a best");
+    let lowest = evals
+        .iter()
+        .map(|m| m.val_loss)
+        .fold(f32::INFINITY, f32::min);
+    assert!(evals.iter().any(|m| m.step == step && m.val_loss == lowest));
+    let kept = engine(false, 99);
+    weights.apply_to(&kept).unwrap();
+    let mut trainer = Trainer::new(source.duplicate().unwrap(), copy_task(), vec![], opts).unwrap();
+    while trainer.step < step {
+        trainer.train_step().unwrap();
+    }
+    assert_eq!(bits(&kept.weights()), bits(&trainer.engine().weights()));
 }

@@ -14,7 +14,7 @@ use super::pass::Pass;
 use super::seq2seq::DecoderCache;
 use crate::masks::{MaskMethod, MaskSettings};
 use crate::tokenizer::{BOS, EOS};
-use crate::trace::StepTrace;
+use crate::trace::{BeamHypothesis, StepTrace};
 
 /// How the next token is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -29,7 +29,8 @@ pub enum Strategy {
         top_p: Option<f32>,
         seed: u64,
     },
-    /// Beam search with `width` hypotheses; the stepper replays the best one.
+    /// Beam search with `width` hypotheses; the stepper replays the best one and keeps every
+    /// step's beams in [`DecodeSession::beams`].
     Beam { width: usize },
 }
 
@@ -221,6 +222,9 @@ pub struct DecodeSession {
     rngs: Vec<StdRng>,
     /// For beam search: the tokens of the best hypothesis, replayed step by step.
     forced: Option<Vec<u32>>,
+    /// For beam search: after each step of the search, every hypothesis still in the running
+    /// and every finished one, best score first.
+    pub beams: Vec<Vec<BeamHypothesis>>,
     max_steps: usize,
 }
 
@@ -232,9 +236,12 @@ impl DecodeSession {
             _ => 0,
         };
         let max_steps = engine.config().max_len + 1;
-        let forced = match strategy {
-            Strategy::Beam { width } => Some(beam_search(engine, &enc, width.max(1), max_steps)?),
-            _ => None,
+        let (forced, beams) = match strategy {
+            Strategy::Beam { width } => {
+                let (best, beams) = beam_search(engine, &enc, width.max(1), max_steps)?;
+                (Some(best), beams)
+            }
+            _ => (None, vec![]),
         };
         Ok(Self {
             src_ids: src_ids.to_vec(),
@@ -244,6 +251,7 @@ impl DecodeSession {
             steps: vec![],
             rngs: vec![StdRng::seed_from_u64(seed)],
             forced,
+            beams,
             max_steps,
         })
     }
@@ -340,26 +348,39 @@ fn sample(probs: &[f32], rng: &mut StdRng) -> u32 {
     argmax(probs)
 }
 
-/// Standard beam search with length-normalised scores; returns the best hypothesis' tokens
-/// (ending in `<eos>` unless the length limit cut it).
+/// Beam search with length-normalised scores (log-probability / length). Each step keeps the
+/// `width` best unfinished hypotheses; a candidate ending in `<eos>` that ranks among the
+/// `width` best moves to the finished list instead of taking a beam's place. The search stops
+/// when no unfinished hypothesis can still beat the `width`-th best finished one (its score
+/// can at most rise to `log_prob / max_steps`, as log-probabilities are never positive), or at
+/// the length limit. Returns the best finished hypothesis (the best unfinished one if none
+/// finished) and the hypotheses after every step.
 fn beam_search(
     engine: &Engine,
     enc: &Encoded,
     width: usize,
     max_steps: usize,
-) -> ModelResult<Vec<u32>> {
+) -> ModelResult<(Vec<u32>, Vec<Vec<BeamHypothesis>>)> {
     struct Hyp {
         tokens: Vec<u32>,
         log_prob: f32,
         cache: DecoderCache,
     }
     let score = |h: &Hyp| h.log_prob / h.tokens.len().max(1) as f32;
+    let record = |h: &Hyp, finished: bool| BeamHypothesis {
+        ids: h.tokens.clone(),
+        tokens: engine.vocab().tokens_of(&h.tokens),
+        log_prob: h.log_prob,
+        score: score(h),
+        finished,
+    };
     let mut beams = vec![Hyp {
         tokens: vec![],
         log_prob: 0.0,
         cache: DecoderCache::default(),
     }];
     let mut finished: Vec<Hyp> = vec![];
+    let mut history = vec![];
     for _ in 0..max_steps {
         let mut candidates = vec![];
         for hyp in &beams {
@@ -371,7 +392,8 @@ fn beam_search(
             let log_probs = log_softmax(&logits);
             let mut order: Vec<usize> = (0..log_probs.len()).collect();
             order.sort_by(|&a, &b| log_probs[b].total_cmp(&log_probs[a]));
-            for &tok in order.iter().take(width) {
+            // `width + 1` per beam: enough for `width` unfinished ones even if one ends.
+            for &tok in order.iter().take(width + 1) {
                 let mut tokens = hyp.tokens.clone();
                 tokens.push(tok as u32);
                 candidates.push(Hyp {
@@ -383,22 +405,41 @@ fn beam_search(
         }
         candidates.sort_by(|a, b| score(b).total_cmp(&score(a)));
         beams.clear();
-        for c in candidates.into_iter().take(width) {
+        for (rank, c) in candidates.into_iter().enumerate() {
+            if beams.len() == width {
+                break;
+            }
             if c.tokens.last() == Some(&EOS) {
-                finished.push(c)
+                if rank < width {
+                    finished.push(c);
+                }
             } else {
-                beams.push(c)
+                beams.push(c);
             }
         }
-        if beams.is_empty() || finished.len() >= width {
+        finished.sort_by(|a, b| score(b).total_cmp(&score(a)));
+        let mut snapshot: Vec<BeamHypothesis> = beams
+            .iter()
+            .map(|h| record(h, false))
+            .chain(finished.iter().map(|h| record(h, true)))
+            .collect();
+        snapshot.sort_by(|a, b| b.score.total_cmp(&a.score));
+        history.push(snapshot);
+        let best_reachable = beams
+            .iter()
+            .map(|h| h.log_prob / max_steps as f32)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let done = finished.len() >= width && score(&finished[width - 1]) >= best_reachable;
+        if beams.is_empty() || done {
             break;
         }
     }
-    finished.extend(beams);
-    let best = finished
-        .into_iter()
-        .max_by(|a, b| score(a).total_cmp(&score(b)));
-    Ok(best.map(|h| h.tokens).unwrap_or_default())
+    let best = finished.into_iter().next().or_else(|| {
+        beams
+            .into_iter()
+            .max_by(|a, b| score(a).total_cmp(&score(b)))
+    });
+    Ok((best.map(|h| h.tokens).unwrap_or_default(), history))
 }
 
 impl Engine {

@@ -497,6 +497,12 @@ pub enum TrainCommand {
 #[derive(Clone)]
 pub struct WeightsSnapshot(pub(crate) BTreeMap<String, Tensor>);
 
+impl std::fmt::Debug for WeightsSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WeightsSnapshot({} tensors)", self.0.len())
+    }
+}
+
 impl WeightsSnapshot {
     pub fn apply_to(&self, engine: &Engine) -> ModelResult<()> {
         engine.set_weights(&self.0)
@@ -509,6 +515,13 @@ pub enum TrainEvent {
     },
     Step(StepMetrics),
     Eval(EvalMetrics),
+    /// The weights of the evaluation with the lowest validation loss so far (sent right after
+    /// that `Eval`), so a run can be kept at its best step rather than its last.
+    Best {
+        step: usize,
+        val_loss: f32,
+        weights: WeightsSnapshot,
+    },
     Weights(WeightsSnapshot),
     Paused,
     Resumed,
@@ -644,6 +657,7 @@ fn worker(
     let eval_every = trainer.options().eval_every.max(1);
     let mut good = trainer.engine().weights();
     *last_good = Some(WeightsSnapshot(good.clone()));
+    let mut best_val_loss = f32::INFINITY;
     loop {
         loop {
             let command = if paused {
@@ -695,6 +709,14 @@ fn worker(
             match trainer.evaluate() {
                 Ok(m) => {
                     let _ = events.send(TrainEvent::Eval(m));
+                    if m.val_loss < best_val_loss {
+                        best_val_loss = m.val_loss;
+                        let _ = events.send(TrainEvent::Best {
+                            step: m.step,
+                            val_loss: m.val_loss,
+                            weights: WeightsSnapshot(good.clone()),
+                        });
+                    }
                 }
                 Err(e) => {
                     let _ = events.send(TrainEvent::Failed {

@@ -38,6 +38,8 @@ fn strategy(name: &str) -> Option<StrategyKind> {
     match name {
         "greedy" => Some(StrategyKind::Greedy),
         "sample" => Some(StrategyKind::Temperature),
+        "top-k" => Some(StrategyKind::TopK),
+        "top-p" => Some(StrategyKind::TopP),
         "beam" => Some(StrategyKind::Beam),
         _ => None,
     }
@@ -149,6 +151,22 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     if let Some(k) = s.strategy.as_deref().and_then(strategy) {
         settings.decoder.strategy = k;
     }
+    let decoder = &mut settings.decoder;
+    if let Some(v) = s.temperature {
+        decoder.temperature = v;
+    }
+    if let Some(v) = s.top_k {
+        decoder.top_k = v;
+    }
+    if let Some(v) = s.top_p {
+        decoder.top_p = v;
+    }
+    if let Some(v) = s.seed {
+        decoder.seed = v;
+    }
+    if let Some(v) = s.beam_width {
+        decoder.beam_width = v;
+    }
 
     state.invalidate();
     state.refresh();
@@ -162,21 +180,34 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
         if let Some(task) = p.task.as_deref().and_then(Task::parse) {
             f.source = DataSource::Task(task);
         }
-        if let Some(v) = p.train_size {
-            f.train_size = v;
+        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                slot.clone_from(v);
+            }
         }
-        if let Some(v) = p.steps {
-            f.steps = v;
+        set(&mut f.train_size, &p.train_size);
+        set(&mut f.val_size, &p.val_size);
+        set(&mut f.data_seed, &p.data_seed);
+        set(&mut f.steps, &p.steps);
+        set(&mut f.batch_size, &p.batch_size);
+        set(&mut f.learning_rate, &p.learning_rate);
+        if let Some(name) = &p.schedule {
+            f.warmup_cosine = name == "warmup-cosine";
         }
-        if let Some(v) = p.learning_rate {
-            f.learning_rate = v;
+        set(&mut f.warmup, &p.warmup);
+        set(&mut f.weight_decay, &p.weight_decay);
+        set(&mut f.l1, &p.l1);
+        set(&mut f.l2, &p.l2);
+        if let Some(limit) = p.clip_norm {
+            f.clip = limit > 0.0;
+            if f.clip {
+                f.clip_norm = limit;
+            }
         }
-        if let Some(v) = p.weight_decay {
-            f.weight_decay = v;
-        }
-        if let Some(v) = p.dropout {
-            f.dropout = v;
-        }
+        set(&mut f.dropout, &p.dropout);
+        set(&mut f.seed, &p.seed);
+        set(&mut f.eval_every, &p.eval_every);
+        set(&mut f.eval_size, &p.eval_size);
         if let Some(v) = p.new_head {
             f.reinit_head = v;
         }

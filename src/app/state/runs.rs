@@ -65,6 +65,17 @@ pub struct RunRecord {
     pub summary: String,
     /// Colour index (stable when runs are deleted).
     pub color: usize,
+    /// The weights at the evaluation with the lowest validation loss, to keep instead of the
+    /// last step's.
+    pub best: Option<BestWeights>,
+}
+
+/// A run's weights at its lowest validation loss.
+#[derive(Clone, Debug)]
+pub struct BestWeights {
+    pub step: usize,
+    pub val_loss: f32,
+    pub weights: WeightsSnapshot,
 }
 
 /// User data read from a file.
@@ -272,6 +283,7 @@ impl Training {
             trainable,
             summary,
             color: self.next_color,
+            best: None,
         });
         self.next_color += 1;
         self.live = Some((self.runs.len() - 1, run));
@@ -331,6 +343,17 @@ impl Training {
                 }
                 TrainEvent::Step(m) => record.steps.push(m),
                 TrainEvent::Eval(m) => record.evals.push(m),
+                TrainEvent::Best {
+                    step,
+                    val_loss,
+                    weights,
+                } => {
+                    record.best = Some(BestWeights {
+                        step,
+                        val_loss,
+                        weights,
+                    })
+                }
                 TrainEvent::Weights(w) => apply(&w, &mut out),
                 TrainEvent::Paused => record.status = RunStatus::Paused,
                 TrainEvent::Resumed => record.status = RunStatus::Running,
@@ -496,6 +519,7 @@ mod tests {
             trainable: 10,
             summary: String::new(),
             color: 0,
+            best: None,
         });
         let csv = t.to_csv();
         let lines: Vec<&str> = csv.lines().collect();

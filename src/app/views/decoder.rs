@@ -17,7 +17,7 @@ use crate::app::widgets::heatmap::{Blocked, Heatmap};
 use crate::app::widgets::labeled_drag;
 use crate::app::widgets::tokens::{chip_row, display_token};
 use crate::i18n::{tr, trf};
-use crate::trace::StepTrace;
+use crate::trace::{BeamHypothesis, StepTrace};
 
 #[derive(Default)]
 pub struct DecoderView;
@@ -281,6 +281,14 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
             ui.label(RichText::new(tr("(finished)")).weak());
         }
     });
+    let beams = state
+        .stepper
+        .session()
+        .and_then(|s| s.beams.get(steps.len() - 1).or(s.beams.last()))
+        .cloned();
+    if let Some(beams) = beams {
+        beam_table(ui, steps.len(), &beams);
+    }
 
     let layers = last.cross_row.dim().0;
     layer_head_picker(ui, layers, 0, &mut state.settings.decoder.layer, None);
@@ -333,6 +341,37 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
             );
         });
     });
+}
+
+/// Beam search's hypotheses after a step: what each has written, the sum of its
+/// log-probabilities and its length-normalised score (the ranking). The stepper replays the
+/// best finished one.
+fn beam_table(ui: &mut Ui, step: usize, beams: &[BeamHypothesis]) {
+    ui.label(RichText::new(trf("Beams after step {} (best score first)", &[&step])).strong());
+    egui::Grid::new("beam_table")
+        .striped(true)
+        .spacing(vec2(16.0, 2.0))
+        .show(ui, |ui| {
+            for header in [
+                tr("beam"),
+                tr("output so far:"),
+                tr("log-probability"),
+                tr("score = log-probability / length"),
+                "",
+            ] {
+                ui.label(RichText::new(header).weak());
+            }
+            ui.end_row();
+            for (rank, beam) in beams.iter().enumerate() {
+                ui.label((rank + 1).to_string());
+                let text: String = beam.tokens.iter().map(|t| display_token(t)).collect();
+                ui.label(RichText::new(text).monospace());
+                ui.label(format!("{:.3}", beam.log_prob));
+                ui.label(format!("{:.3}", beam.score));
+                ui.label(if beam.finished { tr("finished") } else { "" });
+                ui.end_row();
+            }
+        });
 }
 
 /// The five most likely tokens as text (small probabilities are invisible as bars).

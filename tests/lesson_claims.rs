@@ -1,0 +1,606 @@
+//! Every number a lesson states, checked against the model's real forward pass.
+//!
+//! Each test enters a lesson step through the app's own `apply_step` (the same code the
+//! lessons panel runs), then reads what the views would show: the trace, the leak readouts,
+//! the decoding stepper, and the curves of a fine-tune started from the step's preset. The
+//! fine-tune checks run the preset with a reduced step budget; they compare runs with each
+//! other, never against the clock.
+
+use maskscope::app::AppState;
+use maskscope::app::actions::lessons::apply_step;
+use maskscope::app::settings::Settings;
+use maskscope::app::state::runs::RunRecord;
+use maskscope::trace::{AttentionKind, SequenceTrace};
+use ndarray::Array2;
+
+/// The app after entering step `step` (0-based) of lesson `id`.
+fn enter(id: &str, step: usize) -> AppState {
+    let mut state = AppState::new(Settings::default());
+    let lesson = state
+        .classroom
+        .lessons
+        .iter()
+        .position(|l| l.id == id)
+        .unwrap_or_else(|| panic!("no lesson {id}"));
+    let notes = apply_step(&mut state, lesson, step);
+    assert!(notes.is_empty(), "{id} step {step}: {notes:?}");
+    state
+}
+
+fn sequence(state: &AppState) -> &SequenceTrace {
+    state.sequence().expect("the step has a trace")
+}
+
+/// The heatmap the step shows: `kind` at the step's layer, mean over heads or its head.
+fn shown(state: &AppState, kind: AttentionKind) -> Array2<f32> {
+    let a = &state.settings.attention;
+    let trace = sequence(state).attention(kind);
+    if a.mean_over_heads {
+        trace.mean_over_heads(a.layer)
+    } else {
+        trace.head(a.layer, a.head)
+    }
+}
+
+/// Index of the largest weight in row `query`.
+fn brightest(weights: &Array2<f32>, query: usize) -> usize {
+    let row = weights.row(query);
+    (0..row.len())
+        .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+        .expect("a non-empty row")
+}
+
+fn future_delta(state: &AppState) -> f32 {
+    state.readouts.future_delta.expect("a future-token readout")
+}
+
+fn padding_delta(state: &AppState) -> f32 {
+    state.readouts.padding_delta.expect("a padding readout")
+}
+
+fn output(state: &AppState) -> Vec<String> {
+    state
+        .stepper
+        .steps()
+        .iter()
+        .map(|s| s.chosen_token.clone())
+        .collect()
+}
+
+/// Below this a readout is rounding (different summation order), not a leak.
+const ROUNDING: f32 = 1e-5;
+
+// ---------------------------------------------------------------------------------------------
+// decoder-inputs
+
+#[test]
+fn decoder_inputs_shift_right_and_teacher_forcing_feeds_the_truth() {
+    let state = enter("decoder-inputs", 0);
+    let seq = sequence(&state);
+    let target: Vec<String> = "28 Nov 2026".chars().map(String::from).collect();
+    assert_eq!(seq.tgt_input_tokens[0], "<bos>");
+    assert_eq!(seq.tgt_input_tokens[1..], target[..]);
+    assert_eq!(seq.label_tokens[..target.len()], target[..]);
+    assert_eq!(seq.label_tokens[target.len()], "<eos>");
+
+    // Step 2: the wrong target "28 Dec 2026". Label 3 is D, the model still predicts N, and
+    // the decoder input of the next column is the D of the label, not the guess.
+    let state = enter("decoder-inputs", 2);
+    let seq = sequence(&state);
+    assert_eq!(seq.label_tokens[3], "D");
+    assert_eq!(seq.predicted_tokens[3], "N");
+    assert_eq!(seq.tgt_input_tokens[4], "D");
+}
+
+#[test]
+fn decoder_inputs_generation_writes_the_date_then_stops() {
+    let state = enter("decoder-inputs", 3);
+    assert_eq!(output(&state), ["2", "8", " "]);
+    let step = state.stepper.steps().last().expect("three steps");
+    assert_eq!(step.input_tokens, ["<bos>", "2", "8"]);
+
+    let state = enter("decoder-inputs", 4);
+    assert_eq!(output(&state).concat(), "28 Nov 2026<eos>");
+    assert_eq!(state.stepper.steps().len(), 12);
+    assert!(state.stepper.finished());
+
+    // Step 5: beam search lists every beam; the winner's log-probability is near 0, the
+    // others' below -11.
+    let state = enter("decoder-inputs", 5);
+    let beams = state.stepper.session().expect("a session").beams.clone();
+    let last = beams.last().expect("beams");
+    assert_eq!(last[0].tokens.concat(), "28 Nov 2026<eos>");
+    assert!(last[0].log_prob > -0.01, "{}", last[0].log_prob);
+    assert!(last[1..].iter().all(|b| b.log_prob < -11.0), "{last:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// cross-attention
+
+#[test]
+fn cross_attention_outlined_cells_carry_the_weight() {
+    // Step 0: the <bos> query reads the first digit of the day, "2" at column 8.
+    let state = enter("cross-attention", 0);
+    let w = shown(&state, AttentionKind::Cross);
+    assert_eq!(brightest(&w, 0), 8);
+
+    // Step 1: the query predicting "N" reads the month digits; the year queries (labels 7 to
+    // 10 are the digits of 2026) read the first four columns.
+    let state = enter("cross-attention", 1);
+    let w = shown(&state, AttentionKind::Cross);
+    let (q, k) = state.classroom.highlight.map(|h| (h.query, h.key)).unwrap();
+    assert_eq!(sequence(&state).label_tokens[q], "N");
+    assert_eq!(brightest(&w, q), k);
+    for query in 7..=10 {
+        assert!(brightest(&w, query) < 4, "year query {query}");
+    }
+
+    // Step 2: "November 28, 2026": the "N" query's weight sits on "v" and "o", not on "N".
+    let state = enter("cross-attention", 2);
+    let w = shown(&state, AttentionKind::Cross);
+    let (q, k) = state.classroom.highlight.map(|h| (h.query, h.key)).unwrap();
+    assert_eq!(sequence(&state).label_tokens[q], "N");
+    assert_eq!(brightest(&w, q), k);
+    assert_eq!(sequence(&state).src_tokens[k], "v");
+    let month_word: f32 = (0..8).map(|key| w[[q, key]]).sum();
+    assert!(month_word > 0.9, "{month_word}");
+    // The day queries read the "28" after the month name (columns 9 and 10).
+    for query in [0, 1] {
+        assert!(
+            (9..=10).contains(&brightest(&w, query)),
+            "day query {query}"
+        );
+    }
+}
+
+#[test]
+fn numbers_cross_attention_reads_each_word_s_digit() {
+    let state = enter("cross-attention", 4);
+    let w = shown(&state, AttentionKind::Cross);
+    let labels = &sequence(&state).label_tokens;
+    let (q, k) = state.classroom.highlight.map(|h| (h.query, h.key)).unwrap();
+    assert_eq!(labels[q], "f");
+    assert_eq!(k, 1);
+    assert!(w[[q, k]] >= 0.975, "{}", w[[q, k]]);
+    // three (rows 0-4) on the 3, two (rows 20-22) on the 2.
+    for (rows, digit, least) in [(0..5, 0, 0.895), (20..23, 2, 0.995)] {
+        for row in rows {
+            assert!(
+                w[[row, digit]] >= least,
+                "row {row} ({}): {}",
+                labels[row],
+                w[[row, digit]]
+            );
+        }
+    }
+    // hundred (rows 6-12) and the end of forty (rows 16-18) spread over several digits.
+    for row in (6..13).chain(16..19) {
+        let top = w.row(row).iter().copied().fold(0.0, f32::max);
+        assert!(
+            top < 0.8,
+            "row {row} ({}) puts {top} on one digit",
+            labels[row]
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// causal-mask
+
+#[test]
+fn causal_mask_blocks_exactly_and_the_readout_jumps_when_off() {
+    let state = enter("causal-mask", 1);
+    let w = shown(&state, AttentionKind::DecoderSelf);
+    let n = sequence(&state).tgt_len;
+    for q in 0..n {
+        for k in q + 1..n {
+            assert_eq!(w[[q, k]], 0.0, "({q}, {k})");
+        }
+        let sum: f32 = w.row(q).sum();
+        assert!((sum - 1.0).abs() < 1e-5, "row {q} sums to {sum}");
+    }
+    assert_eq!(w[[0, 0]], 1.0);
+
+    assert_eq!(future_delta(&enter("causal-mask", 2)), 0.0);
+
+    let off = enter("causal-mask", 4);
+    assert!(future_delta(&off) > 0.01, "{}", future_delta(&off));
+    let w = shown(&off, AttentionKind::DecoderSelf);
+    assert!(w[[2, 5]] > 0.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// padding-masks
+
+#[test]
+fn padding_batch_has_the_stated_pads() {
+    let state = enter("padding-masks", 0);
+    let seq = sequence(&state);
+    assert_eq!(seq.src_tokens.len(), "November 28, 2026".len());
+    let pads = |tokens: &[String]| tokens.iter().filter(|t| *t == "<pad>").count();
+    assert_eq!(pads(&seq.src_tokens), 7);
+    assert_eq!(pads(&seq.tgt_input_tokens), 1);
+    assert_eq!(
+        seq.tgt_input_tokens.last().map(String::as_str),
+        Some("<pad>")
+    );
+}
+
+#[test]
+fn pad_encoder_outputs_read_the_real_tokens() {
+    // Step 2: a pad query of the encoder attends to the ten real characters, so its output is
+    // not empty: it depends on the real tokens and on how long the batch happens to be.
+    let state = enter("padding-masks", 2);
+    let seq = sequence(&state);
+    let weights = seq.encoder.mean_over_heads(1);
+    for pad_query in seq.src_len..seq.src_tokens.len() {
+        let on_real: f32 = (0..seq.src_len).map(|k| weights[[pad_query, k]]).sum();
+        assert!(
+            (on_real - 1.0).abs() < 1e-5,
+            "pad query {pad_query}: {on_real}"
+        );
+    }
+}
+
+#[test]
+fn padding_changes_nothing_with_masks_and_something_without() {
+    assert!(padding_delta(&enter("padding-masks", 4)) < ROUNDING);
+
+    let mut state = enter("padding-masks", 5);
+    assert!(padding_delta(&state) > 0.01, "{}", padding_delta(&state));
+    let w = shown(&state, AttentionKind::EncoderSelf);
+    assert!(w[[0, 12]] > 0.0);
+
+    // Source padding back on, target padding still off: with right padding the causal mask
+    // already hides the target pads from real queries, so the readout returns to 0.
+    state.settings.mask.src_padding = true;
+    state.invalidate();
+    state.refresh();
+    assert!(
+        padding_delta(&state) < ROUNDING,
+        "{}",
+        padding_delta(&state)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// masking-pitfalls
+
+#[test]
+fn multiplying_after_softmax_leaks_the_future_and_adding_does_not() {
+    let multiply = enter("masking-pitfalls", 0);
+    let w = shown(&multiply, AttentionKind::DecoderSelf);
+    let delta = future_delta(&multiply);
+    assert!((0.05..0.15).contains(&delta), "multiply leaks {delta}");
+    assert!(w.row(0).sum() < 0.5, "<bos> row keeps {}", w.row(0).sum());
+    // Every row that has a blocked key loses weight; the last row blocks nothing.
+    let last = sequence(&multiply).tgt_len - 1;
+    for q in 0..last {
+        assert!(w.row(q).sum() < 1.0 - 1e-4, "row {q}");
+    }
+    assert!((w.row(last).sum() - 1.0).abs() < 1e-5);
+
+    let additive = enter("masking-pitfalls", 1);
+    assert_eq!(future_delta(&additive), 0.0);
+    assert_eq!(shown(&additive, AttentionKind::DecoderSelf)[[0, 0]], 1.0);
+
+    let none = enter("masking-pitfalls", 2);
+    let w = shown(&none, AttentionKind::DecoderSelf);
+    assert!(w[[0, 5]] > 0.0);
+    assert!((w.row(0).sum() - 1.0).abs() < 1e-5);
+    assert!(future_delta(&none) > 0.01);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fine-tuning
+
+/// Starts the step's preset with `steps` optimisation steps and waits for it to finish.
+fn train(id: &str, step: usize, steps: usize) -> RunRecord {
+    let mut state = enter(id, step);
+    assert!(
+        state.classroom.run_name.is_some(),
+        "{id} step {step} has no preset"
+    );
+    state.settings.finetune.steps = steps;
+    state.start_training();
+    assert!(state.training.is_running(), "{:?}", state.last_error());
+    while state.poll_training() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let run = state.training.runs.last().expect("a run").clone();
+    assert_eq!(run.steps.len(), steps, "{id} step {step}: {:?}", run.status);
+    // Shown with --nocapture: the numbers behind the assertions.
+    println!(
+        "{id} step {step} ({steps} steps): first train loss {:.4}, last {:.4}, evals {:?}",
+        run.steps[0].train_loss,
+        run.steps[steps - 1].train_loss,
+        run.evals
+            .iter()
+            .map(|e| (e.step, e.val_loss, e.exact_match))
+            .collect::<Vec<_>>()
+    );
+    run
+}
+
+fn mean_train_loss(run: &RunRecord, last: usize) -> f32 {
+    let tail = &run.steps[run.steps.len() - last..];
+    tail.iter().map(|s| s.train_loss).sum::<f32>() / last as f32
+}
+
+fn last_eval(run: &RunRecord) -> maskscope::trace::EvalMetrics {
+    *run.evals.last().expect("an evaluation")
+}
+
+/// masking-pitfalls 3-5 and masks-not-regularisers: the run with the causal mask off while
+/// training reaches a lower (leaking, teacher-forced) validation loss than the honest run,
+/// with no gap to its train loss, yet generates almost nothing right.
+#[test]
+fn a_leaking_run_lowers_the_loss_but_not_exact_match() {
+    // The full 300 steps: at half the budget the honest run has not learnt enough yet.
+    let honest = train("masking-pitfalls", 3, 300);
+    let leak = train("masking-pitfalls", 4, 300);
+    let (h, l) = (last_eval(&honest), last_eval(&leak));
+    assert!(
+        l.val_loss < 0.6 * h.val_loss,
+        "val loss: leaking {} vs honest {}",
+        l.val_loss,
+        h.val_loss
+    );
+    assert!(
+        l.exact_match < 0.05,
+        "leaking exact match {}",
+        l.exact_match
+    );
+    assert!(h.exact_match > 0.3, "honest exact match {}", h.exact_match);
+    // No overfitting gap: the leaking validation loss is below its own train loss.
+    assert!(l.val_loss < mean_train_loss(&leak, 20));
+    // The second lesson runs the same presets (only the names differ).
+    let preset = |id: &str, step: usize| {
+        let mut state = enter(id, step);
+        state.settings.finetune.steps = 0;
+        (state.settings.finetune.clone(), state.settings.mask)
+    };
+    assert_eq!(
+        preset("masks-not-regularisers", 0),
+        preset("masking-pitfalls", 3)
+    );
+    assert_eq!(
+        preset("masks-not-regularisers", 1),
+        preset("masking-pitfalls", 4)
+    );
+}
+
+#[test]
+fn head_only_levels_off_high_and_a_new_head_starts_lower() {
+    let full = train("finetuning-strategies", 1, 120);
+    let head_only = train("finetuning-strategies", 3, 120);
+    let new_head = train("finetuning-strategies", 5, 120);
+    let (f, h) = (last_eval(&full).val_loss, last_eval(&head_only).val_loss);
+    assert!(h > 2.0 * f, "head only {h} vs full {f}");
+    // A fresh head starts near a uniform guess, below the confidently wrong copy head.
+    let (f, n) = (full.steps[0].train_loss, new_head.steps[0].train_loss);
+    assert!(
+        (3.3..3.5).contains(&n) && (7.0..7.2).contains(&f),
+        "new head {n}, full {f}"
+    );
+}
+
+#[test]
+fn a_shorter_rerun_of_a_constant_rate_run_retraces_it() {
+    // overfitting 4: with a constant learning rate and a fixed seed, setting the step budget
+    // to the best step reproduces the first run exactly up to there.
+    let long = train("overfitting", 0, 50);
+    let short = train("overfitting", 0, 25);
+    assert_eq!(short.steps[..], long.steps[..25]);
+    let at_25 = long
+        .evals
+        .iter()
+        .find(|e| e.step == 25)
+        .expect("an evaluation at 25");
+    assert_eq!(last_eval(&short), *at_25);
+}
+
+/// The sum of squares and of absolute values of every weight of the bundled copy model.
+fn copy_weight_sums() -> (f64, f64) {
+    let engine =
+        maskscope::model::Engine::from_bytes(maskscope::bundled_models::bytes("copy").unwrap())
+            .unwrap();
+    let (mut squares, mut absolute) = (0.0, 0.0);
+    for tensor in engine.weights().values() {
+        for v in tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap() {
+            squares += f64::from(v * v);
+            absolute += f64::from(v.abs());
+        }
+    }
+    (squares, absolute)
+}
+
+#[test]
+fn penalties_raise_the_train_curve_and_weight_decay_does_not() {
+    let plain = train("regularisation", 0, 2);
+    let l2 = train("regularisation", 1, 2);
+    let l1 = train("regularisation", 2, 2);
+    let decay = train("regularisation", 3, 2);
+    let (squares, absolute) = copy_weight_sums();
+    let first = |run: &RunRecord| f64::from(run.steps[0].train_loss);
+    let close = |what: &str, got: f64, want: f64| {
+        assert!(
+            (got - want).abs() < 1e-3 * want.max(1.0),
+            "{what}: {got} vs {want}"
+        );
+    };
+    close("L2 offset", first(&l2) - first(&plain), 1e-4 * squares);
+    close("L1 offset", first(&l1) - first(&plain), 1e-4 * absolute);
+    assert_eq!(decay.steps[0].train_loss, plain.steps[0].train_loss);
+    println!(
+        "L2 offset {:.3}, L1 offset {:.3}",
+        1e-4 * squares,
+        1e-4 * absolute
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// course-words
+
+#[test]
+fn course_words_point_at_what_they_name() {
+    let state = enter("course-words", 0);
+    let seq = sequence(&state);
+    assert_eq!(seq.tgt_input_tokens[0], "<bos>");
+    assert_eq!(seq.tgt_input_tokens[1..=11].concat(), "28 Nov 2026");
+
+    let state = enter("course-words", 1);
+    let (q, k) = state.classroom.highlight.map(|h| (h.query, h.key)).unwrap();
+    assert_eq!(state.settings.attention.layer, 0);
+    assert_eq!(brightest(&shown(&state, AttentionKind::Cross), q), k);
+
+    let state = enter("course-words", 2);
+    let multipliers: Vec<f64> = state.training.multipliers.values().copied().collect();
+    assert!(!multipliers.is_empty() && multipliers.iter().all(|&m| m == 0.1));
+    assert!(state.training.frozen.is_empty());
+}
+
+#[test]
+fn a_new_head_starts_near_a_uniform_guess() {
+    let layer_wise = train("course-words", 2, 1);
+    let new_head = train("course-words", 3, 1);
+    let (before, fresh) = (layer_wise.steps[0].train_loss, new_head.steps[0].train_loss);
+    assert!(
+        (3.3..3.5).contains(&fresh) && (7.0..7.2).contains(&before),
+        "{fresh} vs {before}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// lr-schedules
+
+#[test]
+fn the_learning_rate_plots_are_a_line_and_a_warmup_then_cosine() {
+    let constant = train("lr-schedules", 0, 60);
+    assert!(constant.steps.iter().all(|s| s.learning_rate == 0.003));
+    let cosine = train("lr-schedules", 1, 60);
+    let lr: Vec<f64> = cosine.steps.iter().map(|s| s.learning_rate).collect();
+    assert!(lr[..30].windows(2).all(|w| w[0] < w[1]), "warmup climbs");
+    assert!(
+        (lr[29] - 0.003).abs() < 1e-12,
+        "warmup ends at the base rate"
+    );
+    assert!(lr[30..].windows(2).all(|w| w[0] > w[1]), "cosine falls");
+    assert!(*lr.last().unwrap() < 0.0001);
+}
+
+#[test]
+fn warmup_and_cosine_settle_lower_than_a_constant_rate() {
+    // The full 300 steps: the difference is in where the runs end.
+    let constant = train("lr-schedules", 0, 300);
+    let cosine = train("lr-schedules", 1, 300);
+    let (c, w) = (last_eval(&constant), last_eval(&cosine));
+    assert!(
+        w.val_loss < c.val_loss,
+        "cosine {} vs constant {}",
+        w.val_loss,
+        c.val_loss
+    );
+    assert!(w.exact_match > c.exact_match);
+    // The constant run bounces: its validation loss goes up between evaluations.
+    assert!(
+        constant
+            .evals
+            .windows(2)
+            .any(|e| e[1].val_loss > e[0].val_loss + 0.05)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// regularisation and overfitting (constant learning rate: a shorter run is the start of the
+// full one)
+
+fn lowest_eval(run: &RunRecord) -> maskscope::trace::EvalMetrics {
+    *run.evals
+        .iter()
+        .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+        .expect("an evaluation")
+}
+
+#[test]
+fn with_64_examples_every_run_overfits_and_regularisation_slows_it() {
+    let plain = train("regularisation", 0, 200);
+    let lowest = lowest_eval(&plain);
+    assert!(
+        lowest.step <= 75 && (0.8..0.95).contains(&lowest.val_loss),
+        "{lowest:?}"
+    );
+    assert!(last_eval(&plain).val_loss > lowest.val_loss + 0.3);
+    assert!(mean_train_loss(&plain, 20) < 0.01);
+    for step in 1..=3 {
+        let run = train("regularisation", step, 200);
+        let best = lowest_eval(&run);
+        assert!(
+            best.step <= 75 && (0.8..0.95).contains(&best.val_loss),
+            "step {step}: {best:?}"
+        );
+        assert!(
+            last_eval(&run).val_loss < last_eval(&plain).val_loss,
+            "step {step} climbs as fast as no regularisation"
+        );
+    }
+}
+
+#[test]
+fn overfitting_curves_part_ways_and_more_data_closes_the_gap() {
+    let small = train("overfitting", 0, 150);
+    let lowest = lowest_eval(&small);
+    assert!(lowest.step < 150);
+    assert!(last_eval(&small).val_loss > lowest.val_loss + 0.2);
+    assert!(mean_train_loss(&small, 20) < 0.1);
+    let more = train("overfitting", 5, 150);
+    assert!(last_eval(&more).val_loss < 0.5 * last_eval(&small).val_loss);
+}
+
+// ---------------------------------------------------------------------------------------------
+// sampling and exposure bias
+
+#[test]
+fn sampling_draws_are_fixed_by_the_seed_and_cut_by_top_k_and_top_p() {
+    assert_eq!(output(&enter("sampling", 0)).concat(), "28 Nov 2026<eos>");
+    assert_eq!(output(&enter("sampling", 1)).concat(), "28 No 2056<eos>");
+    let top_k = enter("sampling", 2);
+    assert_eq!(output(&top_k).concat(), "28 Non 2026<eos>");
+    for step in top_k.stepper.steps() {
+        assert!(step.probs.iter().filter(|&&p| p > 0.0).count() <= 3);
+    }
+    let top_p = enter("sampling", 3);
+    assert_eq!(output(&top_p).concat(), "28 No 2026<eos>");
+    let kept: Vec<usize> = top_p
+        .stepper
+        .steps()
+        .iter()
+        .map(|s| s.probs.iter().filter(|&&p| p > 0.0).count())
+        .collect();
+    let (fewest, most) = (kept.iter().min().unwrap(), kept.iter().max().unwrap());
+    assert!((*fewest, *most) == (12, 21), "kept {kept:?}");
+    assert_eq!(output(&enter("sampling", 4)).concat(), "28 No 2056<eos>");
+    let mut other_seed = enter("sampling", 4);
+    other_seed.settings.decoder.seed = 1;
+    other_seed.redecode(12);
+    assert_eq!(output(&other_seed).concat(), "2s-n 2026<eos>");
+}
+
+#[test]
+fn one_sampled_mistake_is_carried_to_the_end() {
+    let forced = enter("exposure-bias", 0);
+    let seq = sequence(&forced);
+    assert_eq!(seq.tgt_len, 26);
+    assert_eq!(seq.predicted_tokens[..26], seq.label_tokens[..26]);
+    let greedy = enter("exposure-bias", 1);
+    assert_eq!(output(&greedy).concat(), "seven thousand eighty one<eos>");
+    let mistake = enter("exposure-bias", 2);
+    let written = output(&mistake);
+    assert_eq!(written.len(), 15);
+    assert_eq!(written[..14].concat(), "seven thousand");
+    assert_eq!(written[14], "t");
+    assert_eq!(
+        output(&enter("exposure-bias", 3)).concat(),
+        "seven thousandthirty one<eos>"
+    );
+}
