@@ -146,7 +146,7 @@ fn split_charsmap(blob: &[u8]) -> Result<(Vec<u32>, Vec<u8>), SpmError> {
         .try_into()
         .expect("4 bytes");
     let trie_len = u32::from_le_bytes(size_bytes) as usize;
-    if trie_len % 4 != 0 || 4 + trie_len > blob.len() {
+    if !trie_len.is_multiple_of(4) || 4 + trie_len > blob.len() {
         return Err(bad("the trie size does not fit the data"));
     }
     let units = blob[4..4 + trie_len]
