@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::bundled;
+use crate::bundled_models as bundled;
 use crate::dataset;
 use crate::masks::{MaskMethod, MaskSettings};
 use crate::model::decoding::Strategy;
@@ -21,10 +21,18 @@ use crate::model::{Engine, Example, ModelConfig};
 use crate::tasks::{self, Pair, Splits, Task};
 use crate::tokenizer::{TokenizerKind, Vocab};
 
+/// `maskscope --version`: the version and the commit it was built from (see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MASKSCOPE_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "maskscope",
-    version,
+    version = VERSION,
     about = "See how a transformer decoder is fed and masked. Without a subcommand, opens the window."
 )]
 pub struct Cli {
@@ -290,7 +298,7 @@ pub fn open_model(name_or_path: &str) -> Result<Engine> {
     if !path.exists() {
         bail!(
             "no checkpoint at `{name_or_path}` and no bundled model of that name (bundled: {})",
-            bundled::NAMES.join(", ")
+            bundled::names().join(", ")
         );
     }
     Engine::load(path).with_context(|| format!("loading {}", path.display()))
@@ -680,7 +688,7 @@ fn inspect(args: InspectArgs) -> Result<()> {
     let (trace, warnings) = engine.inspect(&pairs, &args.masks.settings())?;
     println!(
         "{}",
-        serde_json::to_string(&crate::export::batch_json(&trace, &warnings))?
+        serde_json::to_string(&crate::inspect_json::batch_json(&trace, &warnings))?
     );
     Ok(())
 }

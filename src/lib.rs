@@ -6,12 +6,12 @@
 //! plain Rust shared by both.
 
 pub mod app;
-pub mod bundled;
+pub mod bundled_models;
 pub mod cli;
 pub mod dataset;
-pub mod export;
 pub mod figure;
 pub mod i18n;
+pub mod inspect_json;
 pub mod lessons;
 pub mod marian_cli;
 pub mod masks;

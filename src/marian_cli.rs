@@ -67,7 +67,7 @@ pub fn inspect(folder: &str, pairs: &[(&str, &str)], settings: &MaskSettings) ->
     let (trace, warnings) = model.inspect(pairs, settings)?;
     println!(
         "{}",
-        serde_json::to_string(&crate::export::batch_json(&trace, &warnings))?
+        serde_json::to_string(&crate::inspect_json::batch_json(&trace, &warnings))?
     );
     Ok(())
 }

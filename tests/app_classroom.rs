@@ -7,8 +7,8 @@ use egui_kittest::kittest::Queryable;
 use maskscope::app::App;
 
 mod common;
-use maskscope::app::classroom::Highlight;
-use maskscope::app::presenter::PRESENTER_ZOOM;
+use maskscope::app::actions::presenter::PRESENTER_ZOOM;
+use maskscope::app::highlight::Highlight;
 use maskscope::app::settings::{StrategyKind, ViewId};
 use maskscope::app::state::ModelOrigin;
 use maskscope::masks::MaskMethod;
@@ -89,7 +89,7 @@ fn question_mark_opens_the_shortcut_list_and_escape_closes_it() {
     let mut harness = harness();
     assert!(harness.query_by_label("Keyboard shortcuts").is_none());
     press(&mut harness, Key::Questionmark);
-    assert!(harness.state().state().classroom.show_shortcuts);
+    assert!(harness.state().state().shortcuts_open);
     assert!(harness.query_by_label("Keyboard shortcuts").is_some());
     assert!(
         harness
@@ -97,11 +97,11 @@ fn question_mark_opens_the_shortcut_list_and_escape_closes_it() {
             .is_some()
     );
     press(&mut harness, Key::Escape);
-    assert!(!harness.state().state().classroom.show_shortcuts);
+    assert!(!harness.state().state().shortcuts_open);
     // Shift + / (how a US keyboard sends it) toggles too.
     harness.key_press_modifiers(Modifiers::SHIFT, Key::Slash);
     harness.run_steps(3);
-    assert!(harness.state().state().classroom.show_shortcuts);
+    assert!(harness.state().state().shortcuts_open);
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn lesson_steps_decode_and_fill_the_finetune_form() {
     {
         let state = harness.state_mut().state_mut();
         state.settings.lessons_open = true;
-        maskscope::app::lesson_panel::apply_step(state, decoder, 5);
+        maskscope::app::actions::lessons::apply_step(state, decoder, 5);
     }
     harness.run_steps(2);
     let state = harness.state().state();
@@ -196,7 +196,7 @@ fn lesson_steps_decode_and_fill_the_finetune_form() {
     let finetune = lesson_index(&harness, "finetuning-strategies");
     {
         let state = harness.state_mut().state_mut();
-        let notes = maskscope::app::lesson_panel::apply_step(state, finetune, 2);
+        let notes = maskscope::app::actions::lessons::apply_step(state, finetune, 2);
         assert!(
             notes.is_empty() || state.model.origin != ModelOrigin::Bundled("copy"),
             "{notes:?}"
@@ -232,33 +232,35 @@ fn ctrl_s_saves_a_session_through_the_path_prompt() {
     harness.run_steps(3);
     let prompt = harness
         .state()
-        .state()
-        .path_prompt
+        .actions()
+        .files
+        .prompt
         .clone()
         .expect("a path prompt");
     assert_eq!(
         prompt.purpose,
-        maskscope::app::state::FilePurpose::SaveSession
+        maskscope::app::intents::FilePurpose::SaveSession
     );
     harness
         .state_mut()
-        .state_mut()
-        .path_prompt
+        .actions_mut()
+        .files
+        .prompt
         .as_mut()
         .unwrap()
         .text = path.display().to_string();
     harness.run_steps(2);
     harness.get_by_label("Save").click();
     harness.run_steps(3);
-    let session = maskscope::app::session::Session::load(&path).expect("saved");
+    let session = maskscope::app::session_file::Session::load(&path).expect("saved");
     assert!(!session.mask.causal);
     assert_eq!(session.decode_steps, 1);
     // Ctrl+S again saves to the same file without asking.
     press(&mut harness, Key::ArrowRight);
     harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
     harness.run_steps(3);
-    assert!(harness.state().state().path_prompt.is_none());
-    let session = maskscope::app::session::Session::load(&path).unwrap();
+    assert!(harness.state().actions().files.prompt.is_none());
+    let session = maskscope::app::session_file::Session::load(&path).unwrap();
     assert_eq!(session.decode_steps, 2);
 }
 
@@ -281,7 +283,7 @@ fn t_starts_then_pauses_and_resumes_fine_tuning() {
             .state()
             .training
             .live_status()
-            .is_some_and(|s| *s == maskscope::app::runs::RunStatus::Paused)
+            .is_some_and(|s| *s == maskscope::app::state::runs::RunStatus::Paused)
         {
             paused = true;
             break;

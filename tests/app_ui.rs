@@ -9,8 +9,8 @@ use egui_kittest::kittest::Queryable;
 use maskscope::app::App;
 
 mod common;
-use maskscope::app::runs::RunStatus;
 use maskscope::app::settings::DataSource;
+use maskscope::app::state::runs::RunStatus;
 use maskscope::tasks::Task;
 
 fn harness() -> Harness<'static, App> {

@@ -1,11 +1,11 @@
 //! Headless figures: `maskscope render` draws the real app with wgpu (lavapipe on CI), with no
 //! window and no display. These call the library functions the CLI uses.
 
-use maskscope::app::export::{Region, region_rect};
+use maskscope::app::actions::session;
+use maskscope::app::regions::{Region, region_rect};
 use maskscope::app::render::{
     Canvas, Headless, RenderError, RenderRequest, Target, render_to_files, session_state,
 };
-use maskscope::app::session::Session;
 use maskscope::app::settings::ViewId;
 use maskscope::trace::AttentionKind;
 
@@ -92,7 +92,7 @@ fn render_writes_png_and_svg_with_token_labels() {
     state.settings.view = ViewId::Attention;
     state.settings.attention.kind = AttentionKind::Cross;
     let session_path = dir.path().join("cross.json");
-    Session::capture(&state, Some([1100.0, 700.0]))
+    session::capture(&state, Some([1100.0, 700.0]))
         .save(&session_path)
         .unwrap();
 
@@ -238,7 +238,8 @@ fn bad_canvases_and_missing_gpus_explain_themselves() {
 /// view, 2x the same frame drawn again offscreen at twice the density; figures go to SVG.
 #[test]
 fn the_export_menu_writes_pngs_at_1x_and_2x_and_figures() {
-    use maskscope::app::export::{self, ExportJob, Format};
+    use maskscope::app::export_jobs::{ExportJob, Format};
+    use maskscope::app::intents::FilePurpose;
     let dir = tempfile::tempdir().unwrap();
     let mut headless = headless(Canvas {
         width: 1100.0,
@@ -254,11 +255,14 @@ fn the_export_menu_writes_pngs_at_1x_and_2x_and_figures() {
             view: ViewId::Attention,
             scale,
         };
-        export::start(headless.app_mut().state_mut(), job, &path);
+        headless
+            .app_mut()
+            .handle_path(FilePurpose::Export(job), &path);
         headless.settle();
         let state = headless.state();
-        assert!(!state.exports.busy(), "the export finished");
-        assert_eq!(state.exports.last_error, None);
+        let exports = &headless.app().actions().exports;
+        assert!(!exports.busy(), "the export finished");
+        assert_eq!(exports.last_error, None);
         let png = image::open(&path)
             .unwrap_or_else(|e| panic!("{scale}x: {e}; messages {:?}", state.messages))
             .to_rgba8();
@@ -274,13 +278,12 @@ fn the_export_menu_writes_pngs_at_1x_and_2x_and_figures() {
         assert!(distinct_colours(&png) > 50);
     }
     let svg = dir.path().join("attention.svg");
-    export::start(
-        headless.app_mut().state_mut(),
-        ExportJob::Figure {
+    headless.app_mut().handle_path(
+        FilePurpose::Export(ExportJob::Figure {
             view: ViewId::Attention,
             index: 0,
             format: Format::Svg,
-        },
+        }),
         &svg,
     );
     assert!(
@@ -289,31 +292,30 @@ fn the_export_menu_writes_pngs_at_1x_and_2x_and_figures() {
             .contains("&lt;bos&gt;")
     );
     let csv = dir.path().join("attention.csv");
-    export::start(
-        headless.app_mut().state_mut(),
-        ExportJob::Figure {
+    headless.app_mut().handle_path(
+        FilePurpose::Export(ExportJob::Figure {
             view: ViewId::Attention,
             index: 0,
             format: Format::Csv,
-        },
+        }),
         &csv,
     );
     assert!(std::fs::read_to_string(&csv).unwrap().starts_with("query,"));
 
     // A path that cannot be written is an error in the window, not a panic.
     let bad = dir.path().join("no-such-dir").join("x.png");
-    export::start(
-        headless.app_mut().state_mut(),
-        ExportJob::Png {
+    headless.app_mut().handle_path(
+        FilePurpose::Export(ExportJob::Png {
             region: Region::View,
             view: ViewId::Attention,
             scale: 1,
-        },
+        }),
         &bad,
     );
     headless.settle();
     let error = headless
-        .state()
+        .app()
+        .actions()
         .exports
         .last_error
         .clone()

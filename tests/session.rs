@@ -4,21 +4,23 @@
 use std::path::Path;
 
 use maskscope::app::AppState;
-use maskscope::app::bundled::random_model;
-use maskscope::app::classroom::{Highlight, ProblemKind};
-use maskscope::app::session::{MAX_SESSION_BYTES, ModelRef, Session, SessionError};
+use maskscope::app::actions::{Actions, session};
+use maskscope::app::colormap::Colormap;
+use maskscope::app::highlight::Highlight;
+use maskscope::app::intents::FilePurpose;
+use maskscope::app::session_file::{
+    MAX_SESSION_BYTES, ModelRef, ProblemKind, Session, SessionError,
+};
 use maskscope::app::settings::{Settings, StrategyKind, Theme, ViewId};
-use maskscope::app::state::{FilePurpose, InputRow, ModelOrigin};
-use maskscope::app::widgets::colormap::Colormap;
+use maskscope::app::state::{InputRow, ModelOrigin};
+use maskscope::bundled_models::random_model;
 use maskscope::i18n::Language;
 use maskscope::masks::MaskMethod;
 use maskscope::tasks::Task;
 use maskscope::trace::AttentionKind;
 
 fn fresh() -> AppState {
-    let mut state = AppState::new(Settings::default());
-    state.native_dialogs = false;
-    state
+    AppState::new(Settings::default())
 }
 
 /// A state that differs from the defaults in everything a session records.
@@ -87,19 +89,19 @@ fn round_trip_reproduces_the_view_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");
     let before = customised();
-    let session = Session::capture(&before, Some([1600.0, 900.0]));
-    assert_eq!(session.decode_steps, 4);
+    let saved = session::capture(&before, Some([1600.0, 900.0]));
+    assert_eq!(saved.decode_steps, 4);
     assert!(
-        matches!(&session.model, ModelRef::Bundled { name, sha256 } if name == "dates" && sha256.len() == 64)
+        matches!(&saved.model, ModelRef::Bundled { name, sha256 } if name == "dates" && sha256.len() == 64)
     );
-    session.save(&path).unwrap();
+    saved.save(&path).unwrap();
     let loaded = Session::load(&path).unwrap();
-    assert_eq!(loaded, session, "save + load is lossless");
+    assert_eq!(loaded, saved, "save + load is lossless");
 
     let mut after = fresh();
-    let warnings = loaded.apply(&mut after);
+    let warnings = session::apply(&loaded, &mut after);
     assert!(warnings.is_empty(), "{warnings:?}");
-    assert_eq!(Session::capture(&after, Some([1600.0, 900.0])), session);
+    assert_eq!(session::capture(&after, Some([1600.0, 900.0])), saved);
 
     // The real state, not only its capture.
     assert_eq!(after.rows, before.rows);
@@ -126,7 +128,7 @@ fn round_trip_reproduces_the_view_exactly() {
         (before.classroom.lesson, 2)
     );
     assert!(after.classroom.applied);
-    assert_eq!(after.classroom.pending_window_size, Some([1600.0, 900.0]));
+    assert_eq!(after.session.pending_window_size, Some([1600.0, 900.0]));
 }
 
 #[test]
@@ -139,38 +141,38 @@ fn a_model_file_round_trips_and_its_loss_or_change_is_reported() {
     assert!(state.open_model(&model));
     state.sync_stepper();
     state.stepper.step(&state.engine);
-    let session = Session::capture(&state, None);
-    session.save(&path).unwrap();
+    let saved = session::capture(&state, None);
+    saved.save(&path).unwrap();
 
     // Same file: no warnings.
     let mut other = fresh();
-    let warnings = Session::load(&path).unwrap().apply(&mut other);
+    let warnings = session::apply(&Session::load(&path).unwrap(), &mut other);
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(other.model.origin, ModelOrigin::File(model.clone()));
-    assert_eq!(Session::capture(&other, None), session);
+    assert_eq!(session::capture(&other, None), saved);
 
     // The file changed: said so, and the window is asked to offer another file.
     random_model(Task::Dates).save(&model).unwrap();
     let mut other = fresh();
-    let warnings = Session::load(&path).unwrap().apply(&mut other);
+    let warnings = session::apply(&Session::load(&path).unwrap(), &mut other);
     assert!(
         // (Warnings follow the language, which other tests switch: match what both share.)
         warnings.iter().any(|w| w.contains("SHA-256")),
         "{warnings:?}"
     );
-    let problem = other.classroom.session_problem.as_ref().expect("a problem");
+    let problem = other.session.problem.as_ref().expect("a problem");
     assert_eq!(problem.kind, ProblemKind::Changed);
 
     // The file is gone: said so; the rest of the view is still restored.
     std::fs::remove_file(&model).unwrap();
     let mut other = fresh();
-    let warnings = Session::load(&path).unwrap().apply(&mut other);
+    let warnings = session::apply(&Session::load(&path).unwrap(), &mut other);
     assert!(
         warnings.iter().any(|w| w.contains("m.safetensors")),
         "{warnings:?}"
     );
     assert_eq!(
-        other.classroom.session_problem.as_ref().map(|p| p.kind),
+        other.session.problem.as_ref().map(|p| p.kind),
         Some(ProblemKind::Missing)
     );
     assert_eq!(other.rows, state.rows);
@@ -179,9 +181,9 @@ fn a_model_file_round_trips_and_its_loss_or_change_is_reported() {
     // Locating the file (the path prompt's answer) opens it and replays the session.
     let moved = dir.path().join("moved.safetensors");
     state.engine.save(&moved).unwrap();
-    other.handle_path(FilePurpose::LocateCheckpoint, &moved);
+    Actions::default().handle_path(&mut other, FilePurpose::LocateCheckpoint, &moved);
     assert_eq!(other.model.origin, ModelOrigin::File(moved));
-    assert!(other.classroom.session_problem.is_none());
+    assert!(other.session.problem.is_none());
     assert_eq!(other.stepper.steps().len(), 1);
 }
 
@@ -190,21 +192,18 @@ fn the_save_and_open_dialog_paths_work() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dialog.json");
     let mut state = customised();
-    state.handle_path(FilePurpose::SaveSession, &path);
+    Actions::default().handle_path(&mut state, FilePurpose::SaveSession, &path);
     assert!(path.is_file(), "{:?}", state.messages.last());
-    assert_eq!(
-        state.classroom.session_path.as_deref(),
-        Some(path.as_path())
-    );
+    assert_eq!(state.session.path.as_deref(), Some(path.as_path()));
     let mut other = fresh();
-    other.handle_path(FilePurpose::OpenSession, &path);
+    Actions::default().handle_path(&mut other, FilePurpose::OpenSession, &path);
     assert_eq!(other.rows, state.rows);
     assert_eq!(other.stepper.steps().len(), 4);
     // A broken file leaves the state alone and says why.
     std::fs::write(&path, "{").unwrap();
     let mut third = fresh();
     let rows = third.rows.clone();
-    third.handle_path(FilePurpose::OpenSession, &path);
+    Actions::default().handle_path(&mut third, FilePurpose::OpenSession, &path);
     assert_eq!(third.rows, rows);
     assert!(
         third
@@ -223,7 +222,7 @@ fn load_text(dir: &Path, name: &str, text: &[u8]) -> Result<Session, SessionErro
 fn hostile_files_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let valid = serde_json::to_string(&Session::capture(&customised(), None)).unwrap();
+    let valid = serde_json::to_string(&session::capture(&customised(), None)).unwrap();
 
     let err = Session::load(&d.join("missing.json")).unwrap_err();
     assert!(matches!(err, SessionError::Read { .. }), "{err}");
@@ -304,19 +303,19 @@ fn hostile_files_give_clear_errors() {
 
 #[test]
 fn an_unknown_bundled_model_is_reported() {
-    let mut session = Session::capture(&fresh(), None);
-    session.model = ModelRef::Bundled {
+    let mut saved = session::capture(&fresh(), None);
+    saved.model = ModelRef::Bundled {
         name: "klingon".into(),
         sha256: String::new(),
     };
     let mut state = fresh();
-    let warnings = session.apply(&mut state);
+    let warnings = session::apply(&saved, &mut state);
     assert!(
         warnings.iter().any(|w| w.contains("klingon")),
         "{warnings:?}"
     );
     assert_eq!(
-        state.classroom.session_problem.as_ref().map(|p| p.kind),
+        state.session.problem.as_ref().map(|p| p.kind),
         Some(ProblemKind::Missing)
     );
 }

@@ -1,24 +1,38 @@
 //! The desktop window: egui views over the plain-data [`crate::trace`].
 //!
-//! Layout: [`window::App`] owns an [`state::AppState`] (the model, the input rows, the latest
-//! trace, the stepper, fine-tuning, messages and the persisted [`settings::Settings`]) and
-//! one value per view. Each view lives in its own file under [`views`] behind the small
-//! [`views::View`] trait; shared drawing lives in [`widgets`]. Views never touch candle.
+//! Five layers, each importing only from the layers below it (`tests/app_layers.rs` checks
+//! every `use` path):
+//! 1. Plain data and pure helpers, the files directly in `app/`: [`settings`], [`labels`],
+//!    [`colormap`], [`figures`] (the grids and matrices both the views and the exports draw),
+//!    [`export_jobs`], [`regions`], [`png`], [`intents`], [`session_file`] (the session file
+//!    format), [`highlight`], [`example_rows`], [`fonts`], [`icon`], [`frame_stats`],
+//!    [`offscreen`].
+//! 2. [`state`]: the model, the input rows, the trace, the stepper, fine-tuning runs, the
+//!    lesson shown, messages. No dialogs, no exports, no session files.
+//! 3. [`widgets`] and [`views`]: draw the state and return [`intents::Intent`]s; one view
+//!    per file behind the small [`views::View`] trait. Views never touch candle.
+//! 4. [`actions`]: files (dialogs, typed paths), exports, sessions, lessons, presenter mode,
+//!    keyboard shortcuts.
+//! 5. [`window`] (the [`App`]) and the headless [`render`]er, which own the frame.
 
-pub mod bundled;
-pub mod classroom;
-pub mod export;
+pub mod actions;
+pub mod colormap;
+pub mod example_rows;
+pub mod export_jobs;
+pub mod figures;
 pub mod fonts;
 pub mod frame_stats;
-pub mod lesson_panel;
-pub mod presenter;
+pub mod highlight;
+pub mod icon;
+pub mod intents;
+pub mod labels;
+pub mod offscreen;
+pub mod png;
+pub mod regions;
 pub mod render;
-pub mod runs;
-pub mod session;
+pub mod session_file;
 pub mod settings;
-pub mod shortcuts;
 pub mod state;
-pub mod stepper;
 pub mod views;
 pub mod widgets;
 pub mod window;
@@ -34,7 +48,8 @@ pub fn run() -> eframe::Result<()> {
             .with_title("maskscope")
             .with_app_id("maskscope")
             .with_inner_size([1360.0, 760.0])
-            .with_min_inner_size([900.0, 560.0]),
+            .with_min_inner_size([900.0, 560.0])
+            .with_icon(icon::window_icon()),
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };

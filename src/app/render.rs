@@ -3,22 +3,24 @@
 //! - [`Headless`] drives the app with egui_kittest's [`Harness`] (the same way the snapshot
 //!   tests do) at `pixels_per_point = scale`, renders a frame to an image and crops it to a
 //!   view. `maskscope render` ([`render_to_files`]) and `tests/render.rs` use it.
-//! - [`Offscreen`] draws one frame of the *running* window a second time at a higher pixel
-//!   density, for the export menu's 2x and 3x PNGs (see [`super::export`]).
 //!
-//! Both need a wgpu adapter. Without a GPU, Mesa's software Vulkan driver (lavapipe) works:
-//! on Debian/Ubuntu `apt install mesa-vulkan-drivers libvulkan1`.
+//! It needs a wgpu adapter (see [`super::offscreen`]); without a GPU, Mesa's software Vulkan
+//! driver (lavapipe) works.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use egui_kittest::Harness;
 use egui_kittest::wgpu::WgpuTestRenderer;
-use egui_kittest::{Harness, TestRenderer as _};
 use image::RgbaImage;
 
-use super::classroom::ProblemKind;
-use super::export::{self, Figure, Region, crop, figure_paths, png_bytes, region_rect};
-use super::session::Session;
+use super::actions::{export, session};
+use super::figures::{Figure, figure_paths};
+pub use super::offscreen::RenderError;
+use super::offscreen::gpu;
+use super::png::{crop, png_bytes};
+use super::regions::{Region, region_rect};
+use super::session_file::{ProblemKind, Session};
 use super::settings::{Settings, ViewId};
 use super::state::AppState;
 use super::window::App;
@@ -112,47 +114,6 @@ impl Canvas {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error(
-        "no GPU adapter for headless rendering ({0}). On a machine without a GPU install Mesa's software Vulkan driver: `sudo apt install mesa-vulkan-drivers libvulkan1` (Debian/Ubuntu) or `dnf install mesa-vulkan-drivers vulkan-loader` (Fedora)"
-    )]
-    NoGpu(String),
-    #[error("rendering failed: {0}")]
-    Render(String),
-    #[error("{0}")]
-    Canvas(String),
-    #[error("the {0} region was not drawn (nothing to crop)")]
-    NotDrawn(&'static str),
-}
-
-/// A wgpu device and queue for offscreen rendering, preferring a CPU adapter (lavapipe), as
-/// egui_kittest does, so figures look the same on every machine.
-pub fn gpu() -> Result<egui_wgpu::RenderState, RenderError> {
-    let create = || {
-        let setup = egui_kittest::wgpu::default_wgpu_setup();
-        let instance = pollster::block_on(setup.new_instance());
-        let config = egui_wgpu::WgpuConfiguration {
-            wgpu_setup: setup,
-            ..Default::default()
-        };
-        pollster::block_on(egui_wgpu::RenderState::create(
-            &config,
-            &instance,
-            None,
-            egui_wgpu::RendererOptions::PREDICTABLE,
-        ))
-    };
-    // Broken drivers can panic inside wgpu rather than return an error.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(create)) {
-        Ok(Ok(state)) => Ok(state),
-        Ok(Err(e)) => Err(RenderError::NoGpu(e.to_string())),
-        Err(_) => Err(RenderError::NoGpu(
-            "wgpu panicked while looking for an adapter".into(),
-        )),
-    }
-}
-
 // -------------------------------------------------------------------------------------------
 // The headless app (CLI and tests).
 
@@ -163,9 +124,8 @@ pub struct Headless {
 
 impl Headless {
     /// Builds the app around `state` at `canvas` (size in points, `pixels_per_point = scale`).
-    pub fn new(mut state: AppState, canvas: Canvas) -> Result<Self, RenderError> {
+    pub fn new(state: AppState, canvas: Canvas) -> Result<Self, RenderError> {
         canvas.validate()?;
-        state.native_dialogs = false;
         let renderer = WgpuTestRenderer::from_render_state(gpu()?);
         let harness = Harness::builder()
             .with_size([canvas.width, canvas.height])
@@ -173,7 +133,11 @@ impl Headless {
             .with_accessibility_check(false)
             .with_max_steps(12)
             .renderer(renderer)
-            .build_eframe(move |_cc| App::with_state(state));
+            .build_eframe(move |_cc| {
+                let mut app = App::with_state(state);
+                app.actions_mut().files.native_dialogs = false;
+                app
+            });
         let mut headless = Self { harness };
         headless.settle();
         Ok(headless)
@@ -230,10 +194,10 @@ impl Headless {
     pub fn figures(&self, target: Target) -> Vec<Figure> {
         match target {
             Target::Inputs => vec![],
-            Target::Window => export::figures(self.state(), self.state().settings.view),
+            Target::Window => export::view_figures(self.state(), self.state().settings.view),
             t => t
                 .view()
-                .map(|v| export::figures(self.state(), v))
+                .map(|v| export::view_figures(self.state(), v))
                 .unwrap_or_default(),
         }
     }
@@ -268,28 +232,27 @@ pub struct Rendered {
 }
 
 /// The app's state for a render: the bundled dates model and its examples, then the
-/// session (if any) applied on top with [`Session::apply`]. Returns the session's window
+/// session (if any) applied on top with [`session::apply`]. Returns the session's window
 /// size (if it saved one) and what could not be reproduced. A session whose model is
 /// missing is an error: the figure would show another model.
 pub fn session_state(
-    session: Option<&Path>,
+    session_file: Option<&Path>,
 ) -> anyhow::Result<(AppState, Option<[f32; 2]>, Vec<String>)> {
     let mut state = AppState::new(Settings::default());
-    state.native_dialogs = false;
-    let Some(path) = session else {
+    let Some(path) = session_file else {
         return Ok((state, None, vec![]));
     };
-    let session = Session::load(path)?;
-    let warnings = session.apply(&mut state);
-    if let Some(problem) = &state.classroom.session_problem
+    let saved = Session::load(path)?;
+    let warnings = session::apply(&saved, &mut state);
+    if let Some(problem) = &state.session.problem
         && problem.kind == ProblemKind::Missing
     {
         anyhow::bail!("{}: {}", path.display(), warnings.join("; "));
     }
     // The canvas takes the session's size (unless the caller overrides it); the window must
     // not resize itself to it on its first frame.
-    state.classroom.pending_window_size = None;
-    Ok((state, session.window_size, warnings))
+    state.session.pending_window_size = None;
+    Ok((state, saved.window_size, warnings))
 }
 
 /// Renders `request` headless and writes the PNG (and SVGs), each file atomically.
@@ -338,52 +301,4 @@ pub fn render_to_files(request: &RenderRequest) -> anyhow::Result<Rendered> {
         svgs,
         notes,
     })
-}
-
-// -------------------------------------------------------------------------------------------
-// Offscreen copies of the running window (2x / 3x export).
-
-/// A second egui context and a wgpu renderer, kept for the window's lifetime once used.
-pub struct Offscreen {
-    ctx: egui::Context,
-    renderer: WgpuTestRenderer,
-}
-
-impl Offscreen {
-    pub fn new() -> Result<Self, RenderError> {
-        Ok(Self {
-            ctx: egui::Context::default(),
-            renderer: WgpuTestRenderer::from_render_state(gpu()?),
-        })
-    }
-
-    /// Draws `draw` (the window's UI) with the memory, fonts and size of `live` at
-    /// `scale` times its pixel density. Returns the image and the context it was drawn in
-    /// (to look up where regions went).
-    pub fn capture(
-        &mut self,
-        live: &egui::Context,
-        scale: f32,
-        mut draw: impl FnMut(&mut egui::Ui),
-    ) -> Result<(RgbaImage, egui::Context), String> {
-        let memory = live.memory(|m| m.clone());
-        self.ctx.memory_mut(|m| *m = memory);
-        self.ctx.set_fonts(live.fonts(|f| f.definitions().clone()));
-        let native = live.native_pixels_per_point().unwrap_or(1.0);
-        let mut input = egui::RawInput {
-            screen_rect: Some(live.content_rect()),
-            time: Some(live.input(|i| i.time)),
-            ..Default::default()
-        };
-        if let Some(viewport) = input.viewports.get_mut(&egui::ViewportId::ROOT) {
-            viewport.native_pixels_per_point = Some(native * scale);
-        }
-        // Two passes: the first installs the fonts and lets sizing passes settle.
-        let mut output = self.ctx.run_ui(input.clone(), &mut draw);
-        self.renderer.handle_delta(&mut output.textures_delta);
-        let mut output = self.ctx.run_ui(input, &mut draw);
-        self.renderer.handle_delta(&mut output.textures_delta);
-        let image = self.renderer.render(&self.ctx, &output)?;
-        Ok((image, self.ctx.clone()))
-    }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::widgets::colormap::Colormap;
+use super::colormap::Colormap;
 use crate::masks::MaskSettings;
 use crate::model::decoding::Strategy;
 use crate::model::training::Schedule;
@@ -29,6 +29,16 @@ impl ViewId {
         ViewId::Decoder,
         ViewId::Finetune,
     ];
+
+    /// `masks`, `attention`, ... (file names and the CLI's `--view`).
+    pub fn slug(self) -> &'static str {
+        match self {
+            ViewId::Masks => "masks",
+            ViewId::Attention => "attention",
+            ViewId::Decoder => "decoder",
+            ViewId::Finetune => "finetune",
+        }
+    }
 }
 
 /// Choices of the attention view.

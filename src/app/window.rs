@@ -1,26 +1,32 @@
 //! The window: top bar (files, model, mask switches), inputs on the left, the views in the
-//! middle, messages at the bottom.
+//! middle, messages at the bottom. It owns the frame: begin the frame (keys, theme), draw
+//! the panels and views, run what they asked for, end the frame (dialogs, exports).
+
+use std::path::Path;
 
 use egui::{Color32, RichText, Ui};
 
-use super::bundled;
-use super::export;
+use super::actions::{Actions, export_menu, presenter};
 use super::fonts;
+use super::intents::FilePurpose;
+use super::labels;
+use super::regions::{self, Region};
 use super::settings::{Settings, ViewId};
-use super::state::{AppState, FilePurpose, ModelOrigin, mask_summary};
-use super::views::View;
+use super::state::{AppState, ModelOrigin, mask_summary};
 use super::views::attention::AttentionView;
 use super::views::decoder::DecoderView;
 use super::views::finetune::FinetuneView;
 use super::views::inputs::InputsView;
-use super::views::labels;
 use super::views::masks::MasksView;
+use super::views::{self, View};
+use crate::bundled_models;
 use crate::i18n::{Language, set_language, tr, trf};
 use crate::masks::MaskMethod;
 
 /// The maskscope window.
 pub struct App {
     state: AppState,
+    actions: Actions,
     inputs: InputsView,
     masks: MasksView,
     attention: AttentionView,
@@ -67,7 +73,7 @@ impl App {
             .storage
             .and_then(|s| eframe::get_value::<f32>(s, ZOOM_KEY))
             .is_some();
-        super::presenter::startup(&cc.egui_ctx, &mut app.state, zoom_restored);
+        presenter::startup(&cc.egui_ctx, &mut app.state, zoom_restored);
         // For frame-time measurements under load (see README): start the fine-tune form's run.
         if std::env::var_os("MASKSCOPE_START_TRAINING").is_some() {
             app.state.start_training();
@@ -80,6 +86,7 @@ impl App {
     pub fn with_state(state: AppState) -> Self {
         Self {
             state,
+            actions: Actions::default(),
             inputs: InputsView,
             masks: MasksView,
             attention: AttentionView,
@@ -98,6 +105,20 @@ impl App {
         &mut self.state
     }
 
+    /// The typed-path window and the export queue.
+    pub fn actions(&self) -> &Actions {
+        &self.actions
+    }
+
+    pub fn actions_mut(&mut self) -> &mut Actions {
+        &mut self.actions
+    }
+
+    /// Acts on a path as if it had been chosen in the file dialog for `purpose`.
+    pub fn handle_path(&mut self, purpose: FilePurpose, path: &Path) {
+        self.actions.handle_path(&mut self.state, purpose, path);
+    }
+
     fn view_mut(&mut self, id: ViewId) -> &mut dyn View {
         match id {
             ViewId::Masks => &mut self.masks,
@@ -105,6 +126,71 @@ impl App {
             ViewId::Decoder => &mut self.decoder,
             ViewId::Finetune => &mut self.finetune,
         }
+    }
+}
+
+impl App {
+    /// The central panel: the view tabs, the view's export button, and the current view.
+    fn central(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            for id in ViewId::ALL {
+                let title = self.view_mut(id).title().to_owned();
+                let selected = self.state.settings.view == id;
+                if ui
+                    .selectable_label(selected, RichText::new(title).size(15.0).strong())
+                    .clicked()
+                {
+                    self.state.settings.view = id;
+                }
+            }
+            let seq = self.state.sequence().map(|s| {
+                trf(
+                    "row {}: {} source / {} target tokens",
+                    &[
+                        &(self.state.selected_row + 1),
+                        &s.src_len,
+                        &s.tgt_len.saturating_sub(1),
+                    ],
+                )
+            });
+            if let Some(seq) = seq.filter(|_| !self.state.settings.presenter) {
+                ui.separator();
+                ui.label(RichText::new(seq).weak());
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                export_menu::view_button(ui, &mut self.state, &mut self.actions);
+            });
+        });
+        ui.separator();
+        regions::remember_view_rect(ui);
+        let id = self.state.settings.view;
+        let (view, state) = match id {
+            ViewId::Masks => (&mut self.masks as &mut dyn View, &mut self.state),
+            ViewId::Attention => (&mut self.attention as &mut dyn View, &mut self.state),
+            ViewId::Decoder => (&mut self.decoder as &mut dyn View, &mut self.state),
+            ViewId::Finetune => (&mut self.finetune as &mut dyn View, &mut self.state),
+        };
+        let intents = if id == ViewId::Finetune {
+            view.ui(ui, state)
+        } else {
+            egui::ScrollArea::vertical()
+                .id_salt(("view_scroll", id as u8))
+                .auto_shrink([false, false])
+                .show(ui, |ui| view.ui(ui, state))
+                .inner
+        };
+        self.actions.act(&mut self.state, intents);
+    }
+
+    /// Drives PNG exports once the frame is drawn. A 2x or 3x export draws the whole frame
+    /// again offscreen, so the export queue is taken out of the app while it runs.
+    fn end_frame_exports(&mut self, ctx: egui::Context, frame: &mut eframe::Frame) {
+        let mut exports = std::mem::take(&mut self.actions.exports);
+        let outcomes = exports.end_frame(&ctx, |ui| eframe::App::ui(self, ui, frame));
+        for outcome in outcomes {
+            exports.report(&mut self.state, outcome);
+        }
+        self.actions.exports = exports;
     }
 }
 
@@ -123,8 +209,8 @@ impl eframe::App for App {
         fonts::ensure_installed(ui.ctx());
         set_language(self.state.settings.language);
         // Theme, presenter mode and the keyboard, before any panel sees a key.
-        super::classroom::begin_frame(ui.ctx(), &mut self.state);
-        egui::Panel::top("top_bar").show(ui, |ui| top_bar(ui, &mut self.state));
+        self.actions.begin_frame(ui.ctx(), &mut self.state);
+        egui::Panel::top("top_bar").show(ui, |ui| top_bar(ui, &mut self.state, &mut self.actions));
         egui::Panel::bottom("status_bar").show(ui, |ui| status_bar(ui, &self.state));
         self.state.refresh();
         let width = ui.available_width();
@@ -133,67 +219,20 @@ impl eframe::App for App {
             .default_size((width * 0.26).clamp(280.0, 420.0))
             .size_range(220.0..=(width * 0.5).max(240.0))
             .show(ui, |ui| self.inputs.ui(ui, &mut self.state));
-        export::remember_rect(ui.ctx(), export::Region::Inputs, inputs_panel.response.rect);
+        self.actions.act(&mut self.state, inputs_panel.inner);
+        regions::remember_rect(ui.ctx(), Region::Inputs, inputs_panel.response.rect);
         if self.state.settings.lessons_open {
-            egui::Panel::right("lessons_panel")
+            let lessons = egui::Panel::right("lessons_panel")
                 .resizable(true)
                 .default_size((width * 0.25).clamp(300.0, 460.0))
                 .size_range(260.0..=(width * 0.45).max(280.0))
-                .show(ui, |ui| super::lesson_panel::ui(ui, &mut self.state));
+                .show(ui, |ui| views::lessons::ui(ui, &self.state));
+            self.actions.act(&mut self.state, lessons.inner);
         }
         self.state.refresh();
-        egui::CentralPanel::default().show(ui, |ui| {
-            ui.horizontal(|ui| {
-                for id in ViewId::ALL {
-                    let title = self.view_mut(id).title().to_owned();
-                    let selected = self.state.settings.view == id;
-                    if ui
-                        .selectable_label(selected, RichText::new(title).size(15.0).strong())
-                        .clicked()
-                    {
-                        self.state.settings.view = id;
-                    }
-                }
-                let seq = self.state.sequence().map(|s| {
-                    trf(
-                        "row {}: {} source / {} target tokens",
-                        &[
-                            &(self.state.selected_row + 1),
-                            &s.src_len,
-                            &s.tgt_len.saturating_sub(1),
-                        ],
-                    )
-                });
-                if let Some(seq) = seq.filter(|_| !self.state.settings.presenter) {
-                    ui.separator();
-                    ui.label(RichText::new(seq).weak());
-                }
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    export::view_button(ui, &mut self.state);
-                });
-            });
-            ui.separator();
-            export::remember_view_rect(ui);
-            let id = self.state.settings.view;
-            let (view, state) = match id {
-                ViewId::Masks => (&mut self.masks as &mut dyn View, &mut self.state),
-                ViewId::Attention => (&mut self.attention as &mut dyn View, &mut self.state),
-                ViewId::Decoder => (&mut self.decoder as &mut dyn View, &mut self.state),
-                ViewId::Finetune => (&mut self.finetune as &mut dyn View, &mut self.state),
-            };
-            if id == ViewId::Finetune {
-                view.ui(ui, state);
-            } else {
-                egui::ScrollArea::vertical()
-                    .id_salt(("view_scroll", id as u8))
-                    .auto_shrink([false, false])
-                    .show(ui, |ui| view.ui(ui, state));
-            }
-        });
-        path_prompt(ui.ctx(), &mut self.state);
-        super::classroom::end_frame(ui.ctx(), &mut self.state);
-        let ctx = ui.ctx().clone();
-        export::end_frame(self, &ctx, frame);
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        self.actions.end_frame(ui.ctx(), &mut self.state);
+        self.end_frame_exports(ui.ctx().clone(), frame);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -222,7 +261,7 @@ fn model_summary(state: &AppState) -> String {
     )
 }
 
-fn top_bar(ui: &mut Ui, state: &mut AppState) {
+fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     ui.add_space(2.0);
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("maskscope").strong().size(16.0));
@@ -232,7 +271,7 @@ fn top_bar(ui: &mut Ui, state: &mut AppState) {
             .on_hover_text(tr("Open a maskscope .safetensors checkpoint"))
             .clicked()
         {
-            state.request_file(FilePurpose::OpenModel);
+            actions.request_file(state, FilePurpose::OpenModel);
         }
         if !state.settings.presenter
             && ui
@@ -242,7 +281,7 @@ fn top_bar(ui: &mut Ui, state: &mut AppState) {
                 )
                 .clicked()
         {
-            state.request_file(FilePurpose::SaveModel);
+            actions.request_file(state, FilePurpose::SaveModel);
         }
         if !state.settings.presenter {
             ui.menu_button(tr("Recent"), |ui| {
@@ -262,7 +301,7 @@ fn top_bar(ui: &mut Ui, state: &mut AppState) {
             });
         }
         ui.menu_button(tr("Bundled"), |ui| {
-            for b in bundled::ALL {
+            for b in bundled_models::ALL {
                 let available = b.bytes().is_some();
                 let text = if available {
                     format!("{} ({})", b.name, labels::task_name(b.task))
@@ -275,9 +314,9 @@ fn top_bar(ui: &mut Ui, state: &mut AppState) {
                 }
             }
         });
-        export::menu(ui, state);
+        export_menu::menu(ui, state, actions);
         ui.separator();
-        super::classroom::top_bar_items(ui, state);
+        actions.top_bar_items(ui, state);
         ui.separator();
         ui.label(RichText::new(&state.model.name).strong());
         if matches!(state.model.origin, ModelOrigin::Random { .. }) {
@@ -415,49 +454,6 @@ fn status_bar(ui: &mut Ui, state: &AppState) {
             }
         });
     });
-}
-
-fn path_prompt(ctx: &egui::Context, state: &mut AppState) {
-    let Some(prompt) = &mut state.path_prompt else {
-        return;
-    };
-    let mut submit = false;
-    let mut cancel = false;
-    egui::Window::new(prompt.purpose.title())
-        .collapsible(false)
-        .resizable(false)
-        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
-        .show(ctx, |ui| {
-            if let Some(note) = &prompt.note {
-                ui.label(RichText::new(note).color(ui.visuals().warn_fg_color));
-            }
-            let l = ui.label(tr("File path"));
-            let r = ui
-                .add(
-                    egui::TextEdit::singleline(&mut prompt.text)
-                        .desired_width(460.0)
-                        .font(egui::TextStyle::Monospace),
-                )
-                .labelled_by(l.id);
-            if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                submit = true;
-            }
-            ui.horizontal(|ui| {
-                submit |= ui.button(prompt.purpose.action()).clicked();
-                cancel |= ui.button(tr("Cancel")).clicked();
-            });
-        });
-    if submit {
-        let prompt = state.path_prompt.take().expect("prompt is open");
-        let path = std::path::PathBuf::from(prompt.text.trim());
-        if prompt.text.trim().is_empty() {
-            state.error(tr("no path given"));
-        } else {
-            state.handle_path(prompt.purpose, &path);
-        }
-    } else if cancel {
-        state.path_prompt = None;
-    }
 }
 
 /// "English" / "简体中文", each in its own language; switching applies at once.

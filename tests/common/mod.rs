@@ -3,9 +3,10 @@
 
 use egui_kittest::{Harness, SnapshotOptions};
 use maskscope::app::App;
-use maskscope::app::bundled::{self, random_model};
+use maskscope::app::example_rows;
 use maskscope::app::settings::Settings;
 use maskscope::app::state::{AppState, InputRow, ModelInfo, ModelOrigin};
+use maskscope::bundled_models::random_model;
 use maskscope::i18n::Language;
 use maskscope::tasks::Task;
 
@@ -16,7 +17,7 @@ pub fn app() -> Harness<'static, App> {
         .with_size([1366.0, 768.0])
         .build_eframe(|cc| {
             let mut app = App::new(cc);
-            app.state_mut().native_dialogs = false;
+            app.actions_mut().files.native_dialogs = false;
             // Independent of a MASKSCOPE_LANG or saved language in the environment.
             app.state_mut().settings.language = Language::En;
             app
@@ -36,7 +37,7 @@ pub fn snapshot_app(language: Language) -> Harness<'static, App> {
                 },
                 modified: false,
             };
-            let rows = bundled::examples_for(Task::Dates)
+            let rows = example_rows::for_task(Task::Dates)
                 .into_iter()
                 .map(InputRow::from)
                 .collect();
@@ -44,9 +45,10 @@ pub fn snapshot_app(language: Language) -> Harness<'static, App> {
                 language,
                 ..Settings::default()
             };
-            let mut state = AppState::with_engine(random_model(Task::Dates), info, rows, settings);
-            state.native_dialogs = false;
-            App::with_state(state)
+            let state = AppState::with_engine(random_model(Task::Dates), info, rows, settings);
+            let mut app = App::with_state(state);
+            app.actions_mut().files.native_dialogs = false;
+            app
         });
     harness.run();
     harness

@@ -4,13 +4,16 @@
 use egui::{RichText, Ui, vec2};
 use ndarray::Array2;
 
-use super::{View, explain, kind_selector, labels};
+use super::{View, explain, kind_selector};
+use crate::app::colormap::{Colormap, Scale};
+use crate::app::figures::{attention_matrix as matrix, difference, weights_scale};
+use crate::app::intents::Intents;
+use crate::app::labels;
 use crate::app::state::AppState;
-use crate::app::widgets::colormap::Colormap;
-use crate::app::widgets::heatmap::{Blocked, Heatmap, Scale, color_bar, legend};
+use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskMethod;
-use crate::trace::{AttentionKind, SequenceTrace};
+use crate::trace::AttentionKind;
 
 /// Largest cell of the enlarged heatmap: it grows into the free space, so a short sequence
 /// still reads from the back of a room.
@@ -19,31 +22,15 @@ const ENLARGED_MAX_CELL: f32 = 56.0;
 #[derive(Default)]
 pub struct AttentionView;
 
-/// The matrix shown for a selection: one head, or the mean over a layer's heads.
-pub fn matrix(
-    seq: &SequenceTrace,
-    kind: AttentionKind,
-    layer: usize,
-    head: usize,
-    mean: bool,
-) -> Array2<f32> {
-    let att = seq.attention(kind);
-    if mean {
-        att.mean_over_heads(layer)
-    } else {
-        att.head(layer, head)
-    }
-}
-
 impl View for AttentionView {
     fn title(&self) -> &str {
         tr("Attention")
     }
 
-    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) -> Intents {
         let Some(seq) = state.sequence().cloned() else {
             ui.label(tr("No trace yet: enter a source and a target on the left."));
-            return;
+            return Intents::new();
         };
         let method = state.settings.mask.method;
         let mut pin = false;
@@ -103,11 +90,7 @@ impl View for AttentionView {
         } else {
             Blocked::Replace
         };
-        let fixed = Scale::Sequential {
-            min: 0.0,
-            max: 1.0,
-            colormap,
-        };
+        let fixed = Scale::unit(colormap);
 
         let mut picked: Option<(usize, Option<usize>)> = None;
         ui.add_space(4.0);
@@ -178,11 +161,9 @@ impl View for AttentionView {
                         .show_values(show_values)
                 };
                 if a.diff {
-                    match state.pinned.as_ref().map(|p| matrix(&p.sequence, a.kind, layer, head, a.mean_over_heads)) {
-                        Some(pinned) if pinned.dim() == current.dim() => {
-                            let diff = &current - &pinned;
-                            let abs_max = diff.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-                            let scale = Scale::Diverging { abs_max };
+                    let pinned = state.pinned.as_ref().map(|p| matrix(&p.sequence, a.kind, layer, head, a.mean_over_heads));
+                    match pinned.as_ref().map(|p| difference(&current, p)) {
+                        Some(Some((diff, scale))) => {
                             enlarged(diff.view())
                                 .blocked(Blocked::Overlay)
                                 .scale(scale)
@@ -192,7 +173,7 @@ impl View for AttentionView {
                             color_bar(ui, scale, 140.0);
                             explain(ui, tr("Blue: less attention than when pinned; red: more."));
                         }
-                        Some(_) => {
+                        Some(None) => {
                             ui.label(RichText::new(tr("The pinned trace has a different shape (the tokens changed). Pin again to compare.")).color(ui.visuals().warn_fg_color));
                         }
                         None => {
@@ -200,7 +181,7 @@ impl View for AttentionView {
                         }
                     }
                 } else {
-                    let scale = if a.auto_range { Scale::auto(current.view(), Some(mask), colormap) } else { fixed };
+                    let scale = weights_scale(&current, mask, a.auto_range, colormap);
                     enlarged(current.view())
                         .blocked(blocked)
                         .scale(scale)
@@ -228,5 +209,6 @@ impl View for AttentionView {
                 None => a.mean_over_heads = true,
             }
         }
+        Intents::new()
     }
 }

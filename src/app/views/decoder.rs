@@ -4,17 +4,19 @@
 
 use egui::{Color32, RichText, Ui, vec2};
 use egui_plot::{Bar, BarChart, Plot};
-use ndarray::{Array2, Axis};
 
 use super::masks::{BAD_COLOR, OK_COLOR};
-use super::{View, explain, labels, layer_head_picker, tile, wrap_top};
+use super::{View, explain, layer_head_picker, tile, wrap_top};
+use crate::app::colormap::Scale;
+use crate::app::figures::DecodingGrids;
+use crate::app::intents::Intents;
+use crate::app::labels;
 use crate::app::settings::StrategyKind;
 use crate::app::state::AppState;
-use crate::app::widgets::heatmap::{Blocked, Heatmap, Scale};
+use crate::app::widgets::heatmap::{Blocked, Heatmap};
 use crate::app::widgets::labeled_drag;
 use crate::app::widgets::tokens::{chip_row, display_token};
 use crate::i18n::{tr, trf};
-use crate::masks::{Cell, MaskGrid};
 use crate::trace::StepTrace;
 
 #[derive(Default)]
@@ -28,7 +30,7 @@ impl View for DecoderView {
         tr("Decoder")
     }
 
-    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) -> Intents {
         egui::CollapsingHeader::new(RichText::new(tr("Teacher forcing (training)")).strong())
             .default_open(true)
             .show(ui, |ui| {
@@ -43,6 +45,7 @@ impl View for DecoderView {
             ),
         );
         stepper(ui, state);
+        Intents::new()
     }
 }
 
@@ -182,7 +185,7 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
     let mut toggle = false;
     let mut reset = false;
     // The keys (Right/Space, Left, P, R) and the timed steps of Play are handled for the
-    // whole window in `app::shortcuts`.
+    // whole window in `app::actions::shortcuts`.
     let finished = state.stepper.finished();
     ui.horizontal(|ui| {
         step |= ui
@@ -230,7 +233,7 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
         state.stepper.step(&state.engine);
     }
     if toggle {
-        crate::app::shortcuts::toggle_play(&ctx, state);
+        state.toggle_play(ctx.input(|i| i.time));
     }
     if let Some(e) = &state.stepper.error {
         ui.label(RichText::new(e).color(BAD_COLOR));
@@ -281,37 +284,11 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
 
     let layers = last.cross_row.dim().0;
     layer_head_picker(ui, layers, 0, &mut state.settings.decoder.layer, None);
-    let layer = state.settings.decoder.layer.min(layers.saturating_sub(1));
-    let colormap = state.settings.colormap;
-    let scale = Scale::Sequential {
-        min: 0.0,
-        max: 1.0,
-        colormap,
+    let Some(grids) = DecodingGrids::new(&steps, state.settings.decoder.layer) else {
+        return;
     };
-
-    // Self-attention so far: one row per step, each row one longer than the last.
+    let scale = Scale::unit(state.settings.colormap);
     let n = last.input_ids.len();
-    let self_rows = Array2::from_shape_fn((n, n), |(i, j)| {
-        let row = steps[i]
-            .self_row
-            .index_axis(Axis(0), layer)
-            .mean_axis(Axis(0));
-        row.and_then(|r| r.get(j).copied()).unwrap_or(0.0)
-    });
-    let causal = MaskGrid {
-        cells: Array2::from_shape_fn(
-            (n, n),
-            |(i, j)| if j > i { Cell::Future } else { Cell::Open },
-        ),
-    };
-    let src_len = last.cross_row.dim().2;
-    let cross_rows = Array2::from_shape_fn((n, src_len), |(i, j)| {
-        steps[i]
-            .cross_row
-            .index_axis(Axis(0), layer)
-            .mean_axis(Axis(0))
-            .map_or(0.0, |r| r[j])
-    });
     let src_tokens = vocab.tokens_of(&src_ids);
     // Three tiles side by side: widths side, 1.3 side and 1.4 side plus spacing.
     let side = ((ui.available_width() - 50.0) / 3.7).clamp(150.0, 340.0);
@@ -322,9 +299,9 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
             ui.label(
                 RichText::new(tr("Self-attention so far (causal; newest row outlined)")).strong(),
             );
-            Heatmap::new(self_rows.view())
+            Heatmap::new(grids.self_rows.view())
                 .labels(&last.input_tokens, &last.input_tokens)
-                .mask(&causal)
+                .mask(&grids.causal)
                 .blocked(Blocked::Replace)
                 .scale(scale)
                 .highlight_row(Some(n - 1))
@@ -334,7 +311,7 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
         });
         tile(ui, side * 1.3, |ui| {
             ui.label(RichText::new(tr("Cross-attention over the source")).strong());
-            Heatmap::new(cross_rows.view())
+            Heatmap::new(grids.cross_rows.view())
                 .labels(&last.input_tokens, &src_tokens)
                 .axis_names(tr("decoder position"), tr("source token"))
                 .scale(scale)

@@ -4,10 +4,12 @@
 use egui::{Color32, RichText, Ui, vec2};
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
 
-use super::{View, explain, labels};
-use crate::app::runs::{RunRecord, RunStatus};
+use super::{View, explain};
+use crate::app::intents::{FilePurpose, Intent, Intents};
+use crate::app::labels;
 use crate::app::settings::DataSource;
-use crate::app::state::{AppState, FilePurpose};
+use crate::app::state::AppState;
+use crate::app::state::runs::{RunRecord, RunStatus};
 use crate::app::widgets::{labeled_drag, thousands};
 use crate::i18n::{tr, trf};
 use crate::model::groups::Group;
@@ -37,7 +39,8 @@ impl View for FinetuneView {
         tr("Fine-tune")
     }
 
-    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) -> Intents {
+        let mut intents = Intents::new();
         let form_width = 370.0f32.min(ui.available_width() * 0.45);
         ui.horizontal_top(|ui| {
             ui.allocate_ui_with_layout(
@@ -46,14 +49,14 @@ impl View for FinetuneView {
                 |ui| {
                     ui.set_width(form_width);
                     // The controls stay in view; the long form scrolls under them.
-                    controls(ui, state);
+                    controls(ui, state, &mut intents);
                     ui.separator();
                     egui::ScrollArea::vertical()
                         .id_salt("finetune_form")
                         .auto_shrink([false, false])
                         .show(ui, |ui| {
                             ui.set_width(form_width - 16.0);
-                            form(ui, state);
+                            form(ui, state, &mut intents);
                         });
                 },
             );
@@ -69,10 +72,11 @@ impl View for FinetuneView {
                     });
             });
         });
+        intents
     }
 }
 
-fn form(ui: &mut Ui, state: &mut AppState) {
+fn form(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
     let running = state.training.is_running();
     ui.label(RichText::new(trf("Base model: {}", &[&state.model.name])).strong());
     if state.training.base.is_some() {
@@ -87,7 +91,7 @@ fn form(ui: &mut Ui, state: &mut AppState) {
         });
     }
     ui.add_enabled_ui(!running, |ui| {
-        data_section(ui, state);
+        data_section(ui, state, intents);
         ui.separator();
         groups_section(ui, state);
         ui.separator();
@@ -103,7 +107,7 @@ fn form(ui: &mut Ui, state: &mut AppState) {
     });
 }
 
-fn data_section(ui: &mut Ui, state: &mut AppState) {
+fn data_section(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
     ui.label(RichText::new(tr("Data")).strong());
     let f = &mut state.settings.finetune;
     let current = match &f.source {
@@ -190,7 +194,7 @@ fn data_section(ui: &mut Ui, state: &mut AppState) {
     }
     labeled_drag(ui, tr("Data seed"), &mut f.data_seed, 0..=u64::MAX, 1.0);
     if choose_file {
-        state.request_file(FilePurpose::OpenData);
+        intents.push(Intent::ChooseFile(FilePurpose::OpenData));
     }
 }
 
@@ -445,7 +449,7 @@ fn hyper_section(ui: &mut Ui, state: &mut AppState) {
     );
 }
 
-fn controls(ui: &mut Ui, state: &mut AppState) {
+fn controls(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
     let running = state.training.is_running();
     let paused = state
         .training
@@ -484,12 +488,7 @@ fn controls(ui: &mut Ui, state: &mut AppState) {
         ui.add(
             egui::ProgressBar::new(done as f32 / r.total_steps.max(1) as f32).text(trf(
                 "{} {}/{} steps ({})",
-                &[
-                    &r.name,
-                    &done,
-                    &r.total_steps,
-                    &labels::run_status(&r.status),
-                ],
+                &[&r.name, &done, &r.total_steps, &run_status(&r.status)],
             )),
         );
     }
@@ -498,7 +497,7 @@ fn controls(ui: &mut Ui, state: &mut AppState) {
             .add_enabled(!running, egui::Button::new(tr("Save fine-tuned model...")))
             .clicked()
         {
-            state.request_file(FilePurpose::SaveModel);
+            intents.push(Intent::ChooseFile(FilePurpose::SaveModel));
         }
         if ui
             .add_enabled(
@@ -507,7 +506,7 @@ fn controls(ui: &mut Ui, state: &mut AppState) {
             )
             .clicked()
         {
-            state.request_file(FilePurpose::ExportCsv);
+            intents.push(Intent::ChooseFile(FilePurpose::ExportCsv));
         }
     });
     explain(
@@ -679,7 +678,7 @@ fn runs_table(ui: &mut Ui, state: &mut AppState) {
                 let number = i + 1;
                 ui.add_sized([100.0, 20.0], egui::TextEdit::singleline(&mut r.name))
                     .accessible_name(trf("Name of run {}", &[&number]));
-                let status = labels::run_status(&r.status);
+                let status = run_status(&r.status);
                 let short = status
                     .split([':', '：'])
                     .next()
@@ -723,5 +722,17 @@ fn runs_table(ui: &mut Ui, state: &mut AppState) {
     }
     if let Some(i) = delete {
         state.training.delete(i);
+    }
+}
+
+/// A run's status for the window (the English `RunStatus::label` goes into files).
+fn run_status(status: &RunStatus) -> String {
+    match status {
+        RunStatus::Starting => tr("starting").to_owned(),
+        RunStatus::Running => tr("running").to_owned(),
+        RunStatus::Paused => tr("paused").to_owned(),
+        RunStatus::Finished => tr("finished").to_owned(),
+        RunStatus::Cancelled => tr("stopped").to_owned(),
+        RunStatus::Failed(m) => trf("failed: {}", &[m]),
     }
 }

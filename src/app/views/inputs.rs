@@ -4,6 +4,7 @@
 use egui::{RichText, Ui};
 
 use super::{View, explain};
+use crate::app::intents::Intents;
 use crate::app::state::{AppState, InputRow, ModelOrigin};
 use crate::app::widgets::tokens::chip_row;
 use crate::i18n::{tr, trf};
@@ -22,7 +23,7 @@ impl View for InputsView {
         tr("Inputs & tokens")
     }
 
-    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) -> Intents {
         ui.heading(self.title());
         explain(
             ui,
@@ -93,8 +94,7 @@ impl View for InputsView {
                                     )
                                     .accessible_name(trf("Source text {}", &[&(i + 1)]));
                                 // Key 1: type into the first source box.
-                                if i == 0 && std::mem::take(&mut state.classroom.focus_first_source)
-                                {
+                                if i == 0 && std::mem::take(&mut state.focus_first_source) {
                                     source.request_focus();
                                 }
                                 changed |= source.changed();
@@ -126,13 +126,14 @@ impl View for InputsView {
                 ui.add_space(6.0);
                 chip_legend(ui);
             });
+        Intents::new()
     }
 }
 
 /// Appends a row: another example of the model's task, or an empty row.
 fn add_row(state: &mut AppState) {
     let task = match &state.model.origin {
-        ModelOrigin::Bundled(name) => crate::app::bundled::Bundled::by_name(name).map(|b| b.task),
+        ModelOrigin::Bundled(name) => crate::bundled_models::Bundled::by_name(name).map(|b| b.task),
         ModelOrigin::Random { .. } => Some(Task::Dates),
         ModelOrigin::File(_) => None,
     };

@@ -3,33 +3,20 @@
 //! masks keep padding and future tokens from leaking into real outputs.
 
 use egui::{Color32, RichText, Ui, vec2};
-use ndarray::{Array2, ArrayView2, Axis};
 
 use super::{View, explain, kind_selector, layer_head_picker, tile, wrap_top};
+use crate::app::colormap::Scale;
+use crate::app::figures::{BatchMasks, head_slice};
+use crate::app::intents::Intents;
 use crate::app::state::AppState;
 use crate::app::widgets::delta_text;
-use crate::app::widgets::heatmap::{Blocked, Heatmap, Scale, color_bar, legend};
+use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
 use crate::i18n::{tr, trf};
-use crate::masks::{self, Cell, MaskGrid, MaskMethod};
+use crate::masks::MaskMethod;
 use crate::trace::{self, AttentionKind};
 
 #[derive(Default)]
 pub struct MasksView;
-
-/// `(query, key)` slice of a `(layer, head, query, key)` array.
-pub fn head_slice(a: &ndarray::Array4<f32>, layer: usize, head: usize) -> ArrayView2<'_, f32> {
-    a.index_axis(Axis(0), layer).index_axis_move(Axis(0), head)
-}
-
-fn bool_grid(m: Array2<bool>, blocked: Cell) -> MaskGrid {
-    MaskGrid {
-        cells: m.mapv(|b| if b { blocked } else { Cell::Open }),
-    }
-}
-
-fn positions(n: usize) -> Vec<String> {
-    (0..n).map(|i| i.to_string()).collect()
-}
 
 pub const OK_COLOR: Color32 = Color32::from_rgb(0x3c, 0xb0, 0x5a);
 pub const BAD_COLOR: Color32 = Color32::from_rgb(0xe8, 0x4a, 0x3a);
@@ -65,7 +52,7 @@ impl View for MasksView {
         tr("Masks")
     }
 
-    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) {
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) -> Intents {
         let AppState {
             trace,
             settings: app_settings,
@@ -79,10 +66,10 @@ impl View for MasksView {
         let highlight = |kind| classroom.highlight_for(kind);
         let Some(batch) = trace.as_ref() else {
             ui.label(tr("No trace yet: enter a source and a target on the left."));
-            return;
+            return Intents::new();
         };
         let Some(seq) = batch.sequences.get(selected_row) else {
-            return;
+            return Intents::new();
         };
         let settings = app_settings.mask;
         let avail = ui.available_width();
@@ -126,17 +113,14 @@ impl View for MasksView {
             ),
         );
         legend(ui);
-        let lens_src: Vec<usize> = batch.sequences.iter().map(|s| s.src_len).collect();
-        let lens_tgt: Vec<usize> = batch.sequences.iter().map(|s| s.tgt_len).collect();
-        let src_padded = seq.src_ids.len();
-        let tgt_padded = seq.tgt_input_ids.len();
-        let causal = bool_grid(masks::causal(tgt_padded), Cell::Future);
-        let src_pad = bool_grid(masks::key_padding(&lens_src, src_padded), Cell::Padding);
-        let tgt_pad = bool_grid(masks::key_padding(&lens_tgt, tgt_padded), Cell::Padding);
-        let row_names: Vec<String> = (1..=batch.sequences.len())
-            .map(|i| trf("row {}", &[&i]))
-            .collect();
-        let (src_pos, tgt_pos) = (positions(src_padded), positions(tgt_padded));
+        let BatchMasks {
+            causal,
+            src_padding: src_pad,
+            tgt_padding: tgt_pad,
+            row_names,
+            src_positions: src_pos,
+            tgt_positions: tgt_pos,
+        } = BatchMasks::new(batch, seq);
         let tile_w = ((avail - 60.0) / per_row).clamp(150.0, max_tile);
         let size = vec2(tile_w, tile_w);
         let off = |on: bool| if on { "" } else { tr(" (off)") };
@@ -263,11 +247,7 @@ impl View for MasksView {
         };
         let raw_scale = Scale::auto(scores, None, colormap);
         let masked_scale = Scale::auto(masked, Some(mask), colormap);
-        let weight_scale = Scale::Sequential {
-            min: 0.0,
-            max: 1.0,
-            colormap,
-        };
+        let weight_scale = Scale::unit(colormap);
         wrap_top(ui, |ui| {
             ui.spacing_mut().item_spacing.x = 14.0;
             tile(ui, w + 10.0, |ui| {
@@ -320,5 +300,6 @@ impl View for MasksView {
                 color_bar(ui, weight_scale, 100.0);
             });
         });
+        Intents::new()
     }
 }

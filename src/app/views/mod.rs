@@ -1,22 +1,25 @@
-//! One view per file, each behind [`View`]. Views draw [`AppState`] and change it; the
-//! state they keep themselves is only what is drawn (none of it is model data).
+//! One view per file, each behind [`View`]. Views draw [`AppState`] and change it, and
+//! return [`Intents`] for what they cannot do themselves (file dialogs, exports, lessons);
+//! they never call the actions. The state they keep themselves is only what is drawn (none
+//! of it is model data).
 
 pub mod attention;
 pub mod decoder;
 pub mod finetune;
 pub mod inputs;
-pub mod labels;
+pub mod lessons;
 pub mod masks;
 
 use egui::Ui;
 
+use super::intents::Intents;
 use super::state::AppState;
 use crate::i18n::tr;
 use crate::trace::AttentionKind;
 
 pub trait View {
     fn title(&self) -> &str;
-    fn ui(&mut self, ui: &mut Ui, state: &mut AppState);
+    fn ui(&mut self, ui: &mut Ui, state: &mut AppState) -> Intents;
 }
 
 /// Three buttons choosing an attention kind.

@@ -8,59 +8,11 @@ use egui::{
 };
 use ndarray::ArrayView2;
 
-use super::colormap::{Colormap, diverging};
 use super::tokens::display_token;
-use crate::app::views::labels;
+use crate::app::colormap::{Colormap, Scale, blocked_fill, open_fill};
+use crate::app::labels;
 use crate::i18n::{tr, trf};
 use crate::masks::{Cell, MaskGrid};
-
-/// How values map to colours.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Scale {
-    /// `min..=max` through a sequential colormap.
-    Sequential {
-        min: f32,
-        max: f32,
-        colormap: Colormap,
-    },
-    /// `-abs_max..=abs_max` through the diverging map (for differences).
-    Diverging { abs_max: f32 },
-}
-
-impl Scale {
-    pub fn color(&self, v: f32) -> Color32 {
-        match *self {
-            Scale::Sequential { min, max, colormap } => {
-                let span = max - min;
-                let t = if span > f32::EPSILON {
-                    (v - min) / span
-                } else {
-                    0.5
-                };
-                colormap.color(t)
-            }
-            Scale::Diverging { abs_max } => {
-                diverging(if abs_max > 0.0 { v / abs_max } else { 0.0 })
-            }
-        }
-    }
-
-    /// Sequential scale over the open (unblocked, finite) cells of `values`.
-    pub fn auto(values: ArrayView2<f32>, mask: Option<&MaskGrid>, colormap: Colormap) -> Scale {
-        let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
-        for ((q, k), &v) in values.indexed_iter() {
-            let blocked = mask.is_some_and(|m| m.cells.get((q, k)).is_some_and(|c| c.is_blocked()));
-            if !blocked && v.is_finite() && v.abs() < 1e8 {
-                min = min.min(v);
-                max = max.max(v);
-            }
-        }
-        if min > max {
-            (min, max) = (0.0, 1.0);
-        }
-        Scale::Sequential { min, max, colormap }
-    }
-}
 
 /// How blocked cells are drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -71,24 +23,6 @@ pub enum Blocked {
     /// The value's colour stays visible and the pattern is drawn on top (the mask was not
     /// applied to these values, e.g. raw scores or the "none" method).
     Overlay,
-}
-
-/// Neutral colour of blocked cells: a grey that none of the colormaps' ends use.
-pub fn blocked_fill(dark_mode: bool) -> Color32 {
-    if dark_mode {
-        Color32::from_gray(70)
-    } else {
-        Color32::from_gray(185)
-    }
-}
-
-/// Colour of open cells in a mask grid without values.
-pub fn open_fill(dark_mode: bool) -> Color32 {
-    if dark_mode {
-        Color32::from_rgb(0x2f, 0x6f, 0x5a)
-    } else {
-        Color32::from_rgb(0xc8, 0xe8, 0xd8)
-    }
 }
 
 /// Paints the pattern of a blocked cell: `/` hatching for a future key, `X` for a padding

@@ -1,6 +1,5 @@
-//! Widgets shared by the views: heatmaps, token chips, colormaps and small form helpers.
+//! Widgets shared by the views: heatmaps, token chips and small form helpers.
 
-pub mod colormap;
 pub mod heatmap;
 pub mod tokens;
 

@@ -6,9 +6,13 @@
 
 use egui::{Event, Key, KeyboardShortcut, Modifiers, RichText};
 
-use super::settings::ViewId;
-use super::state::{AppState, FilePurpose};
+use super::{Actions, export_menu, lessons, presenter, session};
+use crate::app::intents::FilePurpose;
+use crate::app::settings::ViewId;
+use crate::app::state::AppState;
+use crate::app::state::runs::RunStatus;
 use crate::i18n::tr;
+use crate::model::training::TrainCommand;
 
 /// Every shortcut as (keys, what it does), for the overlay.
 pub fn list() -> Vec<(&'static str, &'static str)> {
@@ -129,13 +133,13 @@ fn read_keys(ctx: &egui::Context, lessons_open: bool) -> Pressed {
 }
 
 /// Reads this frame's keys and acts on them. Call before the panels are drawn.
-pub fn handle(ctx: &egui::Context, state: &mut AppState) {
+pub fn handle(ctx: &egui::Context, state: &mut AppState, actions: &mut Actions) {
     let p = read_keys(ctx, state.settings.lessons_open);
     if p == Pressed::default() {
         return;
     }
     if let Some(step) = p.zoom {
-        super::presenter::zoom(ctx, state, step);
+        presenter::zoom(ctx, state, step);
     }
     if p.presenter {
         state.settings.presenter = !state.settings.presenter;
@@ -145,26 +149,26 @@ pub fn handle(ctx: &egui::Context, state: &mut AppState) {
         ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(!full));
     }
     if p.help {
-        state.classroom.show_shortcuts = !state.classroom.show_shortcuts;
+        state.shortcuts_open = !state.shortcuts_open;
     } else if p.escape {
-        state.classroom.show_shortcuts = false;
+        state.shortcuts_open = false;
     }
     if p.save {
-        save_session(state);
+        save_session(state, actions);
     }
     if p.export {
-        super::export::quick_export(state);
+        export_menu::quick_export(state, actions);
     }
     act(ctx, state, p);
 }
 
 /// Ctrl+S: saves to the session's file again, or asks where the first time.
-pub fn save_session(state: &mut AppState) {
-    match state.classroom.session_path.clone() {
+pub fn save_session(state: &mut AppState, actions: &mut Actions) {
+    match state.session.path.clone() {
         Some(path) => {
-            super::session::save_to(state, &path);
+            session::save_to(state, &path);
         }
-        None => state.request_file(FilePurpose::SaveSession),
+        None => actions.request_file(state, FilePurpose::SaveSession),
     }
 }
 
@@ -182,7 +186,7 @@ fn act(ctx: &egui::Context, state: &mut AppState, p: Pressed) {
         state.stepper.step(&state.engine);
     }
     if p.play {
-        toggle_play(ctx, state);
+        state.toggle_play(ctx.input(|i| i.time));
     }
     if p.causal {
         let mut mask = state.settings.mask;
@@ -193,29 +197,22 @@ fn act(ctx: &egui::Context, state: &mut AppState, p: Pressed) {
         toggle_training(state);
     }
     match p.view {
-        Some(1) => state.classroom.focus_first_source = true,
+        Some(1) => state.focus_first_source = true,
         Some(n @ 2..=5) => state.settings.view = ViewId::ALL[usize::from(n) - 2],
         _ => {}
     }
     if p.lessons {
         if state.settings.lessons_open {
-            super::lesson_panel::close(state);
+            lessons::close(state);
         } else {
             state.settings.lessons_open = true;
         }
     }
     if p.next {
-        super::lesson_panel::next(state);
+        lessons::next(state);
     } else if p.previous {
-        super::lesson_panel::back(state);
+        lessons::back(state);
     }
-}
-
-/// Starts or pauses automatic stepping.
-pub fn toggle_play(ctx: &egui::Context, state: &mut AppState) {
-    state.sync_stepper();
-    state.stepper.playing = !state.stepper.playing && !state.stepper.finished();
-    state.stepper.last_tick = ctx.input(|i| i.time);
 }
 
 /// Takes the automatic steps of play mode, whichever view is shown. Call once per frame.
@@ -237,7 +234,7 @@ pub fn tick_playback(ctx: &egui::Context, state: &mut AppState) {
 
 /// The shortcut list, centred over the window (closes with Esc, ? or its button).
 pub fn overlay(ctx: &egui::Context, state: &mut AppState) {
-    if !state.classroom.show_shortcuts {
+    if !state.shortcuts_open {
         return;
     }
     let mut open = true;
@@ -269,20 +266,19 @@ pub fn overlay(ctx: &egui::Context, state: &mut AppState) {
             close = ui.button(tr("Close")).clicked();
         });
     if !open || close {
-        state.classroom.show_shortcuts = false;
+        state.shortcuts_open = false;
     }
 }
 
 /// T: start a run with the fine-tune form's settings, or pause / resume the live one, so a
 /// lesson's training step needs no mouse.
 fn toggle_training(state: &mut AppState) {
-    use crate::model::training::TrainCommand;
     if !state.training.is_running() {
         state.start_training();
     } else if state
         .training
         .live_status()
-        .is_some_and(|s| *s == super::runs::RunStatus::Paused)
+        .is_some_and(|s| *s == RunStatus::Paused)
     {
         state.training.send(TrainCommand::Resume);
     } else {

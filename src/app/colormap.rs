@@ -1,8 +1,13 @@
 //! Colormaps for heatmaps: perceptually uniform, colour-blind-safe defaults (viridis,
-//! cividis), grayscale for print, and a diverging map for differences.
+//! cividis), grayscale for print, a diverging map for differences, the [`Scale`] that maps a
+//! heatmap's values to them, and the fills of mask cells. Shared by the heatmap widget and the
+//! SVG figures, so exports match the window.
 
 use egui::Color32;
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
+
+use crate::masks::MaskGrid;
 
 /// A sequential colormap for values scaled to `0..=1`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +115,81 @@ pub fn diverging(t: f32) -> Color32 {
         0.0
     };
     sample(&DIVERGING, (t + 1.0) / 2.0)
+}
+
+/// How values map to colours.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scale {
+    /// `min..=max` through a sequential colormap.
+    Sequential {
+        min: f32,
+        max: f32,
+        colormap: Colormap,
+    },
+    /// `-abs_max..=abs_max` through the diverging map (for differences).
+    Diverging { abs_max: f32 },
+}
+
+impl Scale {
+    pub fn color(&self, v: f32) -> Color32 {
+        match *self {
+            Scale::Sequential { min, max, colormap } => {
+                let span = max - min;
+                let t = if span > f32::EPSILON {
+                    (v - min) / span
+                } else {
+                    0.5
+                };
+                colormap.color(t)
+            }
+            Scale::Diverging { abs_max } => {
+                diverging(if abs_max > 0.0 { v / abs_max } else { 0.0 })
+            }
+        }
+    }
+
+    /// `0..=1` through `colormap`: attention weights, comparable across matrices.
+    pub fn unit(colormap: Colormap) -> Scale {
+        Scale::Sequential {
+            min: 0.0,
+            max: 1.0,
+            colormap,
+        }
+    }
+
+    /// Sequential scale over the open (unblocked, finite) cells of `values`.
+    pub fn auto(values: ArrayView2<f32>, mask: Option<&MaskGrid>, colormap: Colormap) -> Scale {
+        let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
+        for ((q, k), &v) in values.indexed_iter() {
+            let blocked = mask.is_some_and(|m| m.cells.get((q, k)).is_some_and(|c| c.is_blocked()));
+            if !blocked && v.is_finite() && v.abs() < 1e8 {
+                min = min.min(v);
+                max = max.max(v);
+            }
+        }
+        if min > max {
+            (min, max) = (0.0, 1.0);
+        }
+        Scale::Sequential { min, max, colormap }
+    }
+}
+
+/// Neutral colour of blocked cells: a grey that none of the colormaps' ends use.
+pub fn blocked_fill(dark_mode: bool) -> Color32 {
+    if dark_mode {
+        Color32::from_gray(70)
+    } else {
+        Color32::from_gray(185)
+    }
+}
+
+/// Colour of open cells in a mask grid without values.
+pub fn open_fill(dark_mode: bool) -> Color32 {
+    if dark_mode {
+        Color32::from_rgb(0x2f, 0x6f, 0x5a)
+    } else {
+        Color32::from_rgb(0xc8, 0xe8, 0xd8)
+    }
 }
 
 #[cfg(test)]

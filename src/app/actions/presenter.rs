@@ -4,8 +4,9 @@
 
 use egui::{Color32, Stroke, TextStyle, Ui};
 
-use super::settings::Theme;
-use super::state::AppState;
+use super::lessons;
+use crate::app::settings::Theme;
+use crate::app::state::AppState;
 use crate::i18n::{tr, trf};
 
 /// Zoom multiplier of presenter mode.
@@ -117,7 +118,7 @@ pub fn startup(ctx: &egui::Context, state: &mut AppState, zoom_restored: bool) {
         {
             Some(i) => {
                 state.settings.lessons_open = true;
-                super::lesson_panel::apply_step(state, i, step);
+                lessons::apply_step(state, i, step);
             }
             None => state.error(trf("{}: no lesson {}", &[&LESSON_ENV, &id])),
         }
@@ -232,7 +233,7 @@ pub fn controls(ui: &mut Ui, state: &mut AppState) {
         if open {
             s.lessons_open = true;
         } else {
-            super::lesson_panel::close(state);
+            lessons::close(state);
         }
     }
     if ui
@@ -240,6 +241,6 @@ pub fn controls(ui: &mut Ui, state: &mut AppState) {
         .on_hover_text(tr("Every keyboard shortcut (?)"))
         .clicked()
     {
-        state.classroom.show_shortcuts = !state.classroom.show_shortcuts;
+        state.shortcuts_open = !state.shortcuts_open;
     }
 }

@@ -1,14 +1,21 @@
 //! Everything the views read and change, kept apart from drawing: the model, the input rows,
 //! the latest trace, the stepper, fine-tuning, messages and the persisted settings.
 
+pub mod classroom;
+pub mod runs;
+pub mod stepper;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::bundled::{self, Bundled};
-use super::runs::Training;
-use super::settings::{DataSource, Settings};
-use super::stepper::Stepper;
-use super::views::labels;
+use self::classroom::Classroom;
+use self::runs::Training;
+use self::stepper::Stepper;
+use crate::app::example_rows;
+use crate::app::labels;
+use crate::app::session_file::SessionStatus;
+use crate::app::settings::{DataSource, Settings};
+use crate::bundled_models::{self, Bundled};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;
 use crate::model::{Engine, Example};
@@ -76,57 +83,6 @@ pub struct Pinned {
     pub label: String,
 }
 
-/// What a file dialog (or the typed-path fallback) is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FilePurpose {
-    OpenModel,
-    SaveModel,
-    OpenData,
-    ExportCsv,
-    /// A PNG of a region or a figure of a view (see [`super::export`]).
-    Export(super::export::ExportJob),
-    /// A session file to write (see [`super::session`]).
-    SaveSession,
-    /// A session file to read.
-    OpenSession,
-    /// The checkpoint of a session whose model file is missing or changed.
-    LocateCheckpoint,
-}
-
-impl FilePurpose {
-    pub fn title(self) -> &'static str {
-        match self {
-            FilePurpose::OpenModel => tr("Open model"),
-            FilePurpose::SaveModel => tr("Save model"),
-            FilePurpose::OpenData => tr("Open TSV/CSV data"),
-            FilePurpose::ExportCsv => tr("Export runs to CSV"),
-            FilePurpose::Export(job) => job.title(),
-            FilePurpose::SaveSession => tr("Save session"),
-            FilePurpose::OpenSession => tr("Open session"),
-            FilePurpose::LocateCheckpoint => tr("Locate the session's model"),
-        }
-    }
-
-    pub fn action(self) -> &'static str {
-        match self {
-            FilePurpose::OpenModel
-            | FilePurpose::OpenData
-            | FilePurpose::OpenSession
-            | FilePurpose::LocateCheckpoint => tr("Open"),
-            FilePurpose::SaveSession => tr("Save"),
-            FilePurpose::SaveModel | FilePurpose::ExportCsv | FilePurpose::Export(_) => tr("Save"),
-        }
-    }
-}
-
-/// The typed-path fallback window.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PathPrompt {
-    pub purpose: FilePurpose,
-    pub text: String,
-    pub note: Option<String>,
-}
-
 pub struct AppState {
     pub settings: Settings,
     pub engine: Engine,
@@ -143,13 +99,14 @@ pub struct AppState {
     pub stepper: Stepper,
     pub training: Training,
     pub messages: Vec<Message>,
-    /// Use the system file dialog (rfd); off after it failed once, or for tests.
-    pub native_dialogs: bool,
-    pub path_prompt: Option<PathPrompt>,
-    /// PNG exports waiting for a frame, and the offscreen renderer (see [`super::export`]).
-    pub exports: super::export::Exports,
-    /// Lessons, highlights, the shortcut list and sessions (see [`super::classroom`]).
-    pub classroom: super::classroom::Classroom,
+    /// The lesson shown and what it outlines.
+    pub classroom: Classroom,
+    /// The session file this window saves to, and a session waiting for its model.
+    pub session: SessionStatus,
+    /// The keyboard shortcut list is open.
+    pub shortcuts_open: bool,
+    /// Ask the inputs panel to focus the first source box (key 1).
+    pub focus_first_source: bool,
     /// Bumped whenever the weights change (model loaded, training snapshot applied).
     pub engine_generation: u64,
     /// How many forward passes `refresh` has run (a test hook).
@@ -161,10 +118,10 @@ pub struct AppState {
 impl AppState {
     /// The bundled dates model (or an untrained stand-in) with example rows entered.
     pub fn new(settings: Settings) -> Self {
-        let (engine, model, messages) = match load_bundled(bundled::DATES) {
+        let (engine, model, messages) = match load_bundled(bundled_models::DATES) {
             Ok((engine, info)) => (engine, info, vec![]),
             Err(reason) => {
-                let engine = bundled::random_model(bundled::DATES.task);
+                let engine = bundled_models::random_model(bundled_models::DATES.task);
                 let text = trf(
                     "{}; showing an UNTRAINED random model with the dates vocabulary (predictions are meaningless until you fine-tune it)",
                     &[&reason],
@@ -177,8 +134,7 @@ impl AppState {
                 (engine, info, vec![Message { error: false, text }])
             }
         };
-        let rows = bundled::DATES
-            .examples()
+        let rows = example_rows::for_task(bundled_models::DATES.task)
             .into_iter()
             .map(InputRow::from)
             .collect();
@@ -194,7 +150,6 @@ impl AppState {
         rows: Vec<InputRow>,
         settings: Settings,
     ) -> Self {
-        let native_dialogs = std::env::var_os("MASKSCOPE_NO_DIALOG").is_none();
         let mut state = Self {
             settings,
             engine,
@@ -209,10 +164,10 @@ impl AppState {
             stepper: Stepper::default(),
             training: Training::default(),
             messages: vec![],
-            native_dialogs,
-            path_prompt: None,
-            exports: Default::default(),
             classroom: Default::default(),
+            session: Default::default(),
+            shortcuts_open: false,
+            focus_first_source: false,
             engine_generation: 0,
             inspect_runs: 0,
             last_inspect: Duration::ZERO,
@@ -357,6 +312,25 @@ impl AppState {
             .sync(&self.engine, &ids, strategy, self.engine_generation);
     }
 
+    /// Starts or pauses automatic stepping; `now` is the frame's time in seconds.
+    pub fn toggle_play(&mut self, now: f64) {
+        self.sync_stepper();
+        self.stepper.playing = !self.stepper.playing && !self.stepper.finished();
+        self.stepper.last_tick = now;
+    }
+
+    /// Resets the decoding stepper and takes up to `steps` steps with the current strategy.
+    /// Returns how many were taken (fewer when decoding finishes first).
+    pub fn redecode(&mut self, steps: usize) -> usize {
+        self.sync_stepper();
+        self.stepper.reset();
+        let mut taken = 0;
+        while taken < steps && self.stepper.step(&self.engine) {
+            taken += 1;
+        }
+        taken
+    }
+
     pub fn pin(&mut self) {
         if let Some(seq) = self.sequence().cloned() {
             let row = &self.rows[self.selected_row];
@@ -440,7 +414,10 @@ impl AppState {
     pub fn open_bundled(&mut self, bundled: Bundled) -> bool {
         match load_bundled(bundled) {
             Ok((engine, info)) => {
-                let rows = bundled.examples().into_iter().map(InputRow::from).collect();
+                let rows = example_rows::for_task(bundled.task)
+                    .into_iter()
+                    .map(InputRow::from)
+                    .collect();
                 if self.set_model(engine, info, Some(rows)) {
                     self.info(trf("opened the bundled {} model", &[&bundled.name]));
                     self.settings.finetune.source = DataSource::Task(bundled.task);
@@ -536,140 +513,6 @@ impl AppState {
             }
         }
         self.training.is_running()
-    }
-
-    // ---------------------------------------------------------------------------------------
-    // Files
-
-    /// Asks for a path: the system dialog if it works, else the typed-path window.
-    pub fn request_file(&mut self, purpose: FilePurpose) {
-        if !self.native_dialogs {
-            self.path_prompt = Some(PathPrompt {
-                purpose,
-                text: self.suggested_path(purpose),
-                note: None,
-            });
-            return;
-        }
-        let started = Instant::now();
-        let dialog = rfd::FileDialog::new().set_title(purpose.title());
-        let picked = match purpose {
-            FilePurpose::OpenModel => dialog
-                .add_filter(tr("maskscope model"), &["safetensors"])
-                .pick_file(),
-            FilePurpose::SaveModel => dialog
-                .add_filter(tr("maskscope model"), &["safetensors"])
-                .set_file_name(format!("{}.safetensors", self.model.name))
-                .save_file(),
-            FilePurpose::OpenData => dialog
-                .add_filter(tr("pairs"), &["tsv", "csv", "txt"])
-                .pick_file(),
-            FilePurpose::ExportCsv => dialog
-                .add_filter("CSV", &["csv"])
-                .set_file_name("runs.csv")
-                .save_file(),
-            FilePurpose::Export(job) => {
-                let (name, extension) = job.filter();
-                dialog
-                    .add_filter(name, &[extension])
-                    .set_file_name(job.file_name(self))
-                    .save_file()
-            }
-            FilePurpose::SaveSession => dialog
-                .add_filter(tr("maskscope session"), &["json"])
-                .set_file_name("session.json")
-                .save_file(),
-            FilePurpose::OpenSession => dialog
-                .add_filter(tr("maskscope session"), &["json"])
-                .pick_file(),
-            FilePurpose::LocateCheckpoint => dialog
-                .add_filter(tr("maskscope model"), &["safetensors"])
-                .pick_file(),
-        };
-        match picked {
-            Some(path) => self.handle_path(purpose, &path),
-            None if started.elapsed() < Duration::from_millis(400) => {
-                // Returned at once: no desktop portal or zenity. Fall back to typing a path.
-                self.native_dialogs = false;
-                let note = Some(tr("No system file dialog is available here (no desktop portal or zenity); type a path instead.").to_owned());
-                self.path_prompt = Some(PathPrompt {
-                    purpose,
-                    text: self.suggested_path(purpose),
-                    note,
-                });
-            }
-            None => {}
-        }
-    }
-
-    fn suggested_path(&self, purpose: FilePurpose) -> String {
-        let dir = std::env::current_dir().unwrap_or_default();
-        match purpose {
-            FilePurpose::OpenModel => self
-                .settings
-                .recent
-                .first()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            FilePurpose::SaveModel => dir
-                .join(format!("{}.safetensors", self.model.name.replace(' ', "-")))
-                .display()
-                .to_string(),
-            FilePurpose::OpenData => match &self.settings.finetune.source {
-                DataSource::File(p) => p.display().to_string(),
-                DataSource::Task(_) => String::new(),
-            },
-            FilePurpose::ExportCsv => dir.join("runs.csv").display().to_string(),
-            FilePurpose::Export(job) => dir.join(job.file_name(self)).display().to_string(),
-            FilePurpose::SaveSession => self
-                .classroom
-                .session_path
-                .clone()
-                .unwrap_or_else(|| dir.join("session.json"))
-                .display()
-                .to_string(),
-            FilePurpose::OpenSession => self
-                .classroom
-                .session_path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            FilePurpose::LocateCheckpoint => String::new(),
-        }
-    }
-
-    /// Acts on a chosen path.
-    pub fn handle_path(&mut self, purpose: FilePurpose, path: &Path) {
-        match purpose {
-            FilePurpose::OpenModel => {
-                self.open_model(path);
-            }
-            FilePurpose::SaveModel => {
-                self.save_model(path);
-            }
-            FilePurpose::OpenData => {
-                self.settings.finetune.source = DataSource::File(path.to_owned());
-                match self.training.load_data(path) {
-                    Ok(m) => self.info(trf("loaded {}", &[&m])),
-                    Err(e) => self.error(trf("could not use {}: {}", &[&path.display(), &e])),
-                }
-            }
-            FilePurpose::ExportCsv => match self.training.export_csv(path) {
-                Ok(()) => self.info(trf(
-                    "exported {} runs to {}",
-                    &[&self.training.runs.len(), &path.display()],
-                )),
-                Err(e) => self.error(trf("could not write {}: {}", &[&path.display(), &e])),
-            },
-            FilePurpose::Export(job) => super::export::start(self, job, path),
-            FilePurpose::SaveSession => {
-                super::session::save_to(self, path);
-            }
-            FilePurpose::OpenSession => {
-                super::session::open_from(self, path);
-            }
-            FilePurpose::LocateCheckpoint => super::session::locate_model(self, path),
-        }
     }
 }
 

@@ -2,9 +2,8 @@
 //! model layer keeps its English names for the CLI, exports and files; the app translates
 //! them here, at the display site.
 
-use crate::app::runs::RunStatus;
+use crate::app::colormap::Colormap;
 use crate::app::settings::StrategyKind;
-use crate::app::widgets::colormap::Colormap;
 use crate::i18n::{tr, trf};
 use crate::masks::{Cell, MaskMethod};
 use crate::model::groups::Group;
@@ -100,17 +99,5 @@ pub fn tokenizer_kind(kind: TokenizerKind) -> &'static str {
     match kind {
         TokenizerKind::Char => tr("char"),
         TokenizerKind::Word => tr("word"),
-    }
-}
-
-/// A run's status for the window (the English `RunStatus::label` goes into files).
-pub fn run_status(status: &RunStatus) -> String {
-    match status {
-        RunStatus::Starting => tr("starting").to_owned(),
-        RunStatus::Running => tr("running").to_owned(),
-        RunStatus::Paused => tr("paused").to_owned(),
-        RunStatus::Finished => tr("finished").to_owned(),
-        RunStatus::Cancelled => tr("stopped").to_owned(),
-        RunStatus::Failed(m) => trf("failed: {}", &[m]),
     }
 }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use super::settings::{DataSource, FinetuneSettings};
-use super::views::labels;
+use crate::app::labels;
+use crate::app::settings::{DataSource, FinetuneSettings};
 use crate::dataset::{self, LineError};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;

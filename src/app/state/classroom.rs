@@ -1,0 +1,76 @@
+//! Runtime state of the lessons: which lesson and step the panel shows, and what the step
+//! outlines. Persisted choices (the open lessons panel, the last lesson) live in
+//! [`crate::app::settings::Settings`]; applying a step is `actions::lessons`.
+
+use crate::app::highlight::Highlight;
+use crate::lessons::{Lesson, Text};
+use crate::trace::AttentionKind;
+
+pub struct Classroom {
+    /// The built-in lessons (empty if they failed to parse; see `lessons_error`).
+    pub lessons: Vec<Lesson>,
+    pub lessons_error: Option<String>,
+    /// Index into `lessons` of the lesson shown in the panel.
+    pub lesson: usize,
+    /// Step shown in the panel.
+    pub step: usize,
+    /// Whether `step` has been applied to the app (opening the panel changes nothing).
+    pub applied: bool,
+    /// What applying the step could not do (e.g. a model that is not available).
+    pub step_notes: Vec<String>,
+    /// The cell a lesson step (or a session) outlines.
+    pub highlight: Option<Highlight>,
+    /// Curves of runs with this name are drawn emphasised.
+    pub highlight_run: Option<Text>,
+    /// Name given to the next training run (from a lesson's fine-tune preset).
+    pub run_name: Option<Text>,
+}
+
+impl Default for Classroom {
+    fn default() -> Self {
+        let (lessons, lessons_error) = match crate::lessons::builtin() {
+            Ok(l) => (l, None),
+            Err(e) => (vec![], Some(e.to_string())),
+        };
+        Self {
+            lessons,
+            lessons_error,
+            lesson: 0,
+            step: 0,
+            applied: false,
+            step_notes: vec![],
+            highlight: None,
+            highlight_run: None,
+            run_name: None,
+        }
+    }
+}
+
+impl Classroom {
+    /// The highlighted `(query, key)` cell if it belongs to `kind`.
+    pub fn highlight_for(&self, kind: AttentionKind) -> Option<(usize, usize)> {
+        self.highlight
+            .filter(|h| h.kind == kind)
+            .map(|h| (h.query, h.key))
+    }
+
+    /// Whether a run called `name` is the one a lesson step emphasises.
+    pub fn is_highlighted_run(&self, name: &str) -> bool {
+        self.highlight_run
+            .as_ref()
+            .is_some_and(|t| t.en == name || t.zh == name)
+    }
+
+    pub fn current_lesson(&self) -> Option<&Lesson> {
+        self.lessons.get(self.lesson)
+    }
+
+    /// Selects the lesson with this id (the persisted choice), if there is one.
+    pub fn select_by_id(&mut self, id: &str) {
+        if let Some(i) = self.lessons.iter().position(|l| l.id == id) {
+            self.lesson = i;
+            self.step = 0;
+            self.applied = false;
+        }
+    }
+}
