@@ -9,11 +9,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use candle_core::{Tensor, Var};
+use candle_core::{DType, Device, Shape, Tensor, Var};
+use candle_nn::{Init, VarBuilder, var_builder::SimpleBackend};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 
-use super::{MarianError, MarianModel, MarianResult};
+use super::{MarianError, MarianModel, MarianResult, build};
 use crate::masks::MaskSettings;
 use crate::model::batch::{Batch, Example};
 use crate::fsio::write_atomically;
@@ -21,6 +22,7 @@ use crate::model::fast_ops::AdamWStep;
 use crate::model::groups::Group;
 use crate::model::ops::{self, masked_cross_entropy};
 use crate::model::pass::Pass;
+use crate::model::seq2seq::Seq2Seq;
 
 /// The freeze-tree group of a Marian parameter.
 pub fn group_of(name: &str) -> Option<Group> {
@@ -96,6 +98,9 @@ struct Slot {
 /// AdamW over the trainable groups of a Marian model, one batch per step.
 pub struct MarianFineTune<'a> {
     model: &'a MarianModel,
+    /// The model's layers over the same storage, with frozen parameters detached so the
+    /// backward pass never computes their gradients (candle has no `requires_grad`).
+    training_view: Seq2Seq,
     data: Vec<Example>,
     options: FineTuneOptions,
     slots: Vec<Slot>,
@@ -115,6 +120,7 @@ impl<'a> MarianFineTune<'a> {
             return Err(MarianError::Folder("the training data has no pairs".into()));
         }
         let mut slots = vec![];
+        let mut view = HashMap::new();
         for (name, var) in model.vars().lock().expect("vars lock").iter() {
             if group_of(name).is_some_and(|g| !options.frozen.contains(&g)) {
                 let zeros = var.as_tensor().zeros_like()?;
@@ -123,8 +129,15 @@ impl<'a> MarianFineTune<'a> {
                     m: zeros.clone(),
                     v: zeros,
                 });
+                view.insert(name.clone(), var.as_tensor().clone());
+            } else {
+                view.insert(name.clone(), var.as_tensor().detach());
             }
         }
+        let training_view = build(
+            &model.config,
+            VarBuilder::from_backend(Box::new(Existing(view)), DType::F32, Device::Cpu),
+        )?;
         if slots.is_empty() {
             return Err(MarianError::Folder(
                 "every part is frozen: nothing to train".into(),
@@ -135,6 +148,7 @@ impl<'a> MarianFineTune<'a> {
         order.shuffle(&mut rng);
         Ok(Self {
             model,
+            training_view,
             data,
             options,
             slots,
@@ -170,7 +184,7 @@ impl<'a> MarianFineTune<'a> {
             self.model.config.dropout,
             seed,
         );
-        let out = self.model.model().forward(&batch.tensors(device)?, &pass)?;
+        let out = self.training_view.forward(&batch.tensors(device)?, &pass)?;
         let (b, t, v) = out.logits.dims3()?;
         let (labels, weight) = batch.label_tensors(device)?;
         let (loss, _) = masked_cross_entropy(&out.logits.reshape((b * t, v))?, &labels, &weight)?;
@@ -213,6 +227,37 @@ impl<'a> MarianFineTune<'a> {
         }
         self.step += 1;
         Ok(value)
+    }
+}
+
+/// Serves a model's existing tensors by name (some detached), to build a second view of it.
+struct Existing(HashMap<String, Tensor>);
+
+impl SimpleBackend for Existing {
+    fn get(
+        &self,
+        shape: Shape,
+        name: &str,
+        _: Init,
+        _: DType,
+        _: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let t = self.get_unchecked(name, DType::F32, &Device::Cpu)?;
+        if t.shape() != &shape {
+            candle_core::bail!("{name}: shape {:?}, expected {shape:?}", t.shape());
+        }
+        Ok(t)
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.into() })
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.0.contains_key(name)
     }
 }
 
