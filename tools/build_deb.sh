@@ -105,7 +105,7 @@ dlopen_log() {
   local log=$1
   shift
   LD_DEBUG=files LD_DEBUG_OUTPUT="$out/ld" "$@"
-  cat "$out"/ld.* | grep 'dynamically loaded by /usr/bin/maskscope' | sort -u >>"$log" || true
+  cat "$out"/ld.* | grep -E 'dynamically loaded by (/usr/bin/)?maskscope \[0\]' | sort -u >>"$log" || true
   rm -f "$out"/ld.*
 }
 
@@ -136,7 +136,7 @@ DISPLAY=$display xprop -id "$window" -notype 32c _NET_WM_ICON | cut -c1-32 | tee
 grep -q '_NET_WM_ICON = 256, 256,' "$out/wm.txt" || fail "the window has no 256 px icon"
 DISPLAY=$display import -window root "$out/window.png"
 kill $app && wait $app 2>/dev/null || true
-cat "$out"/ld.* | grep 'dynamically loaded by /usr/bin/maskscope' | sort -u >>"$out/dlopen.txt"
+cat "$out"/ld.* | grep -E 'dynamically loaded by (/usr/bin/)?maskscope \[0\]' | sort -u >>"$out/dlopen.txt" || true
 rm -f "$out"/ld.*
 echo "window shown; screenshot $out/window.png"
 
