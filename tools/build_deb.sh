@@ -105,7 +105,7 @@ dlopen_log() {
   local log=$1
   shift
   LD_DEBUG=files LD_DEBUG_OUTPUT="$out/ld" "$@"
-  cat "$out"/ld.* | grep 'dynamically loaded by /usr/bin/maskscope' | sort -u >>"$log" || true
+  cat "$out"/ld.* | grep -E 'dynamically loaded by (/usr/bin/)?maskscope \[0\]' | sort -u >>"$log" || true
   rm -f "$out"/ld.*
 }
 
@@ -128,12 +128,15 @@ sleep 10
 kill -0 $app 2>/dev/null || { tail "$out/window.log"; fail "the window exited"; }
 window=$(DISPLAY=$display xdotool search --onlyvisible --pid $app | head -1)
 [ -n "$window" ] || fail "no visible window"
-DISPLAY=$display xprop -id "$window" WM_NAME WM_CLASS _NET_WM_ICON | cut -c1-80
-DISPLAY=$display xprop -id "$window" _NET_WM_ICON | grep -q '256, 256' ||
-  fail "the window has no 256 px icon"
+DISPLAY=$display xprop -id "$window" WM_NAME WM_CLASS | tee "$out/wm.txt"
+# A dock matches the window to the desktop entry through StartupWMClass=maskscope.
+grep -q 'WM_CLASS.*"maskscope"' "$out/wm.txt" || fail "WM_CLASS is not maskscope"
+# The icon property starts with its width and height.
+DISPLAY=$display xprop -id "$window" -notype 32c _NET_WM_ICON | cut -c1-32 | tee -a "$out/wm.txt"
+grep -q '_NET_WM_ICON = 256, 256,' "$out/wm.txt" || fail "the window has no 256 px icon"
 DISPLAY=$display import -window root "$out/window.png"
 kill $app && wait $app 2>/dev/null || true
-cat "$out"/ld.* | grep 'dynamically loaded by /usr/bin/maskscope' | sort -u >>"$out/dlopen.txt"
+cat "$out"/ld.* | grep -E 'dynamically loaded by (/usr/bin/)?maskscope \[0\]' | sort -u >>"$out/dlopen.txt" || true
 rm -f "$out"/ld.*
 echo "window shown; screenshot $out/window.png"
 
