@@ -14,7 +14,6 @@ pub mod fsio;
 pub mod i18n;
 pub mod inspect_json;
 pub mod lessons;
-pub mod marian_cli;
 pub mod masks;
 pub mod model;
 pub mod sentencepiece;

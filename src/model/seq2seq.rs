@@ -128,9 +128,11 @@ impl Seq2Seq {
         let table = match self.positions.get() {
             Some(table) => table,
             None => {
-                let table =
-                    self.position_kind
-                        .table(self.position_table_len, self.d_model, self.device())?;
+                let table = self.position_kind.table(
+                    self.position_table_len,
+                    self.d_model,
+                    self.device(),
+                )?;
                 self.positions.get_or_init(|| table)
             }
         };

@@ -15,9 +15,9 @@ use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 
 use super::{MarianError, MarianModel, MarianResult, build};
+use crate::fsio::write_atomically;
 use crate::masks::MaskSettings;
 use crate::model::batch::{Batch, Example};
-use crate::fsio::write_atomically;
 use crate::model::fast_ops::AdamWStep;
 use crate::model::groups::Group;
 use crate::model::ops::{self, masked_cross_entropy};

@@ -74,7 +74,7 @@ pub fn inspect(folder: &str, pairs: &[(&str, &str)], settings: &MaskSettings) ->
 
 /// `train --base FOLDER --data pairs.tsv --out FOLDER`: fine-tunes a Marian model on text
 /// pairs with the chosen parts frozen and saves a folder transformers opens.
-pub fn fine_tune(base: &str, args: &crate::cli::TrainArgs) -> Result<()> {
+pub fn fine_tune(base: &str, args: &super::args::TrainArgs) -> Result<()> {
     use crate::model::marian::finetune::{FineTuneOptions, MarianFineTune, groups};
     let model = open(base)?;
     let data = args.data.data.as_ref().context(

@@ -2,16 +2,15 @@
 //! `maskscope` opens the window.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::bundled_models as bundled;
 use crate::dataset;
-use crate::masks::{MaskMethod, MaskSettings};
+use crate::masks::MaskSettings;
 use crate::model::decoding::Strategy;
 use crate::model::groups::Group;
 use crate::model::training::{
@@ -21,247 +20,10 @@ use crate::model::{Engine, ModelConfig};
 use crate::tasks::{self, Splits, Task};
 use crate::tokenizer::{TokenizerKind, Vocab};
 
-/// `maskscope --version`: the version and the commit it was built from (see `build.rs`).
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (",
-    env!("MASKSCOPE_COMMIT"),
-    ")"
-);
+mod args;
+pub mod marian;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "maskscope",
-    version = VERSION,
-    about = "See how a transformer decoder is fed and masked. Without a subcommand, opens the window."
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Train a model from scratch or fine-tune a checkpoint.
-    Train(Box<TrainArgs>),
-    /// Evaluate a model on held-out generated examples or a TSV/CSV file.
-    Eval(EvalArgs),
-    /// Decode one source autoregressively.
-    Decode(DecodeArgs),
-    /// Run teacher-forced passes and print tokens, masks, logits and attention as JSON.
-    Inspect(InspectArgs),
-    /// Render a view of the app to PNG (and its heatmaps to SVG) without a display.
-    Render(RenderArgs),
-}
-
-/// Where data comes from: a built-in task or a file of source/target pairs.
-#[derive(Args, Debug, Clone)]
-pub struct DataArgs {
-    /// Built-in task: copy, reverse, sort, dates, numbers, chinese-numbers.
-    #[arg(long, conflicts_with = "data")]
-    pub task: Option<String>,
-    /// TSV or CSV file of source/target pairs.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Seed for generated data and splits.
-    #[arg(long, default_value_t = 0)]
-    pub data_seed: u64,
-}
-
-#[derive(Args, Debug)]
-pub struct TrainArgs {
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// Start from this checkpoint (path or bundled name) instead of a fresh model.
-    #[arg(long)]
-    pub base: Option<String>,
-    /// Where to write the trained checkpoint.
-    #[arg(long)]
-    pub out: PathBuf,
-    #[arg(long, default_value_t = 2000)]
-    pub steps: usize,
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    #[arg(long, default_value_t = 20_000)]
-    pub train_size: usize,
-    #[arg(long, default_value_t = 500)]
-    pub validation_size: usize,
-    #[arg(long, default_value_t = 1000)]
-    pub test_size: usize,
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// constant | cosine (linear warmup then cosine decay)
-    #[arg(long, default_value = "cosine")]
-    pub schedule: String,
-    #[arg(long, default_value_t = 100)]
-    pub warmup: usize,
-    #[arg(long, default_value_t = 0.01)]
-    pub weight_decay: f64,
-    #[arg(long, default_value_t = 0.0)]
-    pub l1: f64,
-    #[arg(long, default_value_t = 0.0)]
-    pub l2: f64,
-    /// Clip the global gradient norm (0 disables).
-    #[arg(long, default_value_t = 1.0)]
-    pub clip: f64,
-    #[arg(long, default_value_t = 0.1)]
-    pub dropout: f32,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    #[arg(long, default_value_t = 250)]
-    pub eval_every: usize,
-    /// Groups to freeze, comma separated: src-embed, tgt-embed, embeddings, enc0, encoder,
-    /// dec0-self, dec0-cross, dec0-ff, dec0, decoder, norms, head.
-    #[arg(long, value_delimiter = ',')]
-    pub freeze: Vec<String>,
-    /// Learning-rate multipliers, e.g. `encoder=0.1,head=2`.
-    #[arg(long, value_delimiter = ',')]
-    pub lr_mult: Vec<String>,
-    /// Reinitialise the output head before fine-tuning.
-    #[arg(long)]
-    pub new_head: bool,
-    #[arg(long, default_value_t = 64)]
-    pub d_model: usize,
-    #[arg(long, default_value_t = 4)]
-    pub heads: usize,
-    #[arg(long, default_value_t = 2)]
-    pub encoder_layers: usize,
-    #[arg(long, default_value_t = 2)]
-    pub decoder_layers: usize,
-    #[arg(long, default_value_t = 256)]
-    pub d_ff: usize,
-    /// Pre-LN layers (norm_first=True) instead of post-LN.
-    #[arg(long)]
-    pub norm_first: bool,
-    #[command(flatten)]
-    pub masks: MaskArgs,
-    /// Training threads (default: all cores but one).
-    #[arg(long)]
-    pub threads: Option<usize>,
-}
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct MaskArgs {
-    /// Turn the causal (look-ahead) mask off.
-    #[arg(long)]
-    pub no_causal: bool,
-    /// Turn source and target padding masks off.
-    #[arg(long)]
-    pub no_padding: bool,
-    /// How masks are applied: additive (correct), multiply (after softmax), none.
-    #[arg(long, value_enum, default_value_t = MethodArg::Additive)]
-    pub mask_method: MethodArg,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, Default)]
-pub enum MethodArg {
-    #[default]
-    Additive,
-    Multiply,
-    None,
-}
-
-impl MaskArgs {
-    pub fn settings(&self) -> MaskSettings {
-        MaskSettings {
-            causal: !self.no_causal,
-            src_padding: !self.no_padding,
-            tgt_padding: !self.no_padding,
-            method: match self.mask_method {
-                MethodArg::Additive => MaskMethod::Additive,
-                MethodArg::Multiply => MaskMethod::Multiply,
-                MethodArg::None => MaskMethod::None,
-            },
-        }
-    }
-}
-
-#[derive(Args, Debug)]
-pub struct EvalArgs {
-    /// Checkpoint path or bundled name (dates, numbers, copy).
-    #[arg(long)]
-    pub model: String,
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// Number of held-out examples.
-    #[arg(long, default_value_t = 1000)]
-    pub n: usize,
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct DecodeArgs {
-    #[arg(long)]
-    pub model: String,
-    #[arg(long)]
-    pub src: String,
-    #[arg(long, value_enum, default_value_t = StrategyArg::Greedy)]
-    pub strategy: StrategyArg,
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f32,
-    #[arg(long)]
-    pub top_k: Option<usize>,
-    #[arg(long)]
-    pub top_p: Option<f32>,
-    #[arg(long, default_value_t = 4)]
-    pub beam_width: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Print every step (tokens, probabilities, attention rows) as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum StrategyArg {
-    Greedy,
-    Sample,
-    Beam,
-}
-
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    #[arg(long)]
-    pub model: String,
-    /// Source text; repeat `--src A --tgt B` for a batch.
-    #[arg(long, required = true)]
-    pub src: Vec<String>,
-    /// Target text, one per `--src`.
-    #[arg(long, required = true)]
-    pub tgt: Vec<String>,
-    #[command(flatten)]
-    pub masks: MaskArgs,
-    /// Print JSON (the only output format; kept for explicitness).
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct RenderArgs {
-    /// A saved session (model, inputs, masks, view settings, decoding steps); without one,
-    /// the app's defaults on the bundled dates model.
-    #[arg(long)]
-    pub session: Option<PathBuf>,
-    /// What to draw: one view, the inputs panel, or the whole window.
-    #[arg(long, value_enum)]
-    pub view: crate::app::render::Target,
-    /// The PNG to write.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Pixels per point (2 for a sharp figure on a high-density screen or in print).
-    #[arg(long, default_value_t = 1.0)]
-    pub scale: f32,
-    /// Also write the view's heatmaps / mask grids as SVG beside the PNG (same stem).
-    #[arg(long)]
-    pub svg: bool,
-    /// Window width in points (default: the session's window size, else 1366).
-    #[arg(long, requires = "height")]
-    pub width: Option<f32>,
-    /// Window height in points (default: the session's window size, else 768).
-    #[arg(long, requires = "width")]
-    pub height: Option<f32>,
-}
+pub use args::*;
 
 fn render(args: RenderArgs) -> Result<()> {
     let request = crate::app::render::RenderRequest {
@@ -385,9 +147,9 @@ fn parse_groups(keys: &[String], config: &ModelConfig) -> Result<BTreeSet<Group>
 
 fn train(args: TrainArgs) -> Result<()> {
     if let Some(base) = args.base.as_deref()
-        && crate::marian_cli::is_model_folder(base)
+        && marian::is_model_folder(base)
     {
-        return crate::marian_cli::fine_tune(base, &args);
+        return marian::fine_tune(base, &args);
     }
     let (splits, source) = load_splits(
         &args.data,
@@ -609,14 +371,14 @@ fn eval(args: EvalArgs) -> Result<()> {
 }
 
 fn decode(args: DecodeArgs) -> Result<()> {
-    if crate::marian_cli::is_model_folder(&args.model) {
-        use crate::marian_cli::MarianStrategy;
+    if marian::is_model_folder(&args.model) {
+        use marian::MarianStrategy;
         let strategy = match args.strategy {
             StrategyArg::Greedy => MarianStrategy::Greedy,
             StrategyArg::Beam => MarianStrategy::Beam(args.beam_width),
             StrategyArg::Sample => bail!("sampling is not available for model folders yet"),
         };
-        return crate::marian_cli::decode(&args.model, &args.src, strategy, args.json);
+        return marian::decode(&args.model, &args.src, strategy, args.json);
     }
     let engine = open_model(&args.model)?;
     let strategy = match args.strategy {
@@ -680,8 +442,8 @@ fn inspect(args: InspectArgs) -> Result<()> {
         .zip(&args.tgt)
         .map(|(s, t)| (s.as_str(), t.as_str()))
         .collect();
-    if crate::marian_cli::is_model_folder(&args.model) {
-        return crate::marian_cli::inspect(&args.model, &pairs, &args.masks.settings());
+    if marian::is_model_folder(&args.model) {
+        return marian::inspect(&args.model, &pairs, &args.masks.settings());
     }
     let engine = open_model(&args.model)?;
     let (trace, warnings) = engine.inspect(&pairs, &args.masks.settings())?;
