@@ -160,9 +160,21 @@ pub struct StepTrace {
     pub cross_row: Array3<f32>,
     /// Next-token probabilities after temperature / top-k / top-p filtering (what was sampled from).
     pub probs: Vec<f32>,
+    /// The most likely next tokens by name, most likely first (a few of a vocabulary that
+    /// may hold 65,001): what the chart shows.
+    #[serde(default)]
+    pub top: Vec<TokenChance>,
     /// The token chosen at this step.
     pub chosen: u32,
     pub chosen_token: String,
+}
+
+/// A candidate next token and its probability.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenChance {
+    pub id: u32,
+    pub token: String,
+    pub prob: f32,
 }
 
 /// One hypothesis of beam search after a step: the tokens it has written, the sum of their

@@ -251,6 +251,10 @@ fn a_corrupt_checkpoint_shows_an_error_and_keeps_the_model() {
 
     harness.get_by_label("Open model...").click();
     harness.run();
+    harness
+        .get_by_label("Checkpoint file (.safetensors)...")
+        .click();
+    harness.run();
     harness.get_by_label("File path").focus();
     harness.run();
     harness

@@ -69,7 +69,7 @@ fn parts() -> (BTreeMap<String, Raw>, HashMap<String, String>) {
         ),
         (
             "vocab".to_string(),
-            serde_json::to_string(e.vocab().tokens()).unwrap(),
+            serde_json::to_string(e.builtin_vocab().unwrap().tokens()).unwrap(),
         ),
     ]);
     (tensors, metadata)
@@ -420,7 +420,7 @@ fn bad_metadata_fails() {
         CheckpointError::Mismatch(_)
     ));
     eprintln!("huge config refused in {:?}", started.elapsed());
-    let tokens: Vec<String> = engine().vocab().tokens().to_vec();
+    let tokens: Vec<String> = engine().builtin_vocab().unwrap().tokens().to_vec();
     let vocab_with = |f: &dyn Fn(&mut Vec<String>)| {
         let mut t = tokens.clone();
         f(&mut t);

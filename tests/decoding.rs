@@ -164,7 +164,7 @@ fn empty_source_decodes_without_nan() {
 fn greedy_batch_matches_single_sessions() {
     let engine = engine(false, 6);
     let sources = vec![ids("abc"), ids("hgfedcba"), ids("d"), vec![]];
-    let max_steps = engine.config().max_len + 1;
+    let max_steps = engine.builtin_config().unwrap().max_len + 1;
     let batched = engine.greedy_batch(&sources, max_steps).unwrap();
     for (src, out) in sources.iter().zip(&batched) {
         let single = greedy_session(&engine, src).output();
@@ -235,7 +235,7 @@ fn beam_search_ends_at_eos_or_the_limit() {
     beam.run_to_end(&engine).unwrap();
     let out = beam.output();
     assert!(!out.is_empty());
-    assert!(out.last() == Some(&EOS) || out.len() == engine.config().max_len + 1);
+    assert!(out.last() == Some(&EOS) || out.len() == engine.builtin_config().unwrap().max_len + 1);
     assert!(out[..out.len() - 1].iter().all(|&t| t != EOS));
 }
 

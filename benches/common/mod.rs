@@ -94,7 +94,7 @@ pub fn dates_engine_random(seed: u64) -> Engine {
 /// `n` ids from the model's non-special vocabulary, deterministic.
 pub fn ids(engine: &Engine, n: usize, seed: u64) -> Vec<u32> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let v = engine.vocab().len() as u32;
+    let v = engine.builtin_vocab().unwrap().len() as u32;
     (0..n).map(|_| rng.random_range(4..v)).collect()
 }
 

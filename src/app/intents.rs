@@ -24,7 +24,10 @@ pub type Intents = Vec<Intent>;
 /// What a file dialog (or the typed-path fallback) is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FilePurpose {
+    /// A maskscope checkpoint file (the typed path may also name a model folder).
     OpenModel,
+    /// A Hugging Face Marian (opus-mt) model folder.
+    OpenModelFolder,
     SaveModel,
     OpenData,
     ExportCsv,
@@ -42,6 +45,7 @@ impl FilePurpose {
     pub fn title(self) -> &'static str {
         match self {
             FilePurpose::OpenModel => tr("Open model"),
+            FilePurpose::OpenModelFolder => tr("Open model folder"),
             FilePurpose::SaveModel => tr("Save model"),
             FilePurpose::OpenData => tr("Open TSV/CSV data"),
             FilePurpose::ExportCsv => tr("Export runs to CSV"),
@@ -55,11 +59,20 @@ impl FilePurpose {
     pub fn action(self) -> &'static str {
         match self {
             FilePurpose::OpenModel
+            | FilePurpose::OpenModelFolder
             | FilePurpose::OpenData
             | FilePurpose::OpenSession
             | FilePurpose::LocateCheckpoint => tr("Open"),
             FilePurpose::SaveSession => tr("Save"),
             FilePurpose::SaveModel | FilePurpose::ExportCsv | FilePurpose::Export(_) => tr("Save"),
+        }
+    }
+
+    /// The typed-path window's label for the path.
+    pub fn path_label(self) -> &'static str {
+        match self {
+            FilePurpose::OpenModelFolder => tr("Folder path"),
+            _ => tr("File path"),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::app::colormap::Colormap;
 use crate::app::settings::StrategyKind;
 use crate::i18n::{tr, trf};
 use crate::masks::{Cell, MaskMethod};
+use crate::model::engine::ModelSummary;
 use crate::model::groups::Group;
 use crate::model::leaks::LeakProblem;
 use crate::tasks::Task;
@@ -100,6 +101,44 @@ pub fn tokenizer_kind(kind: TokenizerKind) -> &'static str {
     match kind {
         TokenizerKind::Char => tr("char"),
         TokenizerKind::Word => tr("word"),
+    }
+}
+
+/// The model line of the top bar: its shape, tokenizer and limits.
+pub fn model_summary(s: &ModelSummary) -> String {
+    let norm = if s.norm_first { "pre-LN" } else { "post-LN" };
+    match s.tokenizer {
+        Some(kind) => trf(
+            "d_model {} | {} heads | {}+{} layers | d_ff {} | {} | {} vocab {} | max {} tokens",
+            &[
+                &s.d_model,
+                &s.heads.0,
+                &s.layers.0,
+                &s.layers.1,
+                &s.d_ff.0,
+                &norm,
+                &tokenizer_kind(kind),
+                &s.vocab.0,
+                &s.max_len,
+            ],
+        ),
+        None => trf(
+            "Marian translator | d_model {} | {}+{} heads | {}+{} layers | d_ff {}+{} | {} | SentencePiece vocab {} / {} | max {} tokens | {} M parameters",
+            &[
+                &s.d_model,
+                &s.heads.0,
+                &s.heads.1,
+                &s.layers.0,
+                &s.layers.1,
+                &s.d_ff.0,
+                &s.d_ff.1,
+                &norm,
+                &s.vocab.0,
+                &s.vocab.1,
+                &s.max_len,
+                &format!("{:.1}", s.parameters as f64 / 1e6),
+            ],
+        ),
     }
 }
 

@@ -121,11 +121,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// SHA-256 of a file's bytes as lowercase hex (streamed).
+/// SHA-256 of a file's bytes (of a model folder's config and weights) as lowercase hex
+/// (streamed).
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
+    if path.is_dir() {
+        // A model folder: what changes the views is its config and weights.
+        for name in ["config.json", "model.safetensors", "pytorch_model.bin"] {
+            if let Ok(mut file) = std::fs::File::open(path.join(name)) {
+                std::io::copy(&mut file, &mut hasher)?;
+            }
+        }
+    } else {
+        std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    }
     Ok(hex(&hasher.finalize()))
 }
 

@@ -236,6 +236,18 @@ impl Default for FinetuneSettings {
 }
 
 impl FinetuneSettings {
+    /// Settings a pretrained translator survives: a small learning rate, small batches, a
+    /// short run (a step of a 77 M-parameter model takes seconds, not milliseconds).
+    pub fn suit_translator(&mut self) {
+        self.steps = 20;
+        self.batch_size = 8;
+        self.learning_rate = 5e-5;
+        self.warmup = 2;
+        self.eval_every = 10;
+        self.eval_size = 32;
+        self.reinit_head = false;
+    }
+
     pub fn schedule(&self) -> Schedule {
         if self.warmup_cosine {
             Schedule::WarmupCosine {

@@ -243,36 +243,30 @@ impl eframe::App for App {
     }
 }
 
-fn model_summary(state: &AppState) -> String {
-    let c = state.engine.config();
-    trf(
-        "d_model {} | {} heads | {}+{} layers | d_ff {} | {} | {} vocab {} | max {} tokens",
-        &[
-            &c.d_model,
-            &c.n_heads,
-            &c.n_encoder_layers,
-            &c.n_decoder_layers,
-            &c.d_ff,
-            &if c.norm_first { "pre-LN" } else { "post-LN" },
-            &labels::tokenizer_kind(state.engine.vocab().kind()),
-            &state.engine.vocab().len(),
-            &c.max_len,
-        ],
-    )
-}
-
 fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     ui.add_space(2.0);
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("maskscope").strong().size(16.0));
         ui.separator();
-        if ui
-            .button(tr("Open model..."))
-            .on_hover_text(tr("Open a maskscope .safetensors checkpoint"))
-            .clicked()
-        {
-            actions.request_file(state, FilePurpose::OpenModel);
-        }
+        ui.menu_button(tr("Open model..."), |ui| {
+            for (purpose, label, hint) in [
+                (
+                    FilePurpose::OpenModel,
+                    tr("Checkpoint file (.safetensors)..."),
+                    tr("A maskscope checkpoint, such as one saved after fine-tuning"),
+                ),
+                (
+                    FilePurpose::OpenModelFolder,
+                    tr("Model folder (Marian / opus-mt)..."),
+                    tr("A Hugging Face translator folder as downloaded: config.json, model.safetensors, source.spm, target.spm, vocab.json"),
+                ),
+            ] {
+                if ui.button(label).on_hover_text(hint).clicked() {
+                    ui.close();
+                    actions.request_file(state, purpose);
+                }
+            }
+        });
         if !state.settings.presenter
             && ui
                 .add_enabled(
@@ -334,7 +328,7 @@ fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
         }
         if !state.settings.presenter {
             // Elided (full text on hover) rather than wrapped under the title.
-            ui.add(egui::Label::new(RichText::new(model_summary(state)).weak().small()).truncate());
+            ui.add(egui::Label::new(RichText::new(labels::model_summary(&state.engine.summary())).weak().small()).truncate());
         }
     });
     ui.horizontal_wrapped(|ui| {

@@ -12,6 +12,7 @@ use crate::bundled_models as bundled;
 use crate::dataset;
 use crate::masks::MaskSettings;
 use crate::model::decoding::Strategy;
+use crate::model::engine::TokenSide;
 use crate::model::groups::Group;
 use crate::model::training::{
     Schedule, TrainEvent, TrainOptions, TrainingRun, evaluate, trainable_counts,
@@ -134,11 +135,12 @@ pub fn task_vocab(splits: &Splits, task: Option<Task>) -> Vocab {
     Vocab::build(TokenizerKind::Char, texts.iter().map(String::as_str))
 }
 
-fn parse_groups(keys: &[String], config: &ModelConfig) -> Result<BTreeSet<Group>> {
+fn parse_groups(keys: &[String], engine: &Engine) -> Result<BTreeSet<Group>> {
+    let all = engine.groups();
     let mut groups = BTreeSet::new();
     for key in keys.iter().filter(|k| !k.is_empty()) {
         groups.extend(
-            Group::parse_many(key, config)
+            Group::parse_many(key, &all)
                 .with_context(|| format!("unknown parameter group `{key}`"))?,
         );
     }
@@ -215,7 +217,7 @@ fn train(args: TrainArgs) -> Result<()> {
         let value: f64 = value
             .parse()
             .with_context(|| format!("`{spec}`: multiplier is not a number"))?;
-        for g in parse_groups(&[key.to_string()], engine.config())? {
+        for g in parse_groups(&[key.to_string()], &engine)? {
             lr_multipliers.insert(g, value);
         }
     }
@@ -239,7 +241,7 @@ fn train(args: TrainArgs) -> Result<()> {
         eval_every: args.eval_every,
         eval_size: args.validation_size,
         mask: args.masks.settings(),
-        frozen: parse_groups(&args.freeze, engine.config())?,
+        frozen: parse_groups(&args.freeze, &engine)?,
         lr_multipliers,
         reinit_head: args.new_head,
         threads: args
@@ -393,25 +395,23 @@ fn decode(args: DecodeArgs) -> Result<()> {
             width: args.beam_width,
         },
     };
-    let encoding = engine.vocab().encode(&args.src, engine.config().max_len);
-    for w in encoding.warnings() {
+    for w in engine.tokenize(&args.src, "").warnings {
         eprintln!("warning: {w}");
     }
+    let src_tokens = engine.typed_pieces(&args.src, TokenSide::Source);
     let (text, session) = engine.decode(&args.src, strategy)?;
     if args.json {
         let steps: Vec<_> = session
             .steps
             .iter()
             .map(|s| {
-                let mut top: Vec<(usize, f32)> = s.probs.iter().copied().enumerate().collect();
-                top.sort_by(|a, b| b.1.total_cmp(&a.1));
                 json!({
                     "position": s.position,
                     "input_tokens": s.input_tokens,
                     "chosen": s.chosen,
                     "chosen_token": s.chosen_token,
                     "chosen_prob": s.probs.get(s.chosen as usize),
-                    "top": top.iter().take(5).map(|(i, p)| json!({"token": engine.vocab().token(*i as u32), "prob": p})).collect::<Vec<_>>(),
+                    "top": s.top.iter().take(5).map(|c| json!({"token": c.token, "prob": c.prob})).collect::<Vec<_>>(),
                     "cross_attention_mean_over_heads_last_layer": s.cross_row.index_axis(ndarray::Axis(0), s.cross_row.dim().0 - 1).mean_axis(ndarray::Axis(0)).map(|a| a.to_vec()),
                 })
             })
@@ -419,7 +419,7 @@ fn decode(args: DecodeArgs) -> Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({ "src": args.src, "src_tokens": encoding.tokens, "strategy": strategy.label(), "output": text, "steps": steps })
+                &json!({ "src": args.src, "src_tokens": src_tokens, "strategy": strategy.label(), "output": text, "steps": steps })
             )?
         );
     } else {

@@ -47,6 +47,9 @@ pub enum CheckpointError {
     NonFinite { name: String },
     #[error("model error: {0}")]
     Model(#[from] candle_core::Error),
+    /// A Marian model folder that could not be opened or saved.
+    #[error(transparent)]
+    Folder(#[from] super::marian::MarianError),
 }
 
 /// What a checkpoint file holds once validated.

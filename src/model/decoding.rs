@@ -8,13 +8,15 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
 use super::attention::{AttnMask, AttnRecord};
-use super::batch::{Batch, Example};
-use super::engine::{Engine, ModelResult};
+use super::batch::{Example, Specials};
+use super::engine::{Engine, ModelResult, TokenSide};
 use super::pass::Pass;
 use super::seq2seq::DecoderCache;
 use crate::masks::{MaskMethod, MaskSettings};
-use crate::tokenizer::{BOS, EOS};
-use crate::trace::{BeamHypothesis, StepTrace};
+use crate::trace::{BeamHypothesis, StepTrace, TokenChance};
+
+/// How many of the most likely next tokens each step keeps by name, for the chart.
+pub const TOP_KEPT: usize = 20;
 
 /// How the next token is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -115,7 +117,7 @@ struct Encoded {
 }
 
 fn encode_source(engine: &Engine, src: &[u32]) -> ModelResult<Encoded> {
-    let batch = Batch::new(
+    let batch = engine.batch(
         &[Example {
             src: src.to_vec(),
             tgt: vec![],
@@ -191,14 +193,20 @@ fn run_step(
         enc.cross_mask.as_ref(),
         &Pass::eval(MaskMethod::Additive, true),
     )?;
-    let logits = out.logits.squeeze(0)?.to_vec1::<f32>()?;
+    let mut logits = out.logits.squeeze(0)?.to_vec1::<f32>()?;
+    for &id in engine.banned_ids() {
+        if let Some(l) = logits.get_mut(id as usize) {
+            *l = f32::NEG_INFINITY;
+        }
+    }
     let step = StepTrace {
         position,
         input_ids: input.to_vec(),
-        input_tokens: engine.vocab().tokens_of(input),
+        input_tokens: engine.token_names(input, TokenSide::Target),
         self_row: newest_rows(&out.decoder_self)?,
         cross_row: newest_rows(&out.cross)?,
         probs: vec![],
+        top: vec![],
         chosen: 0,
         chosen_token: String::new(),
     };
@@ -226,6 +234,8 @@ pub struct DecodeSession {
     /// and every finished one, best score first.
     pub beams: Vec<Vec<BeamHypothesis>>,
     max_steps: usize,
+    start: u32,
+    eos: u32,
 }
 
 impl DecodeSession {
@@ -235,7 +245,7 @@ impl DecodeSession {
             Strategy::Sample { seed, .. } => seed,
             _ => 0,
         };
-        let max_steps = engine.config().max_len + 1;
+        let max_steps = engine.max_decode_steps();
         let (forced, beams) = match strategy {
             Strategy::Beam { width } => {
                 let (best, beams) = beam_search(engine, &enc, width.max(1), max_steps)?;
@@ -253,6 +263,8 @@ impl DecodeSession {
             forced,
             beams,
             max_steps,
+            start: engine.specials().start,
+            eos: engine.specials().eos,
         })
     }
 
@@ -262,12 +274,13 @@ impl DecodeSession {
     }
 
     pub fn finished(&self) -> bool {
-        self.steps.last().is_some_and(|s| s.chosen == EOS) || self.steps.len() >= self.max_steps
+        self.steps.last().is_some_and(|s| s.chosen == self.eos)
+            || self.steps.len() >= self.max_steps
     }
 
-    /// Decoder input for the next step: `<bos>` + chosen tokens.
+    /// Decoder input for the next step: the start token + chosen tokens.
     fn next_input(&self) -> Vec<u32> {
-        std::iter::once(BOS).chain(self.output()).collect()
+        std::iter::once(self.start).chain(self.output()).collect()
     }
 
     /// Takes one step; returns `false` when decoding already finished.
@@ -286,7 +299,7 @@ impl DecodeSession {
         let (probs, chosen) = match (&self.strategy, &self.forced) {
             (_, Some(forced)) => (
                 filtered_probs(&logits, 1.0, None, None),
-                forced.get(self.steps.len()).copied().unwrap_or(EOS),
+                forced.get(self.steps.len()).copied().unwrap_or(self.eos),
             ),
             (
                 Strategy::Sample {
@@ -303,9 +316,17 @@ impl DecodeSession {
             }
             _ => (filtered_probs(&logits, 1.0, None, None), argmax(&logits)),
         };
+        step.top = most_likely(&probs, TOP_KEPT)
+            .into_iter()
+            .map(|id| TokenChance {
+                id,
+                token: engine.token_name(id, TokenSide::Target),
+                prob: probs[id as usize],
+            })
+            .collect();
         step.probs = probs;
         step.chosen = chosen;
-        step.chosen_token = engine.vocab().token(chosen).to_string();
+        step.chosen_token = engine.token_name(chosen, TokenSide::Target);
         self.caches.push(cache);
         self.rngs.push(rng);
         self.steps.push(step);
@@ -334,6 +355,18 @@ impl DecodeSession {
         while self.step(engine)? {}
         Ok(())
     }
+}
+
+/// Ids of the `k` largest values, largest first (ties: lower id first).
+pub fn most_likely(values: &[f32], k: usize) -> Vec<u32> {
+    let by_value = |a: &usize, b: &usize| values[*b].total_cmp(&values[*a]).then(a.cmp(b));
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    if order.len() > k {
+        order.select_nth_unstable_by(k, by_value);
+        order.truncate(k);
+    }
+    order.sort_by(by_value);
+    order.into_iter().map(|i| i as u32).collect()
 }
 
 fn sample(probs: &[f32], rng: &mut StdRng) -> u32 {
@@ -366,10 +399,11 @@ fn beam_search(
         log_prob: f32,
         cache: DecoderCache,
     }
+    let Specials { start, eos, .. } = engine.specials();
     let score = |h: &Hyp| h.log_prob / h.tokens.len().max(1) as f32;
     let record = |h: &Hyp, finished: bool| BeamHypothesis {
         ids: h.tokens.clone(),
-        tokens: engine.vocab().tokens_of(&h.tokens),
+        tokens: engine.token_names(&h.tokens, TokenSide::Target),
         log_prob: h.log_prob,
         score: score(h),
         finished,
@@ -384,21 +418,19 @@ fn beam_search(
     for _ in 0..max_steps {
         let mut candidates = vec![];
         for hyp in &beams {
-            let input: Vec<u32> = std::iter::once(BOS)
+            let input: Vec<u32> = std::iter::once(start)
                 .chain(hyp.tokens.iter().copied())
                 .collect();
             let Running { cache, logits, .. } =
                 run_step(engine, enc, &hyp.cache, &input, engine.device())?;
             let log_probs = log_softmax(&logits);
-            let mut order: Vec<usize> = (0..log_probs.len()).collect();
-            order.sort_by(|&a, &b| log_probs[b].total_cmp(&log_probs[a]));
             // `width + 1` per beam: enough for `width` unfinished ones even if one ends.
-            for &tok in order.iter().take(width + 1) {
+            for tok in most_likely(&log_probs, width + 1) {
                 let mut tokens = hyp.tokens.clone();
-                tokens.push(tok as u32);
+                tokens.push(tok);
                 candidates.push(Hyp {
                     tokens,
-                    log_prob: hyp.log_prob + log_probs[tok],
+                    log_prob: hyp.log_prob + log_probs[tok as usize],
                     cache: cache.clone(),
                 });
             }
@@ -409,7 +441,7 @@ fn beam_search(
             if beams.len() == width {
                 break;
             }
-            if c.tokens.last() == Some(&EOS) {
+            if c.tokens.last() == Some(&eos) {
                 if rank < width {
                     finished.push(c);
                 }
@@ -445,10 +477,10 @@ fn beam_search(
 impl Engine {
     /// Decodes `src` to the end and returns the text plus every step.
     pub fn decode(&self, src: &str, strategy: Strategy) -> ModelResult<(String, DecodeSession)> {
-        let ids = self.vocab().encode(src, self.config().max_len).ids;
+        let ids = self.source_ids(src);
         let mut session = DecodeSession::new(self, &ids, strategy)?;
         session.run_to_end(self)?;
-        Ok((self.vocab().decode(&session.output()), session))
+        Ok((self.text_of(&session.output()), session))
     }
 
     /// Greedy decoding of many sources at once (used for evaluation): one batched
@@ -461,7 +493,8 @@ impl Engine {
         let mut outputs: Vec<Vec<u32>> = vec![vec![]; sources.len()];
         let mut done = vec![false; sources.len()];
         let settings = MaskSettings::default();
-        let batch = Batch::new(
+        let Specials { start, eos, .. } = self.specials();
+        let batch = self.batch(
             &sources
                 .iter()
                 .map(|s| Example {
@@ -477,7 +510,7 @@ impl Engine {
             self.model()
                 .encode(&tensors.src, tensors.encoder_mask.as_ref(), &pass)?;
         let mut cache = DecoderCache::default();
-        let mut last = vec![BOS; sources.len()];
+        let mut last = vec![start; sources.len()];
         let cross_mask = tensors
             .cross_mask
             .map(|m| first_query_row(&m))
@@ -492,11 +525,22 @@ impl Engine {
                 cross_mask.as_ref(),
                 &pass,
             )?;
-            let next = out.logits.argmax(1)?.to_vec1::<u32>()?;
+            let mut logits = out.logits;
+            if !self.banned_ids().is_empty() {
+                let vocab = logits.dim(1)?;
+                let mut ban = vec![0f32; vocab];
+                for &id in self.banned_ids() {
+                    if let Some(b) = ban.get_mut(id as usize) {
+                        *b = f32::NEG_INFINITY;
+                    }
+                }
+                logits = logits.broadcast_add(&Tensor::from_vec(ban, vocab, self.device())?)?;
+            }
+            let next = logits.argmax(1)?.to_vec1::<u32>()?;
             for (b, &tok) in next.iter().enumerate() {
                 if !done[b] {
                     outputs[b].push(tok);
-                    done[b] = tok == EOS;
+                    done[b] = tok == eos;
                 }
             }
             last = next;

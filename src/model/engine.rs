@@ -1,34 +1,80 @@
-//! The model as the rest of the app sees it: a vocabulary plus weights, turning text into
-//! traces. Everything returned here is plain data from [`crate::trace`].
+//! The model as the rest of the app sees it: a tokenizer plus weights, turning text into
+//! traces, for either model family. Everything returned here is plain data from
+//! [`crate::trace`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use ndarray::{Array2, Array4};
 
 use super::attention::AttnRecord;
-use super::batch::{Batch, Example};
+use super::batch::{Batch, Example, Specials};
 use super::checkpoint::{self, CheckpointData, CheckpointError};
 use super::config::ModelConfig;
+use super::groups::Group;
+use super::leaks::FIRST_ORDINARY_ID;
+use super::marian::{self, MarianModel, finetune};
 use super::params::{self, VarStore};
 use super::pass::Pass;
 use super::seq2seq::Seq2Seq;
 use crate::masks::MaskSettings;
+use crate::sentencepiece::Side;
 use crate::tasks::Pair;
-use crate::tokenizer::Vocab;
+use crate::tokenizer::{TokenizerKind, Vocab};
 use crate::trace::{AttentionTrace, BatchTrace, SequenceTrace};
 
 pub type ModelResult<T> = Result<T, CheckpointError>;
 
+/// A model of either family, the one interface the app and the command line use: the
+/// built-in character models (one `.safetensors` checkpoint) and Marian translators (a
+/// Hugging Face folder). Both run the same traced layers ([`Seq2Seq`]); what differs (the
+/// tokenizer, the special ids, the freeze groups, how it is saved) is answered here, so
+/// callers never ask which family they hold.
 pub struct Engine {
+    family: Family,
+    /// Training history summary stored with the checkpoint, if any.
+    pub history: Option<serde_json::Value>,
+}
+
+enum Family {
+    BuiltIn(Box<BuiltIn>),
+    Marian(Box<MarianModel>),
+}
+
+/// A built-in model: `nn.Transformer` names and math, a character or word vocabulary.
+struct BuiltIn {
     config: ModelConfig,
     vocab: Vocab,
     model: Seq2Seq,
     vars: VarStore,
-    /// Training history summary stored with the checkpoint, if any.
-    pub history: Option<serde_json::Value>,
     device: Device,
+}
+
+/// Which family a model belongs to (for labels; behaviour goes through [`Engine`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    BuiltIn,
+    Marian,
+}
+
+/// A model's size and shape in plain numbers, for the window's model line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSummary {
+    pub kind: ModelKind,
+    pub d_model: usize,
+    /// (encoder, decoder)
+    pub heads: (usize, usize),
+    pub layers: (usize, usize),
+    pub d_ff: (usize, usize),
+    pub norm_first: bool,
+    /// The built-in tokenizer's kind; `None` for SentencePiece.
+    pub tokenizer: Option<TokenizerKind>,
+    /// (source, target)
+    pub vocab: (usize, usize),
+    /// Tokens per side.
+    pub max_len: usize,
+    pub parameters: usize,
 }
 
 /// One text pair after tokenising, with what the tokenizer had to say about it.
@@ -67,56 +113,226 @@ impl Engine {
         let (vb, vars) = source(&device);
         let model = Seq2Seq::new(&config, vocab.len(), vb)?;
         Ok(Engine {
-            config,
-            vocab,
-            model,
-            vars,
+            family: Family::BuiltIn(Box::new(BuiltIn {
+                config,
+                vocab,
+                model,
+                vars,
+                device,
+            })),
             history,
-            device,
         })
     }
 
+    /// A Marian translator opened from its folder.
+    pub fn from_marian(model: MarianModel) -> Engine {
+        Engine {
+            family: Family::Marian(Box::new(model)),
+            history: None,
+        }
+    }
+
+    /// A maskscope checkpoint file.
     pub fn load(path: &Path) -> ModelResult<Engine> {
         Self::from_checkpoint(checkpoint::read_file(path)?)
+    }
+
+    /// A checkpoint file, or a Marian model folder (`config.json`, weights, tokenizer files).
+    pub fn open(path: &Path) -> ModelResult<Engine> {
+        if path.is_dir() {
+            Ok(Self::from_marian(MarianModel::load(path)?))
+        } else {
+            Self::load(path)
+        }
     }
 
     pub fn from_bytes(bytes: &[u8]) -> ModelResult<Engine> {
         Self::from_checkpoint(checkpoint::parse(bytes)?)
     }
 
+    /// Writes the model as it came: a checkpoint file, or a folder transformers opens.
     pub fn save(&self, path: &Path) -> ModelResult<()> {
-        checkpoint::write_file(
-            path,
-            &self.config,
-            &self.vocab,
-            self.history.as_ref(),
-            &self.weights(),
-        )
+        match &self.family {
+            Family::BuiltIn(b) => checkpoint::write_file(
+                path,
+                &b.config,
+                &b.vocab,
+                self.history.as_ref(),
+                &self.weights(),
+            ),
+            Family::Marian(m) => Ok(m.save_folder(path)?),
+        }
     }
 
-    pub fn config(&self) -> &ModelConfig {
-        &self.config
+    pub fn kind(&self) -> ModelKind {
+        match &self.family {
+            Family::BuiltIn(_) => ModelKind::BuiltIn,
+            Family::Marian(_) => ModelKind::Marian,
+        }
     }
 
-    pub fn vocab(&self) -> &Vocab {
-        &self.vocab
+    /// Whether [`save`](Self::save) writes a folder rather than one file.
+    pub fn saves_as_folder(&self) -> bool {
+        self.kind() == ModelKind::Marian
+    }
+
+    /// Whether the generated character tasks (dates, copy, ...) fit this model's vocabulary:
+    /// a translator's subword vocabulary is trained on text pairs instead.
+    pub fn trains_on_builtin_tasks(&self) -> bool {
+        self.kind() == ModelKind::BuiltIn
+    }
+
+    /// The built-in family's config (`None` for a Marian model).
+    pub fn builtin_config(&self) -> Option<&ModelConfig> {
+        match &self.family {
+            Family::BuiltIn(b) => Some(&b.config),
+            Family::Marian(_) => None,
+        }
+    }
+
+    /// The built-in family's vocabulary (`None` for a Marian model).
+    pub fn builtin_vocab(&self) -> Option<&Vocab> {
+        match &self.family {
+            Family::BuiltIn(b) => Some(&b.vocab),
+            Family::Marian(_) => None,
+        }
+    }
+
+    pub fn marian(&self) -> Option<&MarianModel> {
+        match &self.family {
+            Family::BuiltIn(_) => None,
+            Family::Marian(m) => Some(m),
+        }
+    }
+
+    pub fn summary(&self) -> ModelSummary {
+        let parameters = self.parameter_sizes().iter().map(|(_, n)| n).sum();
+        match &self.family {
+            Family::BuiltIn(b) => {
+                let c = &b.config;
+                ModelSummary {
+                    kind: ModelKind::BuiltIn,
+                    d_model: c.d_model,
+                    heads: (c.n_heads, c.n_heads),
+                    layers: (c.n_encoder_layers, c.n_decoder_layers),
+                    d_ff: (c.d_ff, c.d_ff),
+                    norm_first: c.norm_first,
+                    tokenizer: Some(b.vocab.kind()),
+                    vocab: (b.vocab.len(), b.vocab.len()),
+                    max_len: c.max_len,
+                    parameters,
+                }
+            }
+            Family::Marian(m) => {
+                let c = &m.config;
+                ModelSummary {
+                    kind: ModelKind::Marian,
+                    d_model: c.d_model,
+                    heads: (c.encoder_attention_heads, c.decoder_attention_heads),
+                    layers: (c.encoder_layers, c.decoder_layers),
+                    d_ff: (c.encoder_ffn_dim, c.decoder_ffn_dim),
+                    norm_first: false,
+                    tokenizer: None,
+                    vocab: (c.vocab_size, c.decoder_vocab_size),
+                    max_len: c.max_position_embeddings,
+                    parameters,
+                }
+            }
+        }
     }
 
     pub(crate) fn model(&self) -> &Seq2Seq {
-        &self.model
+        match &self.family {
+            Family::BuiltIn(b) => &b.model,
+            Family::Marian(m) => m.model(),
+        }
     }
 
     pub(crate) fn vars(&self) -> &VarStore {
-        &self.vars
+        match &self.family {
+            Family::BuiltIn(b) => &b.vars,
+            Family::Marian(m) => m.vars(),
+        }
     }
 
     pub(crate) fn device(&self) -> &Device {
-        &self.device
+        match &self.family {
+            Family::BuiltIn(b) => &b.device,
+            Family::Marian(m) => m.device(),
+        }
+    }
+
+    /// The decoder's first input, the end of a sequence, the padding.
+    pub fn specials(&self) -> Specials {
+        match &self.family {
+            Family::BuiltIn(_) => Specials::BUILT_IN,
+            Family::Marian(m) => m.specials(),
+        }
+    }
+
+    /// Tokens per side the model accepts (its position table).
+    pub fn max_len(&self) -> usize {
+        match &self.family {
+            Family::BuiltIn(b) => b.config.max_len,
+            Family::Marian(m) => m.config.max_position_embeddings,
+        }
+    }
+
+    /// Output tokens after which decoding stops even without `<eos>`.
+    pub fn max_decode_steps(&self) -> usize {
+        match &self.family {
+            Family::BuiltIn(b) => b.config.max_len + 1,
+            Family::Marian(m) => m.generation.max_length.saturating_sub(1).max(1),
+        }
+    }
+
+    /// Ids decoding never chooses (Marian's `bad_words_ids`: `<pad>`).
+    pub fn banned_ids(&self) -> &[u32] {
+        match &self.family {
+            Family::BuiltIn(_) => &[],
+            Family::Marian(m) => &m.generation.banned,
+        }
+    }
+
+    /// Target vocabulary size (the width of the logits).
+    pub fn target_vocab_size(&self) -> usize {
+        match &self.family {
+            Family::BuiltIn(b) => b.vocab.len(),
+            Family::Marian(m) => m.config.decoder_vocab_size,
+        }
+    }
+
+    /// Whether `id` is an ordinary target token (not padding, start, end or unknown).
+    pub fn is_ordinary(&self, id: u32) -> bool {
+        match &self.family {
+            Family::BuiltIn(b) => id >= FIRST_ORDINARY_ID && (id as usize) < b.vocab.len(),
+            Family::Marian(m) => {
+                (id as usize) < m.tokenizer.vocabulary(Side::Target).len()
+                    && !m.tokenizer.is_special(id)
+                    && id != m.config.decoder_start_token_id
+            }
+        }
+    }
+
+    /// Every freeze-tree group of this model, in display order.
+    pub fn groups(&self) -> Vec<Group> {
+        match &self.family {
+            Family::BuiltIn(b) => Group::all(&b.config),
+            Family::Marian(m) => finetune::groups(m),
+        }
+    }
+
+    /// The group a parameter belongs to.
+    pub fn group_of(&self, name: &str) -> Option<Group> {
+        match &self.family {
+            Family::BuiltIn(_) => Group::of(name),
+            Family::Marian(_) => finetune::group_of(name),
+        }
     }
 
     /// A deep copy of every parameter by checkpoint name.
     pub fn weights(&self) -> BTreeMap<String, Tensor> {
-        let vars = self.vars.lock().expect("vars lock");
+        let vars = self.vars().lock().expect("vars lock");
         vars.iter()
             .map(|(name, var)| (name.clone(), var.as_tensor().copy().expect("copy on cpu")))
             .collect()
@@ -124,7 +340,7 @@ impl Engine {
 
     /// Replaces parameter values in place (names and shapes must match this model).
     pub fn set_weights(&self, weights: &BTreeMap<String, Tensor>) -> ModelResult<()> {
-        let vars = self.vars.lock().expect("vars lock");
+        let vars = self.vars().lock().expect("vars lock");
         for (name, value) in weights {
             let var = vars
                 .get(name)
@@ -136,7 +352,7 @@ impl Engine {
 
     /// Parameter names with their element counts, in name order.
     pub fn parameter_sizes(&self) -> Vec<(String, usize)> {
-        self.vars
+        self.vars()
             .lock()
             .expect("vars lock")
             .iter()
@@ -144,22 +360,63 @@ impl Engine {
             .collect()
     }
 
-    /// Tokenises one source/target pair (truncated to `max_len`, unknowns reported).
-    pub fn tokenize(&self, src: &str, tgt: &str) -> Tokenized {
-        let src = self.vocab.encode(src, self.config.max_len);
-        let tgt = self.vocab.encode(tgt, self.config.max_len);
-        let mut warnings: Vec<String> = src
-            .warnings()
-            .into_iter()
-            .map(|w| format!("source: {w}"))
+    /// The model's layers over the same weights, with the parameters of `frozen` groups (and
+    /// any outside every group) detached: the backward pass through it computes gradients
+    /// only for what trains.
+    pub(crate) fn training_view(&self, frozen: &BTreeSet<Group>) -> candle_core::Result<Seq2Seq> {
+        let view: HashMap<String, Tensor> = self
+            .vars()
+            .lock()
+            .expect("vars lock")
+            .iter()
+            .map(|(name, var)| {
+                let trains = self.group_of(name).is_some_and(|g| !frozen.contains(&g));
+                let t = var.as_tensor();
+                (name.clone(), if trains { t.clone() } else { t.detach() })
+            })
             .collect();
-        warnings.extend(tgt.warnings().into_iter().map(|w| format!("target: {w}")));
-        Tokenized {
-            example: Example {
-                src: src.ids,
-                tgt: tgt.ids,
-            },
-            warnings,
+        match &self.family {
+            Family::BuiltIn(b) => Seq2Seq::new(&b.config, b.vocab.len(), params::view_of(view)),
+            Family::Marian(m) => marian::build(&m.config, params::view_of(view)),
+        }
+    }
+
+    /// Tokenises one source/target pair (cut to [`max_len`](Self::max_len), unknowns reported).
+    pub fn tokenize(&self, src: &str, tgt: &str) -> Tokenized {
+        match &self.family {
+            Family::BuiltIn(b) => {
+                let src = b.vocab.encode(src, b.config.max_len);
+                let tgt = b.vocab.encode(tgt, b.config.max_len);
+                let mut warnings: Vec<String> = src
+                    .warnings()
+                    .into_iter()
+                    .map(|w| format!("source: {w}"))
+                    .collect();
+                warnings.extend(tgt.warnings().into_iter().map(|w| format!("target: {w}")));
+                Tokenized {
+                    example: Example {
+                        src: src.ids,
+                        tgt: tgt.ids,
+                    },
+                    warnings,
+                }
+            }
+            Family::Marian(m) => {
+                let (mut example, mut warnings) = m.tokenize(src, tgt);
+                let limit = m.config.max_position_embeddings.max(2);
+                if example.src.len() > limit {
+                    // Keep the closing `</s>` the model was trained to see.
+                    let eos = example.src.pop().expect("longer than the limit");
+                    example.src.truncate(limit - 1);
+                    example.src.push(eos);
+                    warnings.push(format!("source: cut to the model's {limit} positions"));
+                }
+                if example.tgt.len() >= limit {
+                    example.tgt.truncate(limit - 1);
+                    warnings.push(format!("target: cut to the model's {limit} positions"));
+                }
+                Tokenized { example, warnings }
+            }
         }
     }
 
@@ -178,6 +435,46 @@ impl Engine {
         (examples, warned)
     }
 
+    /// Source ids of a text, as the encoder reads them.
+    pub fn source_ids(&self, text: &str) -> Vec<u32> {
+        self.tokenize(text, "").example.src
+    }
+
+    /// The pieces a text splits into on one side, before they become ids (`?` marks for
+    /// unknown ones are the chips' business).
+    pub fn typed_pieces(&self, text: &str, side: TokenSide) -> Vec<String> {
+        match &self.family {
+            Family::BuiltIn(b) => b.vocab.encode(text, b.config.max_len).tokens,
+            Family::Marian(m) => {
+                let mut pieces = m.tokenizer.encode(text, side.into()).pieces;
+                if side == TokenSide::Target {
+                    pieces.pop(); // the label `</s>` is added by the batch, not typed
+                }
+                pieces
+            }
+        }
+    }
+
+    /// Token names of ids on one side (SentencePiece pieces keep their word-start mark).
+    pub fn token_names(&self, ids: &[u32], side: TokenSide) -> Vec<String> {
+        match &self.family {
+            Family::BuiltIn(b) => b.vocab.tokens_of(ids),
+            Family::Marian(m) => m.token_names(ids, side),
+        }
+    }
+
+    pub fn token_name(&self, id: u32, side: TokenSide) -> String {
+        self.token_names(&[id], side).pop().unwrap_or_default()
+    }
+
+    /// Output ids as text, special tokens dropped.
+    pub fn text_of(&self, ids: &[u32]) -> String {
+        match &self.family {
+            Family::BuiltIn(b) => b.vocab.decode(ids),
+            Family::Marian(m) => m.tokenizer.decode(ids),
+        }
+    }
+
     /// Teacher-forced forward pass over text pairs with a full trace.
     pub fn inspect(
         &self,
@@ -190,14 +487,19 @@ impl Engine {
         Ok((trace, tokenized.into_iter().map(|t| t.warnings).collect()))
     }
 
+    /// A padded batch with this model's special ids.
+    pub(crate) fn batch(&self, examples: &[Example], settings: MaskSettings) -> Batch {
+        Batch::with_specials(examples, settings, self.specials())
+    }
+
     /// Teacher-forced forward pass over token ids with a full trace.
     pub fn trace(&self, examples: &[Example], settings: &MaskSettings) -> ModelResult<BatchTrace> {
-        let batch = Batch::new(examples, *settings);
+        let batch = self.batch(examples, *settings);
         Ok(trace_batch(
-            &self.model,
+            self.model(),
             &batch,
-            &self.device,
-            &|ids, _| self.vocab.tokens_of(ids),
+            self.device(),
+            &|ids, side| self.token_names(ids, side),
         )?)
     }
 
@@ -207,15 +509,24 @@ impl Engine {
         examples: &[Example],
         settings: &MaskSettings,
     ) -> ModelResult<Vec<Vec<Vec<f32>>>> {
-        let batch = Batch::new(examples, *settings);
+        let batch = self.batch(examples, *settings);
         Ok(self
-            .model
+            .model()
             .forward(
-                &batch.tensors(&self.device)?,
+                &batch.tensors(self.device())?,
                 &Pass::eval(settings.method, false),
             )?
             .logits
             .to_vec3::<f32>()?)
+    }
+}
+
+impl From<TokenSide> for Side {
+    fn from(side: TokenSide) -> Side {
+        match side {
+            TokenSide::Source => Side::Source,
+            TokenSide::Target => Side::Target,
+        }
     }
 }
 
@@ -332,12 +643,20 @@ fn per_sequence(records: &[AttnRecord]) -> candle_core::Result<Vec<AttentionTrac
 impl Engine {
     /// An independent copy (own variables) of this model.
     pub fn duplicate(&self) -> ModelResult<Engine> {
-        let tensors = self.weights().into_iter().collect();
-        Self::from_checkpoint(CheckpointData {
-            config: self.config.clone(),
-            vocab: self.vocab.clone(),
+        let copy = match &self.family {
+            Family::BuiltIn(b) => {
+                return Self::from_checkpoint(CheckpointData {
+                    config: b.config.clone(),
+                    vocab: b.vocab.clone(),
+                    history: self.history.clone(),
+                    tensors: self.weights().into_iter().collect(),
+                });
+            }
+            Family::Marian(m) => m.duplicate()?,
+        };
+        Ok(Engine {
+            family: Family::Marian(Box::new(copy)),
             history: self.history.clone(),
-            tensors,
         })
     }
 }

@@ -92,9 +92,9 @@ impl Group {
     }
 
     /// Parses a key, or a shorthand that expands to several groups: `embeddings`,
-    /// `encoder`, `decoder`, `dec{i}` (all of one decoder layer).
-    pub fn parse_many(key: &str, config: &ModelConfig) -> Option<Vec<Group>> {
-        let all = Group::all(config);
+    /// `encoder`, `decoder`, `dec{i}` (all of one decoder layer). `all` is the model's
+    /// groups ([`Group::all`], or `Engine::groups` for any family).
+    pub fn parse_many(key: &str, all: &[Group]) -> Option<Vec<Group>> {
         if let Some(g) = all.iter().find(|g| g.key() == key) {
             return Some(vec![*g]);
         }

@@ -79,12 +79,11 @@ fn padding_test(
     settings: &MaskSettings,
     alone: &[Vec<f32>],
 ) -> ModelResult<Option<(f32, (usize, usize))>> {
-    let max_len = engine.config().max_len;
-    let vocab = engine.vocab().len() as u32;
+    let max_len = engine.max_len();
     // The partner repeats the example's tokens (or an ordinary token) to the longer length.
     let filler = |seq: &[u32], len: usize| -> Vec<u32> {
         if seq.is_empty() {
-            vec![FIRST_ORDINARY_ID.min(vocab - 1); len]
+            vec![next_ordinary(engine, 0).unwrap_or(0); len]
         } else {
             seq.iter().copied().cycle().take(len).collect()
         }
@@ -113,19 +112,24 @@ fn future_test(
     settings: &MaskSettings,
     alone: &[Vec<f32>],
 ) -> ModelResult<Option<f32>> {
-    let vocab = engine.vocab().len() as u32;
     let Some(&last) = example.tgt.last() else {
         return Ok(None);
     };
-    if vocab <= FIRST_ORDINARY_ID + 1 {
+    let Some(other) = next_ordinary(engine, last.wrapping_add(1)).filter(|&id| id != last) else {
         return Ok(None);
-    }
-    let ordinary = vocab - FIRST_ORDINARY_ID;
+    };
     let mut changed = example.clone();
-    *changed.tgt.last_mut().expect("non-empty") =
-        FIRST_ORDINARY_ID + (last.saturating_sub(FIRST_ORDINARY_ID) + 1) % ordinary;
+    *changed.tgt.last_mut().expect("non-empty") = other;
     let logits = engine.logits(&[changed], settings)?;
     Ok(Some(max_abs_delta(alone, &logits[0], example.tgt.len())))
+}
+
+/// The first ordinary target token at or after `from`, wrapping around the vocabulary.
+fn next_ordinary(engine: &Engine, from: u32) -> Option<u32> {
+    let size = engine.target_vocab_size() as u32;
+    (0..size)
+        .map(|i| (from % size.max(1) + i) % size)
+        .find(|&id| engine.is_ordinary(id))
 }
 
 #[cfg(test)]

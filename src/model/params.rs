@@ -143,3 +143,34 @@ pub fn shapes_of(
     build(vb)?;
     Ok(std::mem::take(&mut *shapes.lock().expect("shapes lock")))
 }
+
+/// Serves existing tensors by name (some of them detached), to build a second view of a
+/// model over the same storage: frozen parameters detached means the backward pass never
+/// computes their gradients (candle has no `requires_grad`).
+struct Existing(HashMap<String, Tensor>);
+
+impl SimpleBackend for Existing {
+    fn get(&self, shape: Shape, name: &str, _: Init, _: DType, dev: &Device) -> Result<Tensor> {
+        let t = self.get_unchecked(name, DType::F32, dev)?;
+        if t.shape() != &shape {
+            candle_core::bail!("{name}: shape {:?}, expected {shape:?}", t.shape());
+        }
+        Ok(t)
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> Result<Tensor> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.into() })
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+}
+
+/// A builder over `tensors` as they are (see [`Existing`]).
+pub(crate) fn view_of<'a>(tensors: HashMap<String, Tensor>) -> VarBuilder<'a> {
+    VarBuilder::from_backend(Box::new(Existing(tensors)), DType::F32, Device::Cpu)
+}

@@ -11,13 +11,13 @@ use candle_core::{Tensor, Var};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
 
-use super::batch::{Batch, Example};
+use super::batch::Example;
 use super::engine::{Engine, ModelResult};
 use super::groups::Group;
 use super::ops::{self, AdamWStep, masked_cross_entropy};
 use super::pass::Pass;
+use super::seq2seq::Seq2Seq;
 use crate::masks::MaskSettings;
-use crate::tokenizer::{EOS, PAD};
 use crate::trace::{EvalMetrics, StepMetrics};
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,6 +117,10 @@ pub enum TrainError {
     NonFiniteWeights { step: usize },
     #[error("no examples to evaluate")]
     NothingToEvaluate,
+    #[error(
+        "a new output head is for the built-in models; a translator's head is tied to its embeddings"
+    )]
+    NewHeadUnsupported,
     #[error(transparent)]
     Model(#[from] super::CheckpointError),
 }
@@ -143,6 +147,8 @@ const EPS: f64 = 1e-8;
 /// The synchronous training loop over one engine. The worker thread drives it.
 pub struct Trainer {
     engine: Engine,
+    /// The engine's layers with frozen parameters detached (see [`Engine::training_view`]).
+    view: Seq2Seq,
     train: Vec<Example>,
     validation: Vec<Example>,
     options: TrainOptions,
@@ -158,15 +164,17 @@ pub struct Trainer {
 
 /// Trainable parameter count per group (0 for frozen groups).
 pub fn trainable_counts(engine: &Engine, frozen: &BTreeSet<Group>) -> Vec<(Group, usize, bool)> {
-    let sizes = engine.parameter_sizes();
-    Group::all(engine.config())
+    let mut per_group: BTreeMap<Group, usize> = BTreeMap::new();
+    for (name, n) in engine.parameter_sizes() {
+        if let Some(g) = engine.group_of(&name) {
+            *per_group.entry(g).or_default() += n;
+        }
+    }
+    engine
+        .groups()
         .into_iter()
         .map(|g| {
-            let n = sizes
-                .iter()
-                .filter(|(name, _)| Group::of(name) == Some(g))
-                .map(|(_, n)| n)
-                .sum();
+            let n = per_group.get(&g).copied().unwrap_or(0);
             (g, n, !frozen.contains(&g))
         })
         .collect()
@@ -188,7 +196,7 @@ impl Trainer {
         let vars = engine.vars().lock().expect("vars lock").clone();
         let mut slots = vec![];
         for (name, var) in vars {
-            let Some(group) = Group::of(&name) else {
+            let Some(group) = engine.group_of(&name) else {
                 continue;
             };
             if options.frozen.contains(&group) {
@@ -209,8 +217,10 @@ impl Trainer {
         let mut rng = StdRng::seed_from_u64(options.seed);
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut rng);
+        let view = engine.training_view(&options.frozen)?;
         Ok(Self {
             engine,
+            view,
             train,
             validation,
             options,
@@ -259,9 +269,9 @@ impl Trainer {
 
     /// Loss of one batch under `pass` (dropout while training); the graph is kept for backward.
     fn loss(&self, examples: &[Example], pass: &Pass) -> Result<Tensor, TrainError> {
-        let batch = Batch::new(examples, self.options.mask);
+        let batch = self.engine.batch(examples, self.options.mask);
         let device = self.engine.device();
-        let out = self.engine.model().forward(&batch.tensors(device)?, pass)?;
+        let out = self.view.forward(&batch.tensors(device)?, pass)?;
         let (b, t, v) = out.logits.dims3()?;
         let (labels, weight) = batch.label_tensors(device)?;
         let (mut loss, _) =
@@ -422,6 +432,28 @@ impl Trainer {
     pub fn names(&self) -> Vec<&str> {
         self.slots.iter().map(|s| s.name.as_str()).collect()
     }
+
+    /// Copies of what training changes: the trainable parameters (and a freshly drawn head
+    /// even when frozen). Frozen ones never change, so snapshots leave them out: for a
+    /// translator that is most of its 300 MB.
+    pub fn changed_weights(&self) -> BTreeMap<String, Tensor> {
+        let mut out: BTreeMap<String, Tensor> = self
+            .slots
+            .iter()
+            .map(|s| {
+                let copy = s.var.as_tensor().copy().expect("copy on cpu");
+                (s.name.clone(), copy)
+            })
+            .collect();
+        if self.options.reinit_head {
+            for (name, value) in self.engine.weights() {
+                if self.engine.group_of(&name) == Some(Group::Head) {
+                    out.insert(name, value);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Evaluates `examples` in chunks: loss and token accuracy teacher-forced, exact match by
@@ -436,8 +468,9 @@ pub fn evaluate(
         return Err(TrainError::NothingToEvaluate);
     }
     let (mut loss_sum, mut tokens, mut correct, mut exact) = (0f64, 0usize, 0usize, 0usize);
+    let specials = engine.specials();
     for chunk in examples.chunks(128) {
-        let batch = Batch::new(chunk, mask);
+        let batch = engine.batch(chunk, mask);
         let out = engine.model().forward(
             &batch.tensors(engine.device())?,
             &Pass::eval(mask.method, false),
@@ -449,7 +482,7 @@ pub fn evaluate(
         loss_sum += per_row.sum_all()?.to_scalar::<f32>()? as f64;
         let predicted = out.logits.argmax(2)?.flatten_all()?.to_vec1::<u32>()?;
         for (p, l) in predicted.iter().zip(batch.labels.concat()) {
-            if l != PAD {
+            if l != specials.pad {
                 tokens += 1;
                 correct += usize::from(*p == l);
             }
@@ -457,7 +490,12 @@ pub fn evaluate(
         let sources: Vec<Vec<u32>> = chunk.iter().map(|e| e.src.clone()).collect();
         let max_steps = chunk.iter().map(|e| e.tgt.len() + 1).max().unwrap_or(1) + 2;
         for (out, e) in engine.greedy_batch(&sources, max_steps)?.iter().zip(chunk) {
-            let expected: Vec<u32> = e.tgt.iter().copied().chain(std::iter::once(EOS)).collect();
+            let expected: Vec<u32> = e
+                .tgt
+                .iter()
+                .copied()
+                .chain(std::iter::once(specials.eos))
+                .collect();
             exact += usize::from(*out == expected);
         }
     }
@@ -471,11 +509,10 @@ pub fn evaluate(
 
 /// Fresh seeded values for the output head (for "new head" fine-tuning).
 fn reinit_head(engine: &Engine, seed: u64) -> Result<(), TrainError> {
-    let fresh = Engine::new_random(
-        engine.config().clone(),
-        engine.vocab().clone(),
-        seed ^ 0x4ead,
-    )?;
+    let (Some(config), Some(vocab)) = (engine.builtin_config(), engine.builtin_vocab()) else {
+        return Err(TrainError::NewHeadUnsupported);
+    };
+    let fresh = Engine::new_random(config.clone(), vocab.clone(), seed ^ 0x4ead)?;
     let head: BTreeMap<String, Tensor> = fresh
         .weights()
         .into_iter()
@@ -655,7 +692,7 @@ fn worker(
     let mut last_snapshot = Instant::now();
     let mut paused = false;
     let eval_every = trainer.options().eval_every.max(1);
-    let mut good = trainer.engine().weights();
+    let mut good = trainer.changed_weights();
     *last_good = Some(WeightsSnapshot(good.clone()));
     let mut best_val_loss = f32::INFINITY;
     loop {
@@ -677,7 +714,7 @@ fn worker(
                 Ok(TrainCommand::Cancel) | Err(TryRecvError::Disconnected) => {
                     let _ = events.send(TrainEvent::Finished {
                         cancelled: true,
-                        weights: WeightsSnapshot(trainer.engine().weights()),
+                        weights: WeightsSnapshot(trainer.changed_weights()),
                     });
                     return;
                 }
@@ -696,12 +733,12 @@ fn worker(
                 // `good` may hold the broken weights that the previous update produced.
                 let _ = events.send(TrainEvent::Failed {
                     message: e.to_string(),
-                    weights: Some(WeightsSnapshot(trainer.engine().weights())),
+                    weights: Some(WeightsSnapshot(trainer.changed_weights())),
                 });
                 return;
             }
         }
-        good = trainer.engine().weights();
+        good = trainer.changed_weights();
         *last_good = Some(WeightsSnapshot(good.clone()));
         let eval_due = trainer.step % eval_every == 0 || trainer.done();
         // Too few pairs for a validation split: the run goes on without held-out figures.

@@ -33,6 +33,7 @@ use crate::app::settings::ViewId;
 use crate::app::state::AppState;
 use crate::fsio::write_atomically;
 use crate::i18n::{tr, trf};
+use crate::model::engine::TokenSide;
 
 /// The heatmaps and mask grids `view` draws for the current state, main figure first (the
 /// inputs panel and the fine-tune view have none). Mirrors the views' choices: kind, layer,
@@ -49,7 +50,9 @@ pub fn view_figures(state: &AppState, view: ViewId) -> Vec<Figure> {
             figures::attention_figures(seq, pinned, &settings.attention, settings.colormap)
         }),
         ViewId::Decoder => {
-            let src_tokens = state.engine.vocab().tokens_of(&state.selected_source_ids());
+            let src_tokens = state
+                .engine
+                .token_names(&state.selected_source_ids(), TokenSide::Source);
             figures::decoder_figures(
                 state.stepper.steps(),
                 src_tokens,

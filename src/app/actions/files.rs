@@ -86,7 +86,7 @@ impl Files {
                 if let Some(note) = &prompt.note {
                     ui.label(RichText::new(note).color(ui.visuals().warn_fg_color));
                 }
-                let l = ui.label(tr("File path"));
+                let l = ui.label(prompt.purpose.path_label());
                 let r = ui
                     .add(
                         egui::TextEdit::singleline(&mut prompt.text)
@@ -127,9 +127,14 @@ fn system_dialog(state: &AppState, purpose: FilePurpose) -> Option<PathBuf> {
         FilePurpose::OpenModel | FilePurpose::LocateCheckpoint => {
             dialog.add_filter(model, &["safetensors"]).pick_file()
         }
+        FilePurpose::OpenModelFolder => dialog.pick_folder(),
+        // A translator saves as a folder of files, made under the name chosen here.
+        FilePurpose::SaveModel if state.engine.saves_as_folder() => {
+            dialog.set_file_name(saved_model_name(state)).save_file()
+        }
         FilePurpose::SaveModel => dialog
             .add_filter(model, &["safetensors"])
-            .set_file_name(format!("{}.safetensors", state.model.name))
+            .set_file_name(saved_model_name(state))
             .save_file(),
         FilePurpose::OpenData => dialog
             .add_filter(tr("pairs"), &["tsv", "csv", "txt"])
@@ -158,16 +163,13 @@ fn suggested_path(state: &AppState, purpose: FilePurpose) -> String {
     let dir = std::env::current_dir().unwrap_or_default();
     let shown = |p: PathBuf| p.display().to_string();
     match purpose {
-        FilePurpose::OpenModel => state
+        FilePurpose::OpenModel | FilePurpose::OpenModelFolder => state
             .settings
             .recent
             .first()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        FilePurpose::SaveModel => shown(dir.join(format!(
-            "{}.safetensors",
-            state.model.name.replace(' ', "-")
-        ))),
+        FilePurpose::SaveModel => shown(dir.join(saved_model_name(state).replace(' ', "-"))),
         FilePurpose::OpenData => match &state.settings.finetune.source {
             DataSource::File(p) => p.display().to_string(),
             DataSource::Task(_) => String::new(),
@@ -188,5 +190,15 @@ fn suggested_path(state: &AppState, purpose: FilePurpose) -> String {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         FilePurpose::LocateCheckpoint => String::new(),
+    }
+}
+
+/// The name a save starts from: `NAME.safetensors`, or a folder `NAME-finetuned` for a
+/// translator (so the original folder is not overwritten by accident).
+fn saved_model_name(state: &AppState) -> String {
+    if state.engine.saves_as_folder() {
+        format!("{}-finetuned", state.model.name)
+    } else {
+        format!("{}.safetensors", state.model.name)
     }
 }

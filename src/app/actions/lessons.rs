@@ -211,18 +211,18 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
         if let Some(v) = p.new_head {
             f.reinit_head = v;
         }
-        let config = state.engine.config().clone();
+        let groups = state.engine.groups();
         if let Some(keys) = &p.freeze {
             state.training.frozen = keys
                 .iter()
-                .filter_map(|k| Group::parse_many(k, &config))
+                .filter_map(|k| Group::parse_many(k, &groups))
                 .flatten()
                 .collect();
         }
         if let Some(pairs) = &p.lr_multipliers {
             state.training.multipliers = pairs
                 .iter()
-                .filter_map(|(k, m)| Group::parse_many(k, &config).map(|g| (g, *m)))
+                .filter_map(|(k, m)| Group::parse_many(k, &groups).map(|g| (g, *m)))
                 .flat_map(|(groups, m)| groups.into_iter().map(move |g| (g, m)))
                 .collect();
         }

@@ -56,7 +56,7 @@ impl Actions {
     /// Acts on a chosen path.
     pub fn handle_path(&mut self, state: &mut AppState, purpose: FilePurpose, path: &Path) {
         match purpose {
-            FilePurpose::OpenModel => {
+            FilePurpose::OpenModel | FilePurpose::OpenModelFolder => {
                 state.open_model(path);
             }
             FilePurpose::SaveModel => {

@@ -191,7 +191,7 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Strin
         }
         ModelRef::File { path, sha256 } => {
             let shown = path.display().to_string();
-            if !path.is_file() {
+            if !path.exists() {
                 warnings.push(trf("the model file {} was not found", &[&shown]));
                 problem(session, state, ProblemKind::Missing, &shown);
                 return;

@@ -14,7 +14,7 @@ use self::stepper::Stepper;
 use crate::app::example_rows;
 use crate::app::labels;
 use crate::app::session_file::SessionStatus;
-use crate::app::settings::{DataSource, Settings};
+use crate::app::settings::{DataSource, FinetuneSettings, Settings};
 use crate::bundled_models::{self, Bundled};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;
@@ -288,10 +288,7 @@ impl AppState {
             .rows
             .get(self.selected_row)
             .map_or("", |r| r.src.as_str());
-        self.engine
-            .vocab()
-            .encode(src, self.engine.config().max_len)
-            .ids
+        self.engine.source_ids(src)
     }
 
     /// Keeps the stepper's session in line with the selected source, strategy and weights.
@@ -352,6 +349,17 @@ impl AppState {
             self.error(tr("stop the training run before switching models"));
             return false;
         }
+        if engine.kind() != self.engine.kind() {
+            // Hyper-parameters that suit one family ruin the other: start from its defaults.
+            let source = self.settings.finetune.source.clone();
+            self.settings.finetune = FinetuneSettings {
+                source,
+                ..FinetuneSettings::default()
+            };
+            if !engine.trains_on_builtin_tasks() {
+                self.settings.finetune.suit_translator();
+            }
+        }
         self.engine = engine;
         self.model = model;
         if let Some(rows) = rows {
@@ -367,15 +375,21 @@ impl AppState {
         true
     }
 
-    /// Loads a checkpoint file. On failure the previous model stays and the error is shown.
+    /// Loads a checkpoint file or a Marian model folder. On failure the previous model stays
+    /// and the error is shown.
     pub fn open_model(&mut self, path: &Path) -> bool {
         if self.training.is_running() {
             self.error(tr("stop the training run before opening another model"));
             return false;
         }
-        match Engine::load(path) {
+        match Engine::open(path) {
             Ok(engine) => {
-                let name = path.file_stem().map_or_else(
+                let name = if path.is_dir() {
+                    path.file_name()
+                } else {
+                    path.file_stem()
+                }
+                .map_or_else(
                     || path.display().to_string(),
                     |s| s.to_string_lossy().into_owned(),
                 );

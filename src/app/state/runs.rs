@@ -214,6 +214,12 @@ impl Training {
         if self.is_running() {
             return Err(tr("a run is already in progress; stop it first").into());
         }
+        if matches!(form.source, DataSource::Task(_)) && !engine.trains_on_builtin_tasks() {
+            return Err(tr(
+                "the built-in tasks do not apply to a translator: choose a TSV/CSV file of text pairs",
+            )
+            .into());
+        }
         let (train, validation, data_label) = self.pairs(form)?;
         let (train, unk_train) = engine.tokenize_pairs(&train);
         let (validation, unk_val) = engine.tokenize_pairs(&validation);

@@ -17,10 +17,14 @@ use crate::app::widgets::heatmap::{Blocked, Heatmap};
 use crate::app::widgets::labeled_drag;
 use crate::app::widgets::tokens::{chip_row, display_token};
 use crate::i18n::{tr, trf};
+use crate::model::engine::TokenSide;
 use crate::trace::{BeamHypothesis, StepTrace};
 
 #[derive(Default)]
 pub struct DecoderView;
+
+/// Above this many tokens the chart says it shows only the most likely few.
+const LARGE_VOCABULARY: usize = 1000;
 
 /// Colour of the chosen token's bar.
 pub const CHOSEN: Color32 = Color32::from_rgb(0xff, 0x8c, 0x00);
@@ -239,9 +243,9 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
         ui.label(RichText::new(e).color(BAD_COLOR));
     }
 
-    let vocab = state.engine.vocab().clone();
     let src_ids = state.selected_source_ids();
-    chip_row(ui, tr("source"), &vocab.tokens_of(&src_ids), &src_ids, None);
+    let src_tokens = state.engine.token_names(&src_ids, TokenSide::Source);
+    chip_row(ui, tr("source"), &src_tokens, &src_ids, None);
     let steps: Vec<StepTrace> = state.stepper.steps().to_vec();
     let Some(last) = steps.last() else {
         ui.label(RichText::new(tr("Press Step: the first step feeds only <bos>.")).weak());
@@ -273,7 +277,7 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
         ui.separator();
         ui.label(tr("output so far:"));
         ui.label(
-            RichText::new(format!("\"{}\"", vocab.decode(&output)))
+            RichText::new(format!("\"{}\"", state.engine.text_of(&output)))
                 .monospace()
                 .strong(),
         );
@@ -297,7 +301,6 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
     };
     let scale = Scale::unit(state.settings.colormap);
     let n = last.input_ids.len();
-    let src_tokens = vocab.tokens_of(&src_ids);
     // Three tiles side by side: widths side, 1.3 side and 1.4 side plus spacing.
     let side = ((ui.available_width() - 50.0) / 3.7).clamp(150.0, 340.0);
     let chart_height = (ui.available_height() - 70.0).clamp(140.0, 240.0);
@@ -330,11 +333,11 @@ fn stepper(ui: &mut Ui, state: &mut AppState) {
         });
         tile(ui, side * 1.4, |ui| {
             ui.label(RichText::new(tr("Next-token distribution (chosen in orange)")).strong());
-            top_tokens(ui, last, &vocab);
+            top_tokens(ui, last);
             next_token_chart(
                 ui,
                 last,
-                &vocab,
+                state.engine.target_vocab_size(),
                 state.settings.decoder.top_n,
                 side * 1.4,
                 chart_height,
@@ -375,20 +378,14 @@ fn beam_table(ui: &mut Ui, step: usize, beams: &[BeamHypothesis]) {
 }
 
 /// The five most likely tokens as text (small probabilities are invisible as bars).
-fn top_tokens(ui: &mut Ui, step: &StepTrace, vocab: &crate::tokenizer::Vocab) {
-    let mut order: Vec<usize> = (0..step.probs.len()).collect();
-    order.sort_by(|&a, &b| step.probs[b].total_cmp(&step.probs[a]));
+fn top_tokens(ui: &mut Ui, step: &StepTrace) {
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 10.0;
-        for &i in order.iter().take(5) {
-            let text = RichText::new(format!(
-                "'{}' {:.3}",
-                display_token(vocab.token(i as u32)),
-                step.probs[i]
-            ))
-            .monospace()
-            .small();
-            ui.label(if i as u32 == step.chosen {
+        for c in step.top.iter().take(5) {
+            let text = RichText::new(format!("'{}' {:.3}", display_token(&c.token), c.prob))
+                .monospace()
+                .small();
+            ui.label(if c.id == step.chosen {
                 text.color(CHOSEN).strong()
             } else {
                 text
@@ -397,32 +394,49 @@ fn top_tokens(ui: &mut Ui, step: &StepTrace, vocab: &crate::tokenizer::Vocab) {
     });
 }
 
+/// The `top_n` most likely next tokens as bars (the chosen one always among them), out of
+/// a vocabulary of `vocab_size`.
 fn next_token_chart(
     ui: &mut Ui,
     step: &StepTrace,
-    vocab: &crate::tokenizer::Vocab,
+    vocab_size: usize,
     top_n: usize,
     width: f32,
     height: f32,
 ) {
-    let mut order: Vec<usize> = (0..step.probs.len()).collect();
-    order.sort_by(|&a, &b| step.probs[b].total_cmp(&step.probs[a]));
-    order.truncate(top_n.max(1));
-    if !order.contains(&(step.chosen as usize)) {
-        order.pop();
-        order.push(step.chosen as usize);
-    }
-    let base = ui.visuals().selection.bg_fill;
-    let labels: Vec<String> = order
+    let mut shown: Vec<(u32, String, f32)> = step
+        .top
         .iter()
-        .map(|&i| display_token(vocab.token(i as u32)))
+        .take(top_n.max(1))
+        .map(|c| (c.id, c.token.clone(), c.prob))
         .collect();
+    if !shown.iter().any(|(id, ..)| *id == step.chosen) {
+        shown.pop();
+        let p = step.probs.get(step.chosen as usize).copied().unwrap_or(0.0);
+        shown.push((step.chosen, step.chosen_token.clone(), p));
+    }
+    // A translator's vocabulary has tens of thousands of tokens: say how few are drawn.
+    if vocab_size > LARGE_VOCABULARY {
+        ui.label(
+            RichText::new(trf(
+                "the {} most likely of {} tokens",
+                &[&shown.len(), &vocab_size],
+            ))
+            .small()
+            .weak(),
+        );
+    }
+    let order: Vec<usize> = shown.iter().map(|(id, ..)| *id as usize).collect();
+    let probs: std::collections::HashMap<usize, f32> =
+        shown.iter().map(|(id, _, p)| (*id as usize, *p)).collect();
+    let base = ui.visuals().selection.bg_fill;
+    let labels: Vec<String> = shown.iter().map(|(_, t, _)| display_token(t)).collect();
     let bars: Vec<Bar> = order
         .iter()
         .enumerate()
         .map(|(x, &i)| {
             let chosen = i as u32 == step.chosen;
-            Bar::new(x as f64, step.probs[i] as f64)
+            Bar::new(x as f64, probs[&i] as f64)
                 .name(trf("{} (id {})", &[&labels[x], &i]))
                 .fill(if chosen { CHOSEN } else { base })
                 .stroke(egui::Stroke::new(
@@ -440,7 +454,7 @@ fn next_token_chart(
         .map(|(x, &i)| {
             (
                 x as f64,
-                step.probs[i] as f64,
+                probs[&i] as f64,
                 labels[x].clone(),
                 i as u32 == step.chosen,
             )

@@ -8,6 +8,7 @@ use crate::app::intents::Intents;
 use crate::app::state::{AppState, InputRow, ModelOrigin};
 use crate::app::widgets::tokens::chip_row;
 use crate::i18n::{tr, trf};
+use crate::model::engine::TokenSide;
 use crate::tasks::Task;
 
 #[derive(Default)]
@@ -149,17 +150,12 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
     let Some(seq) = state.trace.as_ref().and_then(|t| t.sequences.get(i)) else {
         return;
     };
-    let max_len = state.engine.config().max_len;
     let typed_src = state
         .engine
-        .vocab()
-        .encode(&state.rows[i].src, max_len)
-        .tokens;
+        .typed_pieces(&state.rows[i].src, TokenSide::Source);
     let typed_tgt = state
         .engine
-        .vocab()
-        .encode(&state.rows[i].tgt, max_len)
-        .tokens;
+        .typed_pieces(&state.rows[i].tgt, TokenSide::Target);
     chip_row(
         ui,
         tr("source"),

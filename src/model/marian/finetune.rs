@@ -9,8 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use candle_core::{DType, Device, Shape, Tensor, Var};
-use candle_nn::{Init, VarBuilder, var_builder::SimpleBackend};
+use candle_core::{Tensor, Var};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 
@@ -21,6 +20,7 @@ use crate::model::batch::{Batch, Example};
 use crate::model::fast_ops::AdamWStep;
 use crate::model::groups::Group;
 use crate::model::ops::{self, masked_cross_entropy};
+use crate::model::params;
 use crate::model::pass::Pass;
 use crate::model::seq2seq::Seq2Seq;
 
@@ -134,10 +134,7 @@ impl<'a> MarianFineTune<'a> {
                 view.insert(name.clone(), var.as_tensor().detach());
             }
         }
-        let training_view = build(
-            &model.config,
-            VarBuilder::from_backend(Box::new(Existing(view)), DType::F32, Device::Cpu),
-        )?;
+        let training_view = build(&model.config, params::view_of(view))?;
         if slots.is_empty() {
             return Err(MarianError::Folder(
                 "every part is frozen: nothing to train".into(),
@@ -227,37 +224,6 @@ impl<'a> MarianFineTune<'a> {
         }
         self.step += 1;
         Ok(value)
-    }
-}
-
-/// Serves a model's existing tensors by name (some detached), to build a second view of it.
-struct Existing(HashMap<String, Tensor>);
-
-impl SimpleBackend for Existing {
-    fn get(
-        &self,
-        shape: Shape,
-        name: &str,
-        _: Init,
-        _: DType,
-        _: &Device,
-    ) -> candle_core::Result<Tensor> {
-        let t = self.get_unchecked(name, DType::F32, &Device::Cpu)?;
-        if t.shape() != &shape {
-            candle_core::bail!("{name}: shape {:?}, expected {shape:?}", t.shape());
-        }
-        Ok(t)
-    }
-
-    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
-        self.0
-            .get(name)
-            .cloned()
-            .ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.into() })
-    }
-
-    fn contains_tensor(&self, name: &str) -> bool {
-        self.0.contains_key(name)
     }
 }
 

@@ -9,6 +9,7 @@ mod generate;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 use candle_nn::{Init, VarBuilder};
@@ -41,7 +42,8 @@ pub type MarianResult<T> = Result<T, MarianError>;
 pub struct MarianModel {
     pub config: MarianConfig,
     pub generation: GenerationSettings,
-    pub tokenizer: MarianTokenizer,
+    /// Shared by copies of the model (the tokenizer never changes).
+    pub tokenizer: Arc<MarianTokenizer>,
     pub folder: PathBuf,
     model: Seq2Seq,
     vars: VarStore,
@@ -80,7 +82,7 @@ impl MarianModel {
         Ok(Self {
             config,
             generation,
-            tokenizer,
+            tokenizer: Arc::new(tokenizer),
             folder: folder.to_path_buf(),
             model,
             vars,
@@ -348,5 +350,22 @@ impl MarianModel {
             .ok_or_else(|| MarianError::Folder(format!("the model has no parameter {name}")))?;
         var.set(value)?;
         Ok(())
+    }
+}
+
+impl MarianModel {
+    /// An independent copy (own variables) of this model, sharing the tokenizer.
+    pub fn duplicate(&self) -> MarianResult<Self> {
+        let tensors: HashMap<String, Tensor> = self.weights().into_iter().collect();
+        let (vb, vars) = params::loaded(tensors, &self.device);
+        Ok(Self {
+            config: self.config.clone(),
+            generation: self.generation.clone(),
+            tokenizer: self.tokenizer.clone(),
+            folder: self.folder.clone(),
+            model: build(&self.config, vb)?,
+            vars,
+            device: self.device.clone(),
+        })
     }
 }

@@ -96,6 +96,7 @@ fn form(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
 
 fn data_section(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
     ui.label(RichText::new(tr("Data")).strong());
+    let tasks_fit = state.engine.trains_on_builtin_tasks();
     let f = &mut state.settings.finetune;
     let current = match &f.source {
         DataSource::Task(t) => trf("task: {}", &[&labels::task_name(*t)]),
@@ -105,7 +106,7 @@ fn data_section(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
     egui::ComboBox::from_label(tr("Data source"))
         .selected_text(current)
         .show_ui(ui, |ui| {
-            for t in Task::ALL {
+            for t in Task::ALL.into_iter().filter(|_| tasks_fit) {
                 if ui
                     .selectable_label(
                         f.source == DataSource::Task(t),
@@ -124,6 +125,17 @@ fn data_section(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
             }
         });
     match &f.source {
+        DataSource::Task(_) if !tasks_fit => {
+            ui.label(
+                RichText::new(tr(
+                    "The built-in tasks are character tasks for the bundled models and do not apply to a translator: fine-tune it on your own TSV/CSV pairs (source<TAB>target per line; assets/data/en-zh.tsv is an English-Chinese example).",
+                ))
+                .color(ui.visuals().warn_fg_color),
+            );
+            if ui.button(tr("Choose file...")).clicked() {
+                choose_file = true;
+            }
+        }
         DataSource::Task(task) => {
             explain(ui, labels::task_description(*task));
             ui.horizontal(|ui| {
@@ -188,7 +200,7 @@ fn data_section(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
 fn groups_section(ui: &mut Ui, state: &mut AppState) {
     ui.label(RichText::new(tr("Parameter groups (tick = train, untick = freeze)")).strong());
     let counts = trainable_counts(&state.engine, &state.training.frozen);
-    let config = state.engine.config().clone();
+    let all_groups = state.engine.groups();
     egui::Grid::new("groups")
         .num_columns(3)
         .spacing(vec2(8.0, 2.0))
@@ -286,8 +298,9 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
             state.training.frozen.clear();
         }
         if ui.small_button(tr("Freeze encoder + embeddings")).clicked() {
-            state.training.frozen = Group::all(&config)
-                .into_iter()
+            state.training.frozen = all_groups
+                .iter()
+                .copied()
                 .filter(|g| {
                     matches!(
                         g,
@@ -297,8 +310,9 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
                 .collect();
         }
         if ui.small_button(tr("Train head only")).clicked() {
-            state.training.frozen = Group::all(&config)
-                .into_iter()
+            state.training.frozen = all_groups
+                .iter()
+                .copied()
                 .filter(|g| *g != Group::Head)
                 .collect();
         }
