@@ -194,6 +194,10 @@ pub struct EvalMetrics {
     pub val_loss: f32,
     pub token_accuracy: f32,
     pub exact_match: f32,
+    /// L2 norm of the trainable weights at this evaluation (what L2 and weight decay shrink);
+    /// absent where no run measured it (a plain `eval`, older sessions).
+    #[serde(default)]
+    pub weight_norm: Option<f32>,
 }
 
 /// Largest absolute difference between two equally shaped arrays (0 for empty ones).

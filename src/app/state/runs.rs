@@ -433,8 +433,9 @@ impl Training {
 
     /// All runs as CSV: one line per step, evaluation columns filled where one happened.
     pub fn to_csv(&self) -> String {
-        let mut out =
-            String::from("run,step,train_loss,learning_rate,val_loss,token_accuracy,exact_match\n");
+        let mut out = String::from(
+            "run,step,train_loss,learning_rate,val_loss,token_accuracy,exact_match,weight_norm\n",
+        );
         for run in &self.runs {
             let name = run.name.replace('"', "\"\"");
             let evals: BTreeMap<usize, &EvalMetrics> =
@@ -449,14 +450,15 @@ impl Training {
                     .map_or((String::new(), String::new()), |s| {
                         (s.train_loss.to_string(), s.learning_rate.to_string())
                     });
-                let (vl, ta, em) = evals.get(&step).map_or(Default::default(), |e| {
+                let (vl, ta, em, wn) = evals.get(&step).map_or(Default::default(), |e| {
                     (
                         e.val_loss.to_string(),
                         e.token_accuracy.to_string(),
                         e.exact_match.to_string(),
+                        e.weight_norm.map(|w| w.to_string()).unwrap_or_default(),
                     )
                 });
-                out += &format!("\"{name}\",{step},{loss},{lr},{vl},{ta},{em}\n");
+                out += &format!("\"{name}\",{step},{loss},{lr},{vl},{ta},{em},{wn}\n");
             }
         }
         out
@@ -513,6 +515,7 @@ mod tests {
                 val_loss: 1.6,
                 token_accuracy: 0.5,
                 exact_match: 0.25,
+                weight_norm: Some(3.5),
             }],
             status: RunStatus::Finished,
             total_steps: 2,
@@ -524,7 +527,7 @@ mod tests {
         let csv = t.to_csv();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[2].ends_with(",1.6,0.5,0.25"));
-        assert!(lines[1].ends_with(",,,"));
+        assert!(lines[2].ends_with(",1.6,0.5,0.25,3.5"));
+        assert!(lines[1].ends_with(",,,,"));
     }
 }

@@ -65,11 +65,16 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
         });
     });
     ui.horizontal_top(|ui| {
-        let half = (width - 12.0) / 2.0;
+        // Accuracy, learning rate and weight norm share one row.
+        let third = (width - 24.0) / 3.0;
         ui.vertical(|ui| {
-            ui.label(RichText::new(tr("Accuracy (solid: token, dotted: exact match)")).strong());
+            column_title(
+                ui,
+                third,
+                tr("Accuracy (solid: token, dotted: exact match)"),
+            );
             ui.name_inputs(tr("Accuracy plot"), |ui| {
-                let accuracy = plot("acc_plot", half, height * 0.8).include_y(1.0);
+                let accuracy = plot("acc_plot", third, height * 0.8).include_y(1.0);
                 accuracy.show(ui, |plot| {
                     for r in &runs {
                         let (c, w) = emphasis(r);
@@ -91,9 +96,9 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
             });
         });
         ui.vertical(|ui| {
-            ui.label(RichText::new(tr("Learning rate")).strong());
+            column_title(ui, third, tr("Learning rate"));
             ui.name_inputs(tr("Learning rate plot"), |ui| {
-                plot("lr_plot", half, height * 0.8).show(ui, |plot| {
+                plot("lr_plot", third, height * 0.8).show(ui, |plot| {
                     for r in &runs {
                         let lr = |s: &StepMetrics| (s.step, s.learning_rate);
                         let style = (run_color(r), 1.5);
@@ -102,17 +107,55 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
                 });
             });
         });
+        ui.vertical(|ui| {
+            column_title(ui, third, tr("Weight norm (trainable)"));
+            ui.name_inputs(tr("Weight norm plot"), |ui| {
+                plot_fitted("norm_plot", third, height * 0.8).show(ui, |plot| {
+                    for r in &runs {
+                        let (c, w) = emphasis(r);
+                        // Only evaluations of a run measure it.
+                        let measured: Vec<(usize, f32)> = r
+                            .evals
+                            .iter()
+                            .filter_map(|e| Some((e.step, e.weight_norm?)))
+                            .collect();
+                        let norm = |m: &(usize, f32)| (m.0, m.1 as f64);
+                        let style = (c, 2.0 * w);
+                        plot.line(curve(
+                            r,
+                            "{} norm",
+                            &measured,
+                            norm,
+                            style,
+                            LineStyle::Solid,
+                        ));
+                    }
+                });
+            });
+        });
     });
+}
+
+/// The title above one of the narrow plots, wrapped to the plot's width so the row stays
+/// inside the panel.
+fn column_title(ui: &mut Ui, width: f32, title: &str) {
+    ui.set_width(width);
+    ui.add(egui::Label::new(RichText::new(title).strong()).wrap());
 }
 
 /// An empty plot of the fine-tune view: steps along x, y from 0.
 fn plot(id: &str, width: f32, height: f32) -> Plot<'_> {
+    plot_fitted(id, width, height).include_y(0.0)
+}
+
+/// A plot whose y range fits its curves: a weight norm moves by a few percent, which a range
+/// from 0 would flatten.
+fn plot_fitted(id: &str, width: f32, height: f32) -> Plot<'_> {
     Plot::new(id)
         .legend(Legend::default())
         .height(height)
         .width(width)
         .x_axis_label(tr("step"))
-        .include_y(0.0)
 }
 
 /// One curve of `run`: `point` gives each item's step and value. `name` is a pattern with
