@@ -132,6 +132,15 @@ impl SequenceTrace {
         }
     }
 
+    /// Real (unpadded) lengths of the query and key axes of `kind`.
+    pub fn real_lengths(&self, kind: AttentionKind) -> (usize, usize) {
+        match kind {
+            AttentionKind::EncoderSelf => (self.src_len, self.src_len),
+            AttentionKind::DecoderSelf => (self.tgt_len, self.tgt_len),
+            AttentionKind::Cross => (self.tgt_len, self.src_len),
+        }
+    }
+
     /// Mean loss over the real label positions.
     pub fn mean_loss(&self) -> Option<f32> {
         let real: Vec<f32> = self.loss.iter().flatten().copied().collect();
