@@ -46,6 +46,30 @@ pub fn remember_view_rect(ui: &Ui) {
         egui::pos2(r.right() + 6.0, r.bottom() + 6.0),
     );
     remember_rect(ui.ctx(), Region::View, grown.intersect(ui.clip_rect()));
+    // The view is about to be drawn: nothing of it overflows yet.
+    ui.ctx()
+        .data_mut(|d| d.insert_temp(overflow_id(), egui::Vec2::ZERO));
+}
+
+fn overflow_id() -> egui::Id {
+    egui::Id::unique("maskscope_view_overflow")
+}
+
+/// Records a scroll area of the current view (its visible rect and its content's size), so a
+/// headless render knows how much larger the window must be to show the view whole.
+pub fn note_view_scroll(ctx: &egui::Context, visible: Rect, content: egui::Vec2) {
+    let overflow = (content - visible.size()).max(egui::Vec2::ZERO);
+    ctx.data_mut(|d| {
+        let seen = d.get_temp_mut_or_default::<egui::Vec2>(overflow_id());
+        *seen = seen.max(overflow);
+    });
+}
+
+/// How much more room, in points, the current view's content wanted in the last frame than
+/// its scroll areas had (zero when everything was shown).
+pub fn view_overflow(ctx: &egui::Context) -> egui::Vec2 {
+    ctx.data(|d| d.get_temp::<egui::Vec2>(overflow_id()))
+        .unwrap_or_default()
 }
 
 /// Where `region` was drawn in the last frame, in points.

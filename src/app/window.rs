@@ -173,11 +173,12 @@ impl App {
         let intents = if id == ViewId::Finetune {
             view.ui(ui, state)
         } else {
-            egui::ScrollArea::vertical()
+            let scroll = egui::ScrollArea::vertical()
                 .id_salt(("view_scroll", id as u8))
                 .auto_shrink([false, false])
-                .show(ui, |ui| view.ui(ui, state))
-                .inner
+                .show(ui, |ui| view.ui(ui, state));
+            regions::note_view_scroll(ui.ctx(), scroll.inner_rect, scroll.content_size);
+            scroll.inner
         };
         self.actions.act(&mut self.state, intents);
     }

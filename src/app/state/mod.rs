@@ -14,7 +14,7 @@ use self::stepper::Stepper;
 use crate::app::example_rows;
 use crate::app::labels;
 use crate::app::session_file::SessionStatus;
-use crate::app::settings::{DataSource, Settings};
+use crate::app::settings::{FinetuneSettings, Settings};
 use crate::bundled_models::{self, Bundled};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;
@@ -128,6 +128,14 @@ impl AppState {
             .into_iter()
             .map(InputRow::from)
             .collect();
+        let mut settings = settings;
+        // A form saved by an older version trains the dates model on dates: a flat line.
+        if settings
+            .finetune
+            .is_the_models_own_task(bundled_models::DATES)
+        {
+            settings.finetune = FinetuneSettings::default_for(bundled_models::DATES);
+        }
         let mut state = Self::with_engine(engine, model, rows, settings);
         state.messages.extend(messages);
         state
@@ -410,7 +418,8 @@ impl AppState {
                     .collect();
                 if self.set_model(engine, info, Some(rows)) {
                     self.info(trf("opened the bundled {} model", &[&bundled.name]));
-                    self.settings.finetune.source = DataSource::Task(bundled.task);
+                    // Something the model cannot do yet, so the demo's curve moves.
+                    self.settings.finetune = FinetuneSettings::default_for(bundled);
                     return true;
                 }
                 false

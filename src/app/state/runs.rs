@@ -68,6 +68,10 @@ pub struct RunRecord {
     /// The weights at the evaluation with the lowest validation loss, to keep instead of the
     /// last step's.
     pub best: Option<BestWeights>,
+    /// The form as it was when the run started, and the freeze choices and multipliers.
+    pub settings: FinetuneSettings,
+    pub frozen: BTreeSet<Group>,
+    pub multipliers: BTreeMap<Group, f64>,
 }
 
 /// A run's weights at its lowest validation loss.
@@ -106,6 +110,35 @@ pub struct Training {
     pub base: Option<Engine>,
     pub data: Option<LoadedData>,
     next_color: usize,
+}
+
+/// The optimiser's options for a run of `form`: the window's runs and `tests/training.rs`
+/// both build them here, so the test trains exactly what pressing T trains.
+pub fn train_options(
+    form: &FinetuneSettings,
+    mask: MaskSettings,
+    frozen: &BTreeSet<Group>,
+    multipliers: &BTreeMap<Group, f64>,
+) -> TrainOptions {
+    TrainOptions {
+        steps: form.steps.max(1),
+        batch_size: form.batch_size.max(1),
+        learning_rate: form.learning_rate,
+        schedule: form.schedule(),
+        weight_decay: form.weight_decay,
+        l1: form.l1,
+        l2: form.l2,
+        clip_norm: form.clip.then_some(form.clip_norm),
+        dropout: form.dropout,
+        seed: form.seed,
+        eval_every: form.eval_every.max(1),
+        eval_size: form.eval_size.max(1),
+        mask,
+        frozen: frozen.clone(),
+        lr_multipliers: multipliers.clone(),
+        reinit_head: form.reinit_head,
+        threads: default_threads(),
+    }
 }
 
 impl Training {
@@ -221,25 +254,7 @@ impl Training {
         if train.is_empty() {
             return Err(tr("the training set is empty").into());
         }
-        let options = TrainOptions {
-            steps: form.steps.max(1),
-            batch_size: form.batch_size.max(1),
-            learning_rate: form.learning_rate,
-            schedule: form.schedule(),
-            weight_decay: form.weight_decay,
-            l1: form.l1,
-            l2: form.l2,
-            clip_norm: form.clip.then_some(form.clip_norm),
-            dropout: form.dropout,
-            seed: form.seed,
-            eval_every: form.eval_every.max(1),
-            eval_size: form.eval_size.max(1),
-            mask,
-            frozen: self.frozen.clone(),
-            lr_multipliers: self.multipliers.clone(),
-            reinit_head: form.reinit_head,
-            threads: default_threads(),
-        };
+        let options = train_options(form, mask, &self.frozen, &self.multipliers);
         let (trainable, _) = self.counts(engine);
         if trainable == 0 {
             return Err(tr("every parameter group is frozen: nothing to train").into());
@@ -284,6 +299,9 @@ impl Training {
             summary,
             color: self.next_color,
             best: None,
+            settings: form.clone(),
+            frozen: self.frozen.clone(),
+            multipliers: self.multipliers.clone(),
         });
         self.next_color += 1;
         self.live = Some((self.runs.len() - 1, run));
@@ -419,6 +437,19 @@ impl Training {
         out
     }
 
+    /// Replaces every run with `runs` (a session's finished runs); refused while one is live.
+    pub fn replace_runs(&mut self, runs: Vec<RunRecord>) -> Result<(), String> {
+        if self.is_running() {
+            return Err(tr(
+                "a training run is in progress: the session's fine-tune settings and runs were not loaded",
+            )
+            .into());
+        }
+        self.next_color = runs.iter().map(|r| r.color + 1).max().unwrap_or(0);
+        self.runs = runs;
+        Ok(())
+    }
+
     pub fn delete(&mut self, index: usize) {
         if self.live_index() == Some(index) || index >= self.runs.len() {
             return;
@@ -523,6 +554,9 @@ mod tests {
             summary: String::new(),
             color: 0,
             best: None,
+            settings: FinetuneSettings::default(),
+            frozen: BTreeSet::new(),
+            multipliers: BTreeMap::new(),
         });
         let csv = t.to_csv();
         let lines: Vec<&str> = csv.lines().collect();
