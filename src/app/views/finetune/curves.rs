@@ -3,6 +3,7 @@
 use egui::{Color32, RichText, Ui, vec2};
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
 
+use crate::app::regions::{self, FigureInfo};
 use crate::app::state::AppState;
 use crate::app::state::runs::{RunRecord, RunStatus};
 use crate::i18n::{tr, trf};
@@ -49,27 +50,43 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
         }
     };
     let width = ui.available_width().max(200.0);
-    let height = ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0);
+    let presenter = state.settings.presenter;
+    let height = if presenter {
+        // Presenter mode: the plots are the figure. The loss plot takes 60 % of the room
+        // left after the two titles, the accuracy and learning-rate plots the rest.
+        let titles = 2.0 * ui.spacing().interact_size.y + 3.0 * ui.spacing().item_spacing.y;
+        ((ui.available_height() - titles) * 0.6).max(120.0)
+    } else {
+        ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0)
+    };
+    let small_height = if presenter {
+        height * 0.62
+    } else {
+        height * 0.8
+    };
     ui.label(RichText::new(tr("Loss (solid: train, dashed: validation)")).strong());
-    ui.name_inputs(tr("Loss plot"), |ui| {
-        plot("loss_plot", width, height).show(ui, |plot| {
-            for r in &runs {
-                let (c, w) = emphasis(r);
-                let solid = LineStyle::Solid;
-                let dashed = LineStyle::dashed_loose();
-                let train = |s: &StepMetrics| (s.step, s.train_loss as f64);
-                let val = |e: &EvalMetrics| (e.step, e.val_loss as f64);
-                plot.line(curve(r, "{} train", &r.steps, train, (c, 1.5 * w), solid));
-                plot.line(curve(r, "{} val", &r.evals, val, (c, 2.0 * w), dashed));
-            }
-        });
+    let loss = ui.name_inputs(tr("Loss plot"), |ui| {
+        plot("loss_plot", width, height)
+            .show(ui, |plot| {
+                for r in &runs {
+                    let (c, w) = emphasis(r);
+                    let solid = LineStyle::Solid;
+                    let dashed = LineStyle::dashed_loose();
+                    let train = |s: &StepMetrics| (s.step, s.train_loss as f64);
+                    let val = |e: &EvalMetrics| (e.step, e.val_loss as f64);
+                    plot.line(curve(r, "{} train", &r.steps, train, (c, 1.5 * w), solid));
+                    plot.line(curve(r, "{} val", &r.evals, val, (c, 2.0 * w), dashed));
+                }
+            })
+            .response
+            .rect
     });
-    ui.horizontal_top(|ui| {
+    let below = ui.horizontal_top(|ui| {
         let half = (width - 12.0) / 2.0;
         ui.vertical(|ui| {
             ui.label(RichText::new(tr("Accuracy (solid: token, dotted: exact match)")).strong());
             ui.name_inputs(tr("Accuracy plot"), |ui| {
-                let accuracy = plot("acc_plot", half, height * 0.8).include_y(1.0);
+                let accuracy = plot("acc_plot", half, small_height).include_y(1.0);
                 accuracy.show(ui, |plot| {
                     for r in &runs {
                         let (c, w) = emphasis(r);
@@ -93,7 +110,7 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
         ui.vertical(|ui| {
             ui.label(RichText::new(tr("Learning rate")).strong());
             ui.name_inputs(tr("Learning rate plot"), |ui| {
-                plot("lr_plot", half, height * 0.8).show(ui, |plot| {
+                plot("lr_plot", half, small_height).show(ui, |plot| {
                     for r in &runs {
                         let lr = |s: &StepMetrics| (s.step, s.learning_rate);
                         let style = (run_color(r), 1.5);
@@ -103,6 +120,17 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
             });
         });
     });
+    if presenter {
+        // Tick labels and the legend are Body text.
+        let label_points = egui::TextStyle::Body.resolve(ui.style()).size;
+        regions::remember_figure(
+            ui.ctx(),
+            FigureInfo {
+                rect: loss.union(below.response.rect),
+                label_points,
+            },
+        );
+    }
 }
 
 /// An empty plot of the fine-tune view: steps along x, y from 0.
