@@ -4,7 +4,7 @@
 //! every `use` path):
 //! 1. Plain data and pure helpers, the files directly in `app/`: [`settings`], [`labels`],
 //!    [`colormap`], [`figures`] (the grids and matrices both the views and the exports draw),
-//!    [`export_jobs`], [`regions`], [`png`], [`intents`], [`session_file`] (the session file
+//!    [`export_jobs`], [`regions`], [`presenter_layout`], [`png`], [`intents`], [`session_file`] (the session file
 //!    format), [`highlight`], [`example_rows`], [`fonts`], [`icon`], [`frame_stats`],
 //!    [`offscreen`].
 //! 2. [`state`]: the model, the input rows, the trace, the stepper, fine-tuning runs, the
@@ -28,6 +28,7 @@ pub mod intents;
 pub mod labels;
 pub mod offscreen;
 pub mod png;
+pub mod presenter_layout;
 pub mod regions;
 pub mod render;
 pub mod session_file;

@@ -79,3 +79,81 @@ pub fn region_rect(ctx: &egui::Context, region: Region) -> Option<Rect> {
         _ => ctx.data(|d| d.get_temp::<Rect>(rect_id(region))),
     }
 }
+
+/// The figure a presenter-mode view is about (its grids with their labels, or its plots) as
+/// drawn in the last frame, and the height of its smallest label text, both in points. The
+/// window forgets it at the start of every frame, so a frame without a figure reads `None`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FigureInfo {
+    pub rect: Rect,
+    pub label_points: f32,
+}
+
+impl FigureInfo {
+    /// The smallest rect holding both, with the smaller label size.
+    pub fn union(self, other: FigureInfo) -> FigureInfo {
+        FigureInfo {
+            rect: self.rect.union(other.rect),
+            label_points: self.label_points.min(other.label_points),
+        }
+    }
+}
+
+fn figure_id() -> egui::Id {
+    egui::Id::unique("maskscope_presenter_figure")
+}
+
+/// Records the presenter figure drawn this frame (joined with one recorded earlier in it).
+pub fn remember_figure(ctx: &egui::Context, info: FigureInfo) {
+    let joined = figure(ctx).map_or(info, |earlier| earlier.union(info));
+    ctx.data_mut(|d| d.insert_temp(figure_id(), joined));
+}
+
+/// Forgets the figure; called by the window before drawing a frame.
+pub fn forget_figure(ctx: &egui::Context) {
+    ctx.data_mut(|d| d.remove::<FigureInfo>(figure_id()));
+}
+
+/// The presenter figure of the last frame, if one was drawn.
+pub fn figure(ctx: &egui::Context) -> Option<FigureInfo> {
+    ctx.data(|d| d.get_temp::<FigureInfo>(figure_id()))
+}
+
+/// The window's panels, for layout checks: where each was drawn in the last frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Panel {
+    /// The lessons side panel of the normal layout.
+    Lessons,
+    /// Presenter mode's lesson caption.
+    Caption,
+    /// Presenter mode's strip with the selected row's chips.
+    InputsStrip,
+    /// The central panel.
+    Central,
+}
+
+fn panel_id(panel: Panel) -> egui::Id {
+    egui::Id::unique(("maskscope_panel_rect", panel))
+}
+
+/// Records where `panel` was drawn this frame (in points). Called by the window.
+pub fn remember_panel(ctx: &egui::Context, panel: Panel, rect: Rect) {
+    ctx.data_mut(|d| d.insert_temp(panel_id(panel), rect));
+}
+
+/// Forgets every panel's rect; called by the window before drawing a frame.
+pub fn forget_panels(ctx: &egui::Context) {
+    for panel in [
+        Panel::Lessons,
+        Panel::Caption,
+        Panel::InputsStrip,
+        Panel::Central,
+    ] {
+        ctx.data_mut(|d| d.remove::<Rect>(panel_id(panel)));
+    }
+}
+
+/// Where `panel` was drawn in the last frame, if it was.
+pub fn panel_rect(ctx: &egui::Context, panel: Panel) -> Option<Rect> {
+    ctx.data(|d| d.get_temp::<Rect>(panel_id(panel)))
+}

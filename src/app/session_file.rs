@@ -158,6 +158,10 @@ pub struct EvalCurves {
     pub val_loss: Column<f32>,
     pub token_accuracy: Column<f32>,
     pub exact_match: Column<f32>,
+    /// The trainable weights' norm at each evaluation; empty in sessions saved before it was
+    /// measured.
+    #[serde(default)]
+    pub weight_norm: Column<f32>,
 }
 
 /// One curve as one JSON string of numbers separated by spaces, each the shortest decimal
@@ -461,6 +465,12 @@ impl SessionRun {
                 e.exact_match.0.len()
             ));
         }
+        let norms = e.weight_norm.0.len();
+        if norms != 0 && norms != m {
+            return Err(format!(
+                "the evaluation curves differ in length (step {m}, weight_norm {norms})"
+            ));
+        }
         increasing("steps.step", &s.step.0)?;
         increasing("evals.step", &e.step.0)?;
         finite(
@@ -492,6 +502,12 @@ impl SessionRun {
             e.exact_match.0.iter().map(|v| f64::from(*v)),
             0.0,
             1.0,
+        )?;
+        finite(
+            "evals.weight_norm",
+            e.weight_norm.0.iter().map(|v| f64::from(*v)),
+            0.0,
+            1e9,
         )?;
         Ok(())
     }

@@ -145,6 +145,14 @@ fn capture_run(run: &RunRecord) -> SessionRun {
             val_loss: Column(evals.iter().map(|e| e.val_loss).collect()),
             token_accuracy: Column(evals.iter().map(|e| e.token_accuracy).collect()),
             exact_match: Column(evals.iter().map(|e| e.exact_match).collect()),
+            // Stored only when every evaluation measured it, so the columns stay aligned.
+            weight_norm: Column(
+                evals
+                    .iter()
+                    .map(|e| e.weight_norm)
+                    .collect::<Option<_>>()
+                    .unwrap_or_default(),
+            ),
         },
     }
 }
@@ -290,6 +298,7 @@ fn restore_run(saved: &SessionRun, config: &ModelConfig, warnings: &mut Vec<Stri
             val_loss: e.val_loss.0[i],
             token_accuracy: e.token_accuracy.0[i],
             exact_match: e.exact_match.0[i],
+            weight_norm: e.weight_norm.0.get(i).copied(),
         })
         .collect();
     RunRecord {

@@ -97,6 +97,8 @@ pub struct AppState {
     pub shortcuts_open: bool,
     /// Ask the inputs panel to focus the first source box (key 1).
     pub focus_first_source: bool,
+    /// Presenter mode: the full inputs panel is open over the figure (key 1 or the strip).
+    pub presenter_inputs_open: bool,
     /// Bumped whenever the weights change (model loaded, training snapshot applied).
     pub engine_generation: u64,
     /// How many forward passes `refresh` has run (a test hook).
@@ -166,6 +168,7 @@ impl AppState {
             session: Default::default(),
             shortcuts_open: false,
             focus_first_source: false,
+            presenter_inputs_open: false,
             engine_generation: 0,
             inspect_runs: 0,
             last_inspect: Duration::ZERO,

@@ -3,6 +3,7 @@
 use egui::{Color32, RichText, Ui, vec2};
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
 
+use crate::app::regions::{self, FigureInfo};
 use crate::app::state::AppState;
 use crate::app::state::runs::{RunRecord, RunStatus};
 use crate::i18n::{tr, trf};
@@ -49,22 +50,38 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
         }
     };
     let width = ui.available_width().max(200.0);
-    let height = ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0);
+    let presenter = state.settings.presenter;
+    let height = if presenter {
+        // Presenter mode: the plots are the figure. The loss plot takes 60 % of the room
+        // left after the two titles, the accuracy and learning-rate plots the rest.
+        let titles = 2.0 * ui.spacing().interact_size.y + 3.0 * ui.spacing().item_spacing.y;
+        ((ui.available_height() - titles) * 0.6).max(120.0)
+    } else {
+        ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0)
+    };
+    let small_height = if presenter {
+        height * 0.62
+    } else {
+        height * 0.8
+    };
     ui.label(RichText::new(tr("Loss (solid: train, dashed: validation)")).strong());
-    ui.name_inputs(tr("Loss plot"), |ui| {
-        plot("loss_plot", width, height).show(ui, |plot| {
-            for r in &runs {
-                let (c, w) = emphasis(r);
-                let solid = LineStyle::Solid;
-                let dashed = LineStyle::dashed_loose();
-                let train = |s: &StepMetrics| (s.step, s.train_loss as f64);
-                let val = |e: &EvalMetrics| (e.step, e.val_loss as f64);
-                plot.line(curve(r, "{} train", &r.steps, train, (c, 1.5 * w), solid));
-                plot.line(curve(r, "{} val", &r.evals, val, (c, 2.0 * w), dashed));
-            }
-        });
+    let loss = ui.name_inputs(tr("Loss plot"), |ui| {
+        plot("loss_plot", width, height)
+            .show(ui, |plot| {
+                for r in &runs {
+                    let (c, w) = emphasis(r);
+                    let solid = LineStyle::Solid;
+                    let dashed = LineStyle::dashed_loose();
+                    let train = |s: &StepMetrics| (s.step, s.train_loss as f64);
+                    let val = |e: &EvalMetrics| (e.step, e.val_loss as f64);
+                    plot.line(curve(r, "{} train", &r.steps, train, (c, 1.5 * w), solid));
+                    plot.line(curve(r, "{} val", &r.evals, val, (c, 2.0 * w), dashed));
+                }
+            })
+            .response
+            .rect
     });
-    ui.horizontal_top(|ui| {
+    let below = ui.horizontal_top(|ui| {
         // Accuracy, learning rate and weight norm share one row.
         let third = (width - 24.0) / 3.0;
         ui.vertical(|ui| {
@@ -74,7 +91,7 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
                 tr("Accuracy (solid: token, dotted: exact match)"),
             );
             ui.name_inputs(tr("Accuracy plot"), |ui| {
-                let accuracy = plot("acc_plot", third, height * 0.8).include_y(1.0);
+                let accuracy = plot("acc_plot", third, small_height).include_y(1.0);
                 accuracy.show(ui, |plot| {
                     for r in &runs {
                         let (c, w) = emphasis(r);
@@ -98,7 +115,7 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
         ui.vertical(|ui| {
             column_title(ui, third, tr("Learning rate"));
             ui.name_inputs(tr("Learning rate plot"), |ui| {
-                plot("lr_plot", third, height * 0.8).show(ui, |plot| {
+                plot("lr_plot", third, small_height).show(ui, |plot| {
                     for r in &runs {
                         let lr = |s: &StepMetrics| (s.step, s.learning_rate);
                         let style = (run_color(r), 1.5);
@@ -110,7 +127,7 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
         ui.vertical(|ui| {
             column_title(ui, third, tr("Weight norm (trainable)"));
             ui.name_inputs(tr("Weight norm plot"), |ui| {
-                plot_fitted("norm_plot", third, height * 0.8).show(ui, |plot| {
+                plot_fitted("norm_plot", third, small_height).show(ui, |plot| {
                     for r in &runs {
                         let (c, w) = emphasis(r);
                         // Only evaluations of a run measure it.
@@ -134,6 +151,17 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
             });
         });
     });
+    if presenter {
+        // Tick labels and the legend are Body text.
+        let label_points = egui::TextStyle::Body.resolve(ui.style()).size;
+        regions::remember_figure(
+            ui.ctx(),
+            FigureInfo {
+                rect: loss.union(below.response.rect),
+                label_points,
+            },
+        );
+    }
 }
 
 /// The title above one of the narrow plots, wrapped to the plot's width so the row stays

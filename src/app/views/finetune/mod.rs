@@ -66,6 +66,27 @@ impl View for FinetuneView {
     }
 }
 
+impl FinetuneView {
+    /// Presenter mode, the curves first: the run controls on one line, the form folded away
+    /// under them, and the curves filling the rest.
+    pub fn presenter_ui(&mut self, ui: &mut Ui, state: &mut AppState) -> Intents {
+        let mut intents = Intents::new();
+        controls(ui, state, &mut intents);
+        egui::CollapsingHeader::new(tr("Training settings"))
+            .id_salt("presenter_finetune_form")
+            .default_open(false)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("presenter_finetune_form_scroll")
+                    .max_height(ui.available_height() * 0.6)
+                    .show(ui, |ui| form(ui, state, &mut intents));
+            });
+        ui.separator();
+        curves(ui, state);
+        intents
+    }
+}
+
 fn form(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
     let running = state.training.is_running();
     ui.label(RichText::new(trf("Base model: {}", &[&state.model.name])).strong());
@@ -481,6 +502,10 @@ fn controls(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
                 &[&r.name, &done, &r.total_steps, &run_status(&r.status)],
             )),
         );
+    }
+    if state.settings.presenter {
+        // Saving and exporting wait in the top bar's menu.
+        return;
     }
     ui.horizontal_wrapped(|ui| {
         if ui
