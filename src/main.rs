@@ -11,9 +11,8 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(command) => cli::run(command),
-        None => {
-            maskscope::app::run().map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
-        }
+        None => maskscope::app::run(cli.model)
+            .map_err(|e| anyhow::anyhow!("could not open the window: {e}")),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -132,6 +132,15 @@ impl SequenceTrace {
         }
     }
 
+    /// Real (unpadded) lengths of the query and key axes of `kind`.
+    pub fn real_lengths(&self, kind: AttentionKind) -> (usize, usize) {
+        match kind {
+            AttentionKind::EncoderSelf => (self.src_len, self.src_len),
+            AttentionKind::DecoderSelf => (self.tgt_len, self.tgt_len),
+            AttentionKind::Cross => (self.tgt_len, self.src_len),
+        }
+    }
+
     /// Mean loss over the real label positions.
     pub fn mean_loss(&self) -> Option<f32> {
         let real: Vec<f32> = self.loss.iter().flatten().copied().collect();
@@ -206,6 +215,10 @@ pub struct EvalMetrics {
     pub val_loss: f32,
     pub token_accuracy: f32,
     pub exact_match: f32,
+    /// L2 norm of the trainable weights at this evaluation (what L2 and weight decay shrink);
+    /// absent where no run measured it (a plain `eval`, older sessions).
+    #[serde(default)]
+    pub weight_norm: Option<f32>,
 }
 
 /// Largest absolute difference between two equally shaped arrays (0 for empty ones).

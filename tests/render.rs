@@ -104,6 +104,7 @@ fn render_writes_png_and_svg_with_token_labels() {
         size: None,
         scale: 1.0,
         svg: true,
+        presenter: false,
     };
     let rendered = render_to_files(&request).unwrap();
     assert_eq!(rendered.png, out);
@@ -150,6 +151,7 @@ fn masks_view_exports_every_grid() {
         size: Some([1000.0, 700.0]),
         scale: 1.0,
         svg: true,
+        presenter: false,
     };
     let rendered = render_to_files(&request).unwrap();
     let names: Vec<String> = rendered
@@ -192,6 +194,7 @@ fn views_without_heatmaps_say_so() {
         size: Some([900.0, 600.0]),
         scale: 1.0,
         svg: true,
+        presenter: false,
     };
     let rendered = render_to_files(&request).unwrap();
     assert!(rendered.svgs.is_empty());
@@ -213,6 +216,7 @@ fn a_missing_session_is_a_clear_error_and_writes_nothing() {
         size: None,
         scale: 1.0,
         svg: false,
+        presenter: false,
     };
     let message = format!("{:#}", render_to_files(&request).unwrap_err());
     assert!(message.contains("nope.json"), "{message}");

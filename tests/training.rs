@@ -686,3 +686,64 @@ fn worker_keeps_the_best_validation_weights() {
     }
     assert_eq!(bits(&kept.weights()), bits(&trainer.engine().weights()));
 }
+
+/// The fine-tune the window offers on the bundled `copy` model (`copy` -> `reverse`, issue 7
+/// section 3), trained headless with exactly the form's defaults and the options the window
+/// builds from them: the train loss starts above 1 (the model copies) and falls below 0.1
+/// within the form's own step budget. Counts steps, never seconds.
+#[test]
+fn the_default_copy_fine_tune_falls_below_a_tenth_within_its_step_budget() {
+    use maskscope::app::settings::{DataSource, FinetuneSettings};
+    use maskscope::app::state::runs::{Training, train_options};
+    use maskscope::bundled_models::COPY;
+    use maskscope::masks::MaskSettings;
+    use maskscope::tasks::Task;
+
+    let form = FinetuneSettings::default_for(COPY);
+    assert_eq!(form.source, DataSource::Task(Task::Reverse));
+    let engine = maskscope::cli::open_model(COPY.name).expect("the bundled copy model");
+    let (train, validation, _) = Training::default().pairs(&form).unwrap();
+    let (train, _) = engine.tokenize_pairs(&train);
+    let (validation, _) = engine.tokenize_pairs(&validation);
+    let options = train_options(
+        &form,
+        MaskSettings::default(),
+        &BTreeSet::new(),
+        &BTreeMap::new(),
+    );
+    let budget = options.steps;
+    let mut trainer = Trainer::new(engine, train, validation, options).unwrap();
+    let mut losses = vec![];
+    while !trainer.done() {
+        losses.push(trainer.train_step().unwrap().train_loss);
+    }
+    assert_eq!(losses.len(), budget);
+    // Single batches are noisy: judge the mean of ten consecutive steps.
+    let window = 10;
+    let smoothed: Vec<f32> = losses
+        .windows(window)
+        .map(|w| w.iter().sum::<f32>() / window as f32)
+        .collect();
+    let below = smoothed.iter().position(|l| *l < 0.1).map(|i| i + window);
+    println!(
+        "copy -> reverse: first loss {:.3}, first ten {:.3}, last ten {:.4}, below 0.1 from step {below:?} of {budget}",
+        losses[0],
+        smoothed[0],
+        smoothed[smoothed.len() - 1]
+    );
+    assert!(
+        smoothed[0] > 1.0,
+        "starts at {} (the copy model should not reverse yet)",
+        smoothed[0]
+    );
+    assert!(
+        below.is_some(),
+        "never below 0.1 in {budget} steps: last ten {}",
+        smoothed[smoothed.len() - 1]
+    );
+    assert!(
+        smoothed[smoothed.len() - 1] < 0.1,
+        "ends at {}",
+        smoothed[smoothed.len() - 1]
+    );
+}

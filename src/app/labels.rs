@@ -3,7 +3,7 @@
 //! them here, at the display site.
 
 use crate::app::colormap::Colormap;
-use crate::app::settings::StrategyKind;
+use crate::app::settings::{StrategyKind, ViewId};
 use crate::i18n::{tr, trf};
 use crate::masks::{Cell, MaskMethod};
 use crate::model::engine::ModelSummary;
@@ -151,5 +151,15 @@ pub fn leak_problem(problem: &LeakProblem) -> String {
         }
         LeakProblem::PaddingFailed(e) => trf("padding readout failed: {}", &[e]),
         LeakProblem::FutureFailed(e) => trf("future-token readout failed: {}", &[e]),
+    }
+}
+
+/// The title of a view's tab.
+pub fn view_title(view: ViewId) -> &'static str {
+    match view {
+        ViewId::Masks => tr("Masks"),
+        ViewId::Attention => tr("Attention"),
+        ViewId::Decoder => tr("Decoder"),
+        ViewId::Finetune => tr("Fine-tune"),
     }
 }

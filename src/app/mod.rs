@@ -4,7 +4,7 @@
 //! every `use` path):
 //! 1. Plain data and pure helpers, the files directly in `app/`: [`settings`], [`labels`],
 //!    [`colormap`], [`figures`] (the grids and matrices both the views and the exports draw),
-//!    [`export_jobs`], [`regions`], [`png`], [`intents`], [`session_file`] (the session file
+//!    [`export_jobs`], [`regions`], [`presenter_layout`], [`png`], [`intents`], [`session_file`] (the session file
 //!    format), [`highlight`], [`example_rows`], [`fonts`], [`icon`], [`frame_stats`],
 //!    [`offscreen`].
 //! 2. [`state`]: the model, the input rows, the trace, the stepper, fine-tuning runs, the
@@ -28,6 +28,7 @@ pub mod intents;
 pub mod labels;
 pub mod offscreen;
 pub mod png;
+pub mod presenter_layout;
 pub mod regions;
 pub mod render;
 pub mod session_file;
@@ -41,8 +42,9 @@ pub use settings::{Settings, ViewId};
 pub use state::AppState;
 pub use window::App;
 
-/// Opens the maskscope window (glow renderer) on the bundled dates model.
-pub fn run() -> eframe::Result<()> {
+/// Opens the maskscope window (glow renderer) on `model` (a checkpoint file or a Marian
+/// model folder) or, without one, on the bundled dates model.
+pub fn run(model: Option<std::path::PathBuf>) -> eframe::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("maskscope")
@@ -56,6 +58,6 @@ pub fn run() -> eframe::Result<()> {
     eframe::run_native(
         "maskscope",
         options,
-        Box::new(|cc| Ok(Box::new(App::new(cc)))),
+        Box::new(|cc| Ok(Box::new(App::new(cc, model.as_deref())))),
     )
 }

@@ -1,6 +1,8 @@
 //! The window: top bar (files, model, mask switches), inputs on the left, the views in the
-//! middle, messages at the bottom. It owns the frame: begin the frame (keys, theme), draw
-//! the panels and views, run what they asked for, end the frame (dialogs, exports).
+//! middle, messages at the bottom. In presenter mode the figure comes first: one bar of live
+//! controls, the inputs folded into a strip, the lesson as a caption, and the view's figure
+//! filling the rest. It owns the frame: begin the frame (keys, theme), draw the panels and
+//! views, run what they asked for, end the frame (dialogs, exports).
 
 use std::path::Path;
 
@@ -10,7 +12,8 @@ use super::actions::{Actions, export_menu, presenter};
 use super::fonts;
 use super::intents::FilePurpose;
 use super::labels;
-use super::regions::{self, Region};
+use super::presenter_layout::{Caption, PresenterLayout};
+use super::regions::{self, Panel, Region};
 use super::settings::{Settings, ViewId};
 use super::state::{AppState, ModelOrigin, mask_summary};
 use super::views::attention::AttentionView;
@@ -18,7 +21,7 @@ use super::views::decoder::DecoderView;
 use super::views::finetune::FinetuneView;
 use super::views::inputs::InputsView;
 use super::views::masks::MasksView;
-use super::views::{self, View};
+use super::views::{self, View, presenter as figures};
 use crate::bundled_models;
 use crate::i18n::{Language, set_language, tr, trf};
 use crate::masks::MaskMethod;
@@ -52,7 +55,9 @@ fn language_from_env() -> Option<Language> {
 
 impl App {
     /// Restores settings from eframe storage (if any) and opens the bundled dates model.
-    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+    /// The window's app, on `model` when one was named on the command line (a model that
+    /// does not open leaves the bundled one with the reason on screen).
+    pub fn new(cc: &eframe::CreationContext<'_>, model: Option<&std::path::Path>) -> Self {
         let mut settings: Settings = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
@@ -74,6 +79,9 @@ impl App {
             .and_then(|s| eframe::get_value::<f32>(s, ZOOM_KEY))
             .is_some();
         presenter::startup(&cc.egui_ctx, &mut app.state, zoom_restored);
+        if let Some(path) = model {
+            app.state.open_model(path);
+        }
         // For frame-time measurements under load (see README): start the fine-tune form's run.
         if std::env::var_os("MASKSCOPE_START_TRAINING").is_some() {
             app.state.start_training();
@@ -173,11 +181,12 @@ impl App {
         let intents = if id == ViewId::Finetune {
             view.ui(ui, state)
         } else {
-            egui::ScrollArea::vertical()
+            let scroll = egui::ScrollArea::vertical()
                 .id_salt(("view_scroll", id as u8))
                 .auto_shrink([false, false])
-                .show(ui, |ui| view.ui(ui, state))
-                .inner
+                .show(ui, |ui| view.ui(ui, state));
+            regions::note_view_scroll(ui.ctx(), scroll.inner_rect, scroll.content_size);
+            scroll.inner
         };
         self.actions.act(&mut self.state, intents);
     }
@@ -210,27 +219,13 @@ impl eframe::App for App {
         set_language(self.state.settings.language);
         // Theme, presenter mode and the keyboard, before any panel sees a key.
         self.actions.begin_frame(ui.ctx(), &mut self.state);
-        egui::Panel::top("top_bar").show(ui, |ui| top_bar(ui, &mut self.state, &mut self.actions));
-        egui::Panel::bottom("status_bar").show(ui, |ui| status_bar(ui, &self.state));
-        self.state.refresh();
-        let width = ui.available_width();
-        let inputs_panel = egui::Panel::left("inputs_panel")
-            .resizable(true)
-            .default_size((width * 0.26).clamp(280.0, 420.0))
-            .size_range(220.0..=(width * 0.5).max(240.0))
-            .show(ui, |ui| self.inputs.ui(ui, &mut self.state));
-        self.actions.act(&mut self.state, inputs_panel.inner);
-        regions::remember_rect(ui.ctx(), Region::Inputs, inputs_panel.response.rect);
-        if self.state.settings.lessons_open {
-            let lessons = egui::Panel::right("lessons_panel")
-                .resizable(true)
-                .default_size((width * 0.25).clamp(300.0, 460.0))
-                .size_range(260.0..=(width * 0.45).max(280.0))
-                .show(ui, |ui| views::lessons::ui(ui, &self.state));
-            self.actions.act(&mut self.state, lessons.inner);
+        regions::forget_figure(ui.ctx());
+        regions::forget_panels(ui.ctx());
+        if self.state.settings.presenter {
+            self.presenter_panels(ui);
+        } else {
+            self.normal_panels(ui);
         }
-        self.state.refresh();
-        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.actions.end_frame(ui.ctx(), &mut self.state);
         self.end_frame_exports(ui.ctx().clone(), frame);
     }
@@ -243,30 +238,236 @@ impl eframe::App for App {
     }
 }
 
+/// Largest share of the window's width each side panel of the normal layout may take, so the
+/// view in the middle keeps at least 40 %.
+const SIDE_PANEL_SHARE: f32 = 0.3;
+
+impl App {
+    /// The everyday layout: top bar, inputs on the left, lessons on the right, the view in the
+    /// middle. Presenter mode draws none of these panels, so their widths and open state are
+    /// kept as they were (egui stores each panel's size under its id).
+    fn normal_panels(&mut self, ui: &mut Ui) {
+        egui::Panel::top("top_bar").show(ui, |ui| top_bar(ui, &mut self.state, &mut self.actions));
+        egui::Panel::bottom("status_bar").show(ui, |ui| status_bar(ui, &self.state));
+        self.state.refresh();
+        let width = ui.available_width();
+        let most = (width * SIDE_PANEL_SHARE).floor();
+        let inputs_panel = egui::Panel::left("inputs_panel")
+            .resizable(true)
+            .default_size((width * 0.26).clamp(280.0, 420.0).min(most))
+            .size_range(220.0f32.min(most)..=most)
+            .show(ui, |ui| self.inputs.ui(ui, &mut self.state));
+        self.actions.act(&mut self.state, inputs_panel.inner);
+        regions::remember_rect(ui.ctx(), Region::Inputs, inputs_panel.response.rect);
+        if self.state.settings.lessons_open {
+            let lessons = egui::Panel::right("lessons_panel")
+                .resizable(true)
+                .default_size((width * 0.25).clamp(300.0, 460.0).min(most))
+                .size_range(260.0f32.min(most)..=most)
+                .show(ui, |ui| views::lessons::ui(ui, &self.state));
+            regions::remember_panel(ui.ctx(), Panel::Lessons, lessons.response.rect);
+            self.actions.act(&mut self.state, lessons.inner);
+        }
+        self.state.refresh();
+        let central = egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        regions::remember_panel(ui.ctx(), Panel::Central, central.response.rect);
+    }
+
+    /// Presenter mode, the figure first: one bar of live controls, the lesson as a caption
+    /// (beside or under the figure, decided by [`PresenterLayout`] from the window's size),
+    /// the inputs folded into a strip, and the view's figure in the rest.
+    fn presenter_panels(&mut self, ui: &mut Ui) {
+        let layout = PresenterLayout::for_window(ui.ctx().content_rect().size());
+        egui::Panel::top("presenter_bar").show(ui, |ui| {
+            presenter_bar(ui, &mut self.state, &mut self.actions)
+        });
+        if needs_status_bar(&self.state) {
+            egui::Panel::bottom("status_bar").show(ui, |ui| status_bar(ui, &self.state));
+        }
+        self.state.refresh();
+        if self.state.settings.lessons_open {
+            let caption = match layout.caption {
+                Caption::Side { width } => egui::Panel::right("lesson_caption")
+                    .resizable(false)
+                    .exact_size(width),
+                Caption::Bottom { height } => egui::Panel::bottom("lesson_caption_band")
+                    .resizable(false)
+                    .exact_size(height),
+            }
+            .show(ui, |ui| views::lessons::caption(ui, &self.state));
+            regions::remember_panel(ui.ctx(), Panel::Caption, caption.response.rect);
+            self.actions.act(&mut self.state, caption.inner);
+        }
+        let strip =
+            egui::Panel::top("inputs_strip").show(ui, |ui| views::inputs::strip(ui, &self.state));
+        regions::remember_panel(ui.ctx(), Panel::InputsStrip, strip.response.rect);
+        regions::remember_rect(ui.ctx(), Region::Inputs, strip.response.rect);
+        if strip.inner {
+            self.state.presenter_inputs_open = !self.state.presenter_inputs_open;
+        }
+        self.state.refresh();
+        let central = egui::CentralPanel::default().show(ui, |ui| {
+            regions::remember_view_rect(ui);
+            let intents = match self.state.settings.view {
+                ViewId::Masks => {
+                    figures::masks_figure(ui, &mut self.state);
+                    vec![]
+                }
+                ViewId::Attention => {
+                    figures::attention_figure(ui, &mut self.state);
+                    vec![]
+                }
+                ViewId::Finetune => self.finetune.presenter_ui(ui, &mut self.state),
+                ViewId::Decoder => {
+                    egui::ScrollArea::vertical()
+                        .id_salt("presenter_decoder")
+                        .auto_shrink([false, false])
+                        .show(ui, |ui| self.decoder.ui(ui, &mut self.state))
+                        .inner
+                }
+            };
+            self.actions.act(&mut self.state, intents);
+        });
+        regions::remember_panel(ui.ctx(), Panel::Central, central.response.rect);
+        if self.state.presenter_inputs_open {
+            self.inputs_over_figure(ui.ctx());
+        }
+    }
+
+    /// The full inputs panel in a window over the figure (presenter mode's strip, or 1).
+    fn inputs_over_figure(&mut self, ctx: &egui::Context) {
+        let mut open = true;
+        let width = (ctx.content_rect().width() * 0.4).max(320.0);
+        let shown = egui::Window::new(tr("Inputs & tokens"))
+            .id(egui::Id::unique("presenter_inputs"))
+            .open(&mut open)
+            .anchor(egui::Align2::LEFT_TOP, egui::vec2(8.0, 8.0))
+            .default_width(width)
+            .max_height(ctx.content_rect().height() * 0.8)
+            .collapsible(false)
+            .show(ctx, |ui| self.inputs.ui(ui, &mut self.state));
+        if let Some(shown) = &shown {
+            regions::remember_rect(ctx, Region::Inputs, shown.response.rect);
+        }
+        if let Some(intents) = shown.and_then(|r| r.inner) {
+            self.actions.act(&mut self.state, intents);
+        }
+        self.state.presenter_inputs_open = open;
+    }
+}
+
+/// Presenter mode shows the status bar only when it has something the room should see: a
+/// run in progress or an error.
+fn needs_status_bar(state: &AppState) -> bool {
+    state.training.live_index().is_some()
+        || state.inspect_error.is_some()
+        || state.messages.last().is_some_and(|m| m.error)
+}
+
+/// Presenter mode's top bar: only what a presenter touches live (the lessons, the mask
+/// switches, the view); files, sessions, exports, theme and language wait in the menu.
+fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
+    ui.add_space(2.0);
+    ui.horizontal_wrapped(|ui| {
+        ui.menu_button(tr("Menu"), |ui| {
+            ui.menu_button(tr("Open model..."), |ui| open_model_items(ui, state, actions));
+            ui.menu_button(tr("Bundled"), |ui| {
+                for b in bundled_models::ALL
+                    .into_iter()
+                    .filter(|b| b.bytes().is_some())
+                {
+                    if ui.button(b.name).clicked() {
+                        state.open_bundled(b);
+                        ui.close();
+                    }
+                }
+            });
+            export_menu::menu(ui, state, actions);
+            ui.separator();
+            actions.top_bar_items(ui, state);
+            ui.separator();
+            mask_method(ui, state);
+            ui.separator();
+            language_switch(ui, &mut state.settings.language);
+        })
+        .response
+        .on_hover_text(tr(
+            "Files, sessions, exports, theme, language; F5 leaves presenter mode",
+        ));
+        let mut open = state.settings.lessons_open;
+        if ui
+            .toggle_value(&mut open, tr("Lessons"))
+            .on_hover_text(tr("The lesson as a caption beside the figure (L)"))
+            .changed()
+        {
+            if open {
+                state.settings.lessons_open = true;
+            } else {
+                actions.act(state, [super::intents::Intent::CloseLessons]);
+            }
+        }
+        ui.separator();
+        let mut mask = state.settings.mask;
+        ui.checkbox(&mut mask.causal, tr("Causal"))
+            .on_hover_text(tr("Causal mask (M)"));
+        ui.checkbox(&mut mask.src_padding, tr("Source pad"))
+            .on_hover_text(tr("Source padding mask"));
+        ui.checkbox(&mut mask.tgt_padding, tr("Target pad"))
+            .on_hover_text(tr("Target padding mask"));
+        state.set_mask(mask);
+        ui.separator();
+        for id in ViewId::ALL {
+            if ui
+                .selectable_label(state.settings.view == id, labels::view_title(id))
+                .clicked()
+            {
+                state.settings.view = id;
+            }
+        }
+    });
+    ui.add_space(2.0);
+}
+
+/// The mask method (additive, multiply after softmax, none).
+fn mask_method(ui: &mut Ui, state: &mut AppState) {
+    let mut mask = state.settings.mask;
+    egui::ComboBox::from_label(tr("Mask method"))
+        .selected_text(labels::mask_method(mask.method))
+        .show_ui(ui, |ui| {
+            for m in MaskMethod::ALL {
+                ui.selectable_value(&mut mask.method, m, labels::mask_method(m));
+            }
+        });
+    state.set_mask(mask);
+}
+
+/// What Open model... offers: a maskscope checkpoint file or a translator's folder.
+fn open_model_items(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
+    for (purpose, label, hint) in [
+        (
+            FilePurpose::OpenModel,
+            tr("Checkpoint file (.safetensors)..."),
+            tr("A maskscope checkpoint, such as one saved after fine-tuning"),
+        ),
+        (
+            FilePurpose::OpenModelFolder,
+            tr("Model folder (Marian / opus-mt)..."),
+            tr("A Hugging Face translator folder as downloaded: config.json, model.safetensors, source.spm, target.spm, vocab.json"),
+        ),
+    ] {
+        if ui.button(label).on_hover_text(hint).clicked() {
+            ui.close();
+            actions.request_file(state, purpose);
+        }
+    }
+}
+
 fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     ui.add_space(2.0);
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("maskscope").strong().size(16.0));
         ui.separator();
-        ui.menu_button(tr("Open model..."), |ui| {
-            for (purpose, label, hint) in [
-                (
-                    FilePurpose::OpenModel,
-                    tr("Checkpoint file (.safetensors)..."),
-                    tr("A maskscope checkpoint, such as one saved after fine-tuning"),
-                ),
-                (
-                    FilePurpose::OpenModelFolder,
-                    tr("Model folder (Marian / opus-mt)..."),
-                    tr("A Hugging Face translator folder as downloaded: config.json, model.safetensors, source.spm, target.spm, vocab.json"),
-                ),
-            ] {
-                if ui.button(label).on_hover_text(hint).clicked() {
-                    ui.close();
-                    actions.request_file(state, purpose);
-                }
-            }
-        });
+        ui.menu_button(tr("Open model..."), |ui| open_model_items(ui, state, actions));
         if !state.settings.presenter
             && ui
                 .add_enabled(

@@ -19,11 +19,16 @@ pub const VERSION: &str = concat!(
 #[command(
     name = "maskscope",
     version = VERSION,
-    about = "See how a transformer decoder is fed and masked. Without a subcommand, opens the window."
+    about = "See how a transformer decoder is fed and masked. Without a subcommand, opens the window.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Open the window on this model: a maskscope checkpoint (.safetensors) or a Marian
+    /// (opus-mt) folder as the Hugging Face hub gives it.
+    #[arg(long, value_name = "CHECKPOINT_OR_FOLDER")]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,10 +246,12 @@ pub struct RenderArgs {
     /// Also write the view's heatmaps / mask grids as SVG beside the PNG (same stem).
     #[arg(long)]
     pub svg: bool,
-    /// Window width in points (default: the session's window size, else 1366).
-    #[arg(long, requires = "height")]
-    pub width: Option<f32>,
-    /// Window height in points (default: the session's window size, else 768).
-    #[arg(long, requires = "width")]
-    pub height: Option<f32>,
+    /// The window's size in points, as in `1280x720`: the image is exactly that size, and a
+    /// note names what of the view did not fit. Without it the window is the session's size
+    /// (else 1366x768), made taller until the whole view fits.
+    #[arg(long, value_name = "WxH", value_parser = crate::app::render::parse_size)]
+    pub size: Option<[f32; 2]>,
+    /// Turn the app's presenter mode on (large text, high contrast) for the render.
+    #[arg(long)]
+    pub presenter: bool,
 }

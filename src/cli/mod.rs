@@ -31,9 +31,10 @@ fn render(args: RenderArgs) -> Result<()> {
         session: args.session,
         target: args.view,
         out: args.out,
-        size: args.width.zip(args.height).map(|(w, h)| [w, h]),
+        size: args.size,
         scale: args.scale,
         svg: args.svg,
+        presenter: args.presenter,
     };
     let rendered = crate::app::render::render_to_files(&request)?;
     for note in &rendered.notes {

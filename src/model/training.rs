@@ -421,12 +421,26 @@ impl Trainer {
     /// Validation loss, token accuracy (teacher forced) and exact-sequence match (greedy).
     pub fn evaluate(&self) -> Result<EvalMetrics, TrainError> {
         let n = self.validation.len().min(self.options.eval_size.max(1));
-        evaluate(
+        let metrics = evaluate(
             &self.engine,
             &self.validation[..n],
             self.options.mask,
             self.step,
-        )
+        )?;
+        Ok(EvalMetrics {
+            weight_norm: Some(self.trainable_weight_norm()?),
+            ..metrics
+        })
+    }
+
+    /// `sqrt(sum of w^2)` over the weights the optimizer updates: the quantity an L2 penalty
+    /// and weight decay pull down, so regularisers can be compared on one readout.
+    pub fn trainable_weight_norm(&self) -> Result<f32, TrainError> {
+        let mut sum_sq = 0f64;
+        for slot in &self.slots {
+            sum_sq += slot.var.as_tensor().sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        }
+        Ok(sum_sq.sqrt() as f32)
     }
 
     pub fn names(&self) -> Vec<&str> {
@@ -504,6 +518,7 @@ pub fn evaluate(
         val_loss: (loss_sum / tokens.max(1) as f64) as f32,
         token_accuracy: correct as f32 / tokens.max(1) as f32,
         exact_match: exact as f32 / examples.len() as f32,
+        weight_norm: None,
     })
 }
 

@@ -13,15 +13,18 @@ use maskscope::tasks::Task;
 /// The app as `maskscope` opens it (bundled dates model), in English, at 1366x768. Tests never
 /// open a system file dialog: paths are typed into the fallback window. Not yet run.
 pub fn app() -> Harness<'static, App> {
-    Harness::builder()
-        .with_size([1366.0, 768.0])
-        .build_eframe(|cc| {
-            let mut app = App::new(cc);
-            app.actions_mut().files.native_dialogs = false;
-            // Independent of a MASKSCOPE_LANG or saved language in the environment.
-            app.state_mut().settings.language = Language::En;
-            app
-        })
+    app_sized([1366.0, 768.0])
+}
+
+/// [`app`] in a window of `size` points (pixels: the harness draws at 1 pixel per point).
+pub fn app_sized(size: [f32; 2]) -> Harness<'static, App> {
+    Harness::builder().with_size(size).build_eframe(|cc| {
+        let mut app = App::new(cc, None);
+        app.actions_mut().files.native_dialogs = false;
+        // Independent of a MASKSCOPE_LANG or saved language in the environment.
+        app.state_mut().settings.language = Language::En;
+        app
+    })
 }
 
 /// A fixed, seeded untrained model (independent of the bundled checkpoints) with the dates

@@ -5,6 +5,7 @@
 //! `maskscope render` command uses them on a fresh [`AppState`]. The file format is
 //! [`crate::app::session_file`].
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use egui::{RichText, Ui};
@@ -12,13 +13,17 @@ use egui::{RichText, Ui};
 use super::Actions;
 use crate::app::intents::FilePurpose;
 use crate::app::session_file::{
-    FORMAT, LessonRef, ModelRef, ProblemKind, Session, SessionProblem, SessionRow, sha256_file,
-    sha256_hex,
+    Column, EvalCurves, FORMAT, FinetuneSession, LessonRef, ModelRef, ProblemKind,
+    RUN_FAILED_PREFIX, RUN_FINISHED, RUN_STOPPED, Session, SessionProblem, SessionRow, SessionRun,
+    StepCurves, sha256_file, sha256_hex,
 };
+use crate::app::state::runs::{RunRecord, RunStatus, Training};
 use crate::app::state::{AppState, InputRow, ModelInfo, ModelOrigin};
 use crate::bundled_models::{self, Bundled};
 use crate::i18n::{tr, trf};
+use crate::model::groups::Group;
 use crate::tasks::Task;
+use crate::trace::{EvalMetrics, StepMetrics};
 
 /// The session of what `state` shows now. `window_size` is the window's inner size in
 /// points (`None` headless).
@@ -75,18 +80,103 @@ pub fn capture(state: &AppState, window_size: Option<[f32; 2]>) -> Session {
         lessons_open: s.lessons_open,
         lesson,
         highlight: state.classroom.highlight,
+        finetune: Some(capture_finetune(state)),
+    }
+}
+
+/// The fine-tune view: the form, the freeze choices and every run with its curves (a live
+/// run as far as it got, saved as stopped).
+fn capture_finetune(state: &AppState) -> FinetuneSession {
+    let t = &state.training;
+    FinetuneSession {
+        form: state.settings.finetune.clone(),
+        frozen: group_keys(&t.frozen),
+        lr_multipliers: multiplier_keys(&t.multipliers),
+        runs: t.runs.iter().map(capture_run).collect(),
+    }
+}
+
+fn group_keys(groups: &BTreeSet<Group>) -> Vec<String> {
+    groups.iter().map(Group::key).collect()
+}
+
+fn multiplier_keys(multipliers: &BTreeMap<Group, f64>) -> BTreeMap<String, f64> {
+    multipliers.iter().map(|(g, m)| (g.key(), *m)).collect()
+}
+
+fn capture_run(run: &RunRecord) -> SessionRun {
+    let status = match &run.status {
+        RunStatus::Finished => RUN_FINISHED.to_owned(),
+        RunStatus::Failed(why) => format!("{RUN_FAILED_PREFIX}{why}"),
+        RunStatus::Starting | RunStatus::Running | RunStatus::Paused | RunStatus::Cancelled => {
+            RUN_STOPPED.to_owned()
+        }
+    };
+    // A diverged step has no place on a curve (and a session must open again).
+    let steps: Vec<&StepMetrics> = run
+        .steps
+        .iter()
+        .filter(|s| s.train_loss.is_finite() && s.learning_rate.is_finite())
+        .collect();
+    let evals: Vec<&EvalMetrics> = run
+        .evals
+        .iter()
+        .filter(|e| e.val_loss.is_finite())
+        .collect();
+    SessionRun {
+        name: run.name.clone(),
+        visible: run.visible,
+        status,
+        summary: run.summary.clone(),
+        settings: run.settings.clone(),
+        frozen: group_keys(&run.frozen),
+        lr_multipliers: multiplier_keys(&run.multipliers),
+        trainable_parameters: run.trainable,
+        total_steps: run.total_steps,
+        color: run.color,
+        steps: StepCurves {
+            step: Column(steps.iter().map(|s| s.step).collect()),
+            train_loss: Column(steps.iter().map(|s| s.train_loss).collect()),
+            learning_rate: Column(steps.iter().map(|s| s.learning_rate).collect()),
+        },
+        evals: EvalCurves {
+            step: Column(evals.iter().map(|e| e.step).collect()),
+            val_loss: Column(evals.iter().map(|e| e.val_loss).collect()),
+            token_accuracy: Column(evals.iter().map(|e| e.token_accuracy).collect()),
+            exact_match: Column(evals.iter().map(|e| e.exact_match).collect()),
+            // Stored only when every evaluation measured it, so the columns stay aligned.
+            weight_norm: Column(
+                evals
+                    .iter()
+                    .map(|e| e.weight_norm)
+                    .collect::<Option<_>>()
+                    .unwrap_or_default(),
+            ),
+        },
     }
 }
 
 /// A warning to show when saving `state`: a fine-tuned model that is not saved cannot
-/// be reproduced from its file.
+/// be reproduced from its file, and a run still training is saved only as far as it got.
 pub fn capture_warning(state: &AppState) -> Option<String> {
-    state.model.modified.then(|| {
-        trf(
+    let mut warnings = vec![];
+    if state.model.modified {
+        warnings.push(trf(
             "the model was fine-tuned and not saved; the session refers to {} as it is on disk, so save the model first to reproduce this view",
             &[&state.model.name],
-        )
-    })
+        ));
+    }
+    if let Some(run) = state
+        .training
+        .live_index()
+        .and_then(|i| state.training.runs.get(i))
+    {
+        warnings.push(trf(
+            "{} was still training; the session keeps its curves so far, as stopped",
+            &[&run.name],
+        ));
+    }
+    (!warnings.is_empty()).then(|| warnings.join("; "))
 }
 
 /// Reproduces the session in `state`: re-opens the model if needed, replaces the batch,
@@ -153,8 +243,112 @@ pub fn apply(session: &Session, state: &mut AppState) -> Vec<String> {
             None => warnings.push(trf("unknown lesson {}", &[&l.id])),
         }
     }
+    if let Some(finetune) = &session.finetune {
+        apply_finetune(finetune, state, &mut warnings);
+    }
     state.session.pending_window_size = session.window_size;
     warnings
+}
+
+/// Restores the fine-tune form, the freeze choices and the runs (replacing the runs shown).
+fn apply_finetune(saved: &FinetuneSession, state: &mut AppState, warnings: &mut Vec<String>) {
+    if state.training.is_running() {
+        warnings.push(
+            tr("a training run is in progress: the session's fine-tune settings and runs were not loaded")
+                .to_owned(),
+        );
+        return;
+    }
+    // The model's own parameter groups: the session's names are checked against them.
+    let config = state.engine.groups();
+    let runs = saved
+        .runs
+        .iter()
+        .map(|r| restore_run(r, &config, warnings))
+        .collect();
+    let t: &mut Training = &mut state.training;
+    t.frozen = parse_groups(&saved.frozen, &config, warnings);
+    t.multipliers = parse_multipliers(&saved.lr_multipliers, &config, warnings);
+    state.settings.finetune = saved.form.clone();
+    if let Err(e) = t.replace_runs(runs) {
+        warnings.push(e);
+    }
+}
+
+fn restore_run(saved: &SessionRun, config: &[Group], warnings: &mut Vec<String>) -> RunRecord {
+    let status = if saved.status == RUN_FINISHED {
+        RunStatus::Finished
+    } else if let Some(why) = saved.status.strip_prefix(RUN_FAILED_PREFIX) {
+        RunStatus::Failed(why.to_owned())
+    } else {
+        RunStatus::Cancelled
+    };
+    let s = &saved.steps;
+    let steps = (0..s.step.0.len())
+        .map(|i| StepMetrics {
+            step: s.step.0[i],
+            train_loss: s.train_loss.0[i],
+            learning_rate: s.learning_rate.0[i],
+        })
+        .collect();
+    let e = &saved.evals;
+    let evals = (0..e.step.0.len())
+        .map(|i| EvalMetrics {
+            step: e.step.0[i],
+            val_loss: e.val_loss.0[i],
+            token_accuracy: e.token_accuracy.0[i],
+            exact_match: e.exact_match.0[i],
+            weight_norm: e.weight_norm.0.get(i).copied(),
+        })
+        .collect();
+    RunRecord {
+        name: saved.name.clone(),
+        visible: saved.visible,
+        steps,
+        evals,
+        status,
+        total_steps: saved.total_steps,
+        trainable: saved.trainable_parameters,
+        summary: saved.summary.clone(),
+        color: saved.color,
+        best: None,
+        settings: saved.settings.clone(),
+        frozen: parse_groups(&saved.frozen, config, warnings),
+        multipliers: parse_multipliers(&saved.lr_multipliers, config, warnings),
+    }
+}
+
+/// Group keys for this model; a key it does not have is reported and skipped.
+fn parse_groups(
+    keys: &[String],
+    config: &[Group],
+    warnings: &mut Vec<String>,
+) -> BTreeSet<Group> {
+    let mut groups = BTreeSet::new();
+    for key in keys {
+        match Group::parse_many(key, config) {
+            Some(found) => groups.extend(found),
+            None => warnings.push(trf(
+                "the session names a parameter group {} that this model does not have",
+                &[key],
+            )),
+        }
+    }
+    groups
+}
+
+fn parse_multipliers(
+    keys: &BTreeMap<String, f64>,
+    config: &[Group],
+    warnings: &mut Vec<String>,
+) -> BTreeMap<Group, f64> {
+    let mut multipliers = BTreeMap::new();
+    for (key, m) in keys {
+        for g in parse_groups(std::slice::from_ref(key), config, warnings) {
+            multipliers.insert(g, *m);
+        }
+    }
+    multipliers
 }
 
 fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<String>) {

@@ -197,7 +197,11 @@ fn act(ctx: &egui::Context, state: &mut AppState, p: Pressed) {
         toggle_training(state);
     }
     match p.view {
-        Some(1) => state.focus_first_source = true,
+        Some(1) => {
+            state.focus_first_source = true;
+            // Presenter mode folds the inputs into a strip: 1 opens them over the figure.
+            state.presenter_inputs_open |= state.settings.presenter;
+        }
         Some(n @ 2..=5) => state.settings.view = ViewId::ALL[usize::from(n) - 2],
         _ => {}
     }

@@ -14,7 +14,7 @@ use self::stepper::Stepper;
 use crate::app::example_rows;
 use crate::app::labels;
 use crate::app::session_file::SessionStatus;
-use crate::app::settings::{DataSource, FinetuneSettings, Settings};
+use crate::app::settings::{FinetuneSettings, Settings};
 use crate::bundled_models::{self, Bundled};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;
@@ -97,6 +97,8 @@ pub struct AppState {
     pub shortcuts_open: bool,
     /// Ask the inputs panel to focus the first source box (key 1).
     pub focus_first_source: bool,
+    /// Presenter mode: the full inputs panel is open over the figure (key 1 or the strip).
+    pub presenter_inputs_open: bool,
     /// Bumped whenever the weights change (model loaded, training snapshot applied).
     pub engine_generation: u64,
     /// How many forward passes `refresh` has run (a test hook).
@@ -128,6 +130,14 @@ impl AppState {
             .into_iter()
             .map(InputRow::from)
             .collect();
+        let mut settings = settings;
+        // A form saved by an older version trains the dates model on dates: a flat line.
+        if settings
+            .finetune
+            .is_the_models_own_task(bundled_models::DATES)
+        {
+            settings.finetune = FinetuneSettings::default_for(bundled_models::DATES);
+        }
         let mut state = Self::with_engine(engine, model, rows, settings);
         state.messages.extend(messages);
         state
@@ -158,6 +168,7 @@ impl AppState {
             session: Default::default(),
             shortcuts_open: false,
             focus_first_source: false,
+            presenter_inputs_open: false,
             engine_generation: 0,
             inspect_runs: 0,
             last_inspect: Duration::ZERO,
@@ -424,7 +435,8 @@ impl AppState {
                     .collect();
                 if self.set_model(engine, info, Some(rows)) {
                     self.info(trf("opened the bundled {} model", &[&bundled.name]));
-                    self.settings.finetune.source = DataSource::Task(bundled.task);
+                    // Something the model cannot do yet, so the demo's curve moves.
+                    self.settings.finetune = FinetuneSettings::default_for(bundled);
                     return true;
                 }
                 false

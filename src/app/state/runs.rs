@@ -68,6 +68,10 @@ pub struct RunRecord {
     /// The weights at the evaluation with the lowest validation loss, to keep instead of the
     /// last step's.
     pub best: Option<BestWeights>,
+    /// The form as it was when the run started, and the freeze choices and multipliers.
+    pub settings: FinetuneSettings,
+    pub frozen: BTreeSet<Group>,
+    pub multipliers: BTreeMap<Group, f64>,
 }
 
 /// A run's weights at its lowest validation loss.
@@ -106,6 +110,35 @@ pub struct Training {
     pub base: Option<Engine>,
     pub data: Option<LoadedData>,
     next_color: usize,
+}
+
+/// The optimiser's options for a run of `form`: the window's runs and `tests/training.rs`
+/// both build them here, so the test trains exactly what pressing T trains.
+pub fn train_options(
+    form: &FinetuneSettings,
+    mask: MaskSettings,
+    frozen: &BTreeSet<Group>,
+    multipliers: &BTreeMap<Group, f64>,
+) -> TrainOptions {
+    TrainOptions {
+        steps: form.steps.max(1),
+        batch_size: form.batch_size.max(1),
+        learning_rate: form.learning_rate,
+        schedule: form.schedule(),
+        weight_decay: form.weight_decay,
+        l1: form.l1,
+        l2: form.l2,
+        clip_norm: form.clip.then_some(form.clip_norm),
+        dropout: form.dropout,
+        seed: form.seed,
+        eval_every: form.eval_every.max(1),
+        eval_size: form.eval_size.max(1),
+        mask,
+        frozen: frozen.clone(),
+        lr_multipliers: multipliers.clone(),
+        reinit_head: form.reinit_head,
+        threads: default_threads(),
+    }
 }
 
 impl Training {
@@ -227,25 +260,7 @@ impl Training {
         if train.is_empty() {
             return Err(tr("the training set is empty").into());
         }
-        let options = TrainOptions {
-            steps: form.steps.max(1),
-            batch_size: form.batch_size.max(1),
-            learning_rate: form.learning_rate,
-            schedule: form.schedule(),
-            weight_decay: form.weight_decay,
-            l1: form.l1,
-            l2: form.l2,
-            clip_norm: form.clip.then_some(form.clip_norm),
-            dropout: form.dropout,
-            seed: form.seed,
-            eval_every: form.eval_every.max(1),
-            eval_size: form.eval_size.max(1),
-            mask,
-            frozen: self.frozen.clone(),
-            lr_multipliers: self.multipliers.clone(),
-            reinit_head: form.reinit_head,
-            threads: default_threads(),
-        };
+        let options = train_options(form, mask, &self.frozen, &self.multipliers);
         let (trainable, _) = self.counts(engine);
         if trainable == 0 {
             return Err(tr("every parameter group is frozen: nothing to train").into());
@@ -290,6 +305,9 @@ impl Training {
             summary,
             color: self.next_color,
             best: None,
+            settings: form.clone(),
+            frozen: self.frozen.clone(),
+            multipliers: self.multipliers.clone(),
         });
         self.next_color += 1;
         self.live = Some((self.runs.len() - 1, run));
@@ -425,6 +443,19 @@ impl Training {
         out
     }
 
+    /// Replaces every run with `runs` (a session's finished runs); refused while one is live.
+    pub fn replace_runs(&mut self, runs: Vec<RunRecord>) -> Result<(), String> {
+        if self.is_running() {
+            return Err(tr(
+                "a training run is in progress: the session's fine-tune settings and runs were not loaded",
+            )
+            .into());
+        }
+        self.next_color = runs.iter().map(|r| r.color + 1).max().unwrap_or(0);
+        self.runs = runs;
+        Ok(())
+    }
+
     pub fn delete(&mut self, index: usize) {
         if self.live_index() == Some(index) || index >= self.runs.len() {
             return;
@@ -439,8 +470,9 @@ impl Training {
 
     /// All runs as CSV: one line per step, evaluation columns filled where one happened.
     pub fn to_csv(&self) -> String {
-        let mut out =
-            String::from("run,step,train_loss,learning_rate,val_loss,token_accuracy,exact_match\n");
+        let mut out = String::from(
+            "run,step,train_loss,learning_rate,val_loss,token_accuracy,exact_match,weight_norm\n",
+        );
         for run in &self.runs {
             let name = run.name.replace('"', "\"\"");
             let evals: BTreeMap<usize, &EvalMetrics> =
@@ -455,14 +487,15 @@ impl Training {
                     .map_or((String::new(), String::new()), |s| {
                         (s.train_loss.to_string(), s.learning_rate.to_string())
                     });
-                let (vl, ta, em) = evals.get(&step).map_or(Default::default(), |e| {
+                let (vl, ta, em, wn) = evals.get(&step).map_or(Default::default(), |e| {
                     (
                         e.val_loss.to_string(),
                         e.token_accuracy.to_string(),
                         e.exact_match.to_string(),
+                        e.weight_norm.map(|w| w.to_string()).unwrap_or_default(),
                     )
                 });
-                out += &format!("\"{name}\",{step},{loss},{lr},{vl},{ta},{em}\n");
+                out += &format!("\"{name}\",{step},{loss},{lr},{vl},{ta},{em},{wn}\n");
             }
         }
         out
@@ -519,6 +552,7 @@ mod tests {
                 val_loss: 1.6,
                 token_accuracy: 0.5,
                 exact_match: 0.25,
+                weight_norm: Some(3.5),
             }],
             status: RunStatus::Finished,
             total_steps: 2,
@@ -526,11 +560,14 @@ mod tests {
             summary: String::new(),
             color: 0,
             best: None,
+            settings: FinetuneSettings::default(),
+            frozen: BTreeSet::new(),
+            multipliers: BTreeMap::new(),
         });
         let csv = t.to_csv();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[2].ends_with(",1.6,0.5,0.25"));
-        assert!(lines[1].ends_with(",,,"));
+        assert!(lines[2].ends_with(",1.6,0.5,0.25,3.5"));
+        assert!(lines[1].ends_with(",,,,"));
     }
 }

@@ -6,7 +6,7 @@ use egui::{RichText, Ui};
 use super::{View, explain};
 use crate::app::intents::Intents;
 use crate::app::state::{AppState, InputRow, ModelOrigin};
-use crate::app::widgets::tokens::chip_row;
+use crate::app::widgets::tokens::{chip, chip_row};
 use crate::i18n::{tr, trf};
 use crate::model::engine::TokenSide;
 use crate::tasks::Task;
@@ -194,4 +194,49 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
 
 fn chip_legend(ui: &mut Ui) {
     ui.label(RichText::new(tr("Chips: token on top, id below. Purple = <bos>/<eos>, orange with '?' = <unk> (not in the vocabulary), hollow = <pad>. · is a space.")).small().weak());
+}
+
+/// Presenter mode's inputs: one strip with the selected row's source and decoder-input chips.
+/// The whole strip is a button that opens the full panel over the figure (key 1 does too);
+/// returns whether it was clicked.
+pub fn strip(ui: &mut Ui, state: &AppState) -> bool {
+    let row = ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 3.0;
+        // Only glyphs every bundled font has: the strip must never fail to draw.
+        let open = if state.presenter_inputs_open {
+            "-"
+        } else {
+            "+"
+        };
+        ui.label(RichText::new(format!("{open} {}", tr("Inputs"))).strong());
+        let Some(seq) = state.sequence() else {
+            return;
+        };
+        ui.label(RichText::new(trf("row {}", &[&(state.selected_row + 1)])).weak());
+        ui.add_space(6.0);
+        let real_src = seq.src_len.min(seq.src_tokens.len());
+        ui.label(RichText::new(tr("source")).weak());
+        for (token, &id) in seq.src_tokens[..real_src].iter().zip(&seq.src_ids) {
+            chip(ui, token, id, None);
+        }
+        ui.add_space(6.0);
+        ui.separator();
+        let real_tgt = seq.tgt_len.min(seq.tgt_input_tokens.len());
+        ui.label(RichText::new(tr("decoder input")).weak());
+        for (token, &id) in seq.tgt_input_tokens[..real_tgt]
+            .iter()
+            .zip(&seq.tgt_input_ids)
+        {
+            chip(ui, token, id, None);
+        }
+    });
+    let strip = ui.interact(
+        row.response.rect,
+        ui.make_persistent_id("inputs_strip"),
+        egui::Sense::click(),
+    );
+    strip.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, tr("Inputs strip")));
+    strip
+        .on_hover_text(tr("Open the inputs panel over the figure (1)"))
+        .clicked()
 }

@@ -1,5 +1,6 @@
 //! The lessons panel (right side): pick a lesson, read a step in large type, go Back / Next.
-//! Entering a step is `actions::lessons`; this panel only asks for it.
+//! In presenter mode the same step is a caption beside (or under) the figure. Entering a step
+//! is `actions::lessons`; this panel only asks for it.
 
 use egui::{RichText, Ui};
 
@@ -11,21 +12,30 @@ use crate::lessons::Lesson;
 /// The panel's contents. Returns what the user asked for (another step or lesson, or closing
 /// the panel).
 pub fn ui(ui: &mut Ui, state: &AppState) -> Option<Intent> {
+    panel(ui, state, Look::Panel)
+}
+
+/// Presenter mode's caption: the lesson, the step counter, Back / Next, the step's title and
+/// its text (scrolling inside the caption), without the panel's heading and the summary.
+pub fn caption(ui: &mut Ui, state: &AppState) -> Option<Intent> {
+    panel(ui, state, Look::Caption)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Look {
+    Panel,
+    Caption,
+}
+
+fn panel(ui: &mut Ui, state: &AppState, look: Look) -> Option<Intent> {
     let mut intent = None;
-    let big = ui.style().text_styles[&egui::TextStyle::Body].size * 1.3;
+    // Presenter text is already large; the panel's is made larger here.
+    let factor = if look == Look::Caption { 1.05 } else { 1.3 };
+    let big = ui.style().text_styles[&egui::TextStyle::Body].size * factor;
     ui.add_space(4.0);
-    ui.horizontal(|ui| {
-        ui.heading(RichText::new(tr("Lessons")).strong());
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui
-                .button(tr("Close"))
-                .on_hover_text(tr("Hide the lessons panel (L)"))
-                .clicked()
-            {
-                intent = Some(Intent::CloseLessons);
-            }
-        });
-    });
+    if look == Look::Panel && heading(ui) {
+        intent = Some(Intent::CloseLessons);
+    }
     if let Some(e) = &state.classroom.lessons_error {
         ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
         return intent;
@@ -34,19 +44,55 @@ pub fn ui(ui: &mut Ui, state: &AppState) -> Option<Intent> {
         ui.label(tr("No lessons."));
         return intent;
     }
-    let current = state
-        .classroom
-        .lesson
-        .min(state.classroom.lessons.len() - 1);
+    if let Some(i) = lesson_picker(ui, state) {
+        intent = Some(Intent::SelectLesson(i));
+    }
+    let c = &state.classroom;
+    let lesson = &c.lessons[c.lesson.min(c.lessons.len() - 1)];
+    if look == Look::Panel {
+        ui.label(RichText::new(lesson.summary.current()).weak());
+    }
+    ui.separator();
+    if let Some(nav) = step_header(ui, state, lesson, big) {
+        intent = Some(nav);
+    }
+    ui.separator();
+    egui::ScrollArea::vertical()
+        .id_salt("lesson_text")
+        .auto_shrink([false, false])
+        .show(ui, |ui| step_text(ui, state, lesson, big));
+    intent
+}
+
+/// The panel's title and its Close button; returns whether Close was clicked.
+fn heading(ui: &mut Ui) -> bool {
+    let mut close = false;
+    ui.horizontal(|ui| {
+        ui.heading(RichText::new(tr("Lessons")).strong());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            close = ui
+                .button(tr("Close"))
+                .on_hover_text(tr("Hide the lessons panel (L)"))
+                .clicked();
+        });
+    });
+    close
+}
+
+/// The lesson chooser; returns the lesson picked.
+fn lesson_picker(ui: &mut Ui, state: &AppState) -> Option<usize> {
+    let lessons = &state.classroom.lessons;
+    let current = state.classroom.lesson.min(lessons.len() - 1);
     let mut picked = None;
     let title = |i: usize, l: &Lesson| format!("{}. {}", i + 1, l.title.current());
     ui.scope(|ui| {
         ui.spacing_mut().combo_width = ui.available_width();
         egui::ComboBox::from_id_salt("lesson_picker")
-            .selected_text(title(current, &state.classroom.lessons[current]))
+            .selected_text(title(current, &lessons[current]))
             .width(ui.available_width())
+            .truncate()
             .show_ui(ui, |ui| {
-                for (i, l) in state.classroom.lessons.iter().enumerate() {
+                for (i, l) in lessons.iter().enumerate() {
                     if ui.selectable_label(i == current, title(i, l)).clicked() {
                         picked = Some(i);
                     }
@@ -55,50 +101,17 @@ pub fn ui(ui: &mut Ui, state: &AppState) -> Option<Intent> {
             .response
             .on_hover_text(tr("Choose a lesson"));
     });
-    if let Some(i) = picked {
-        intent = Some(Intent::SelectLesson(i));
-    }
+    picked
+}
 
+/// "Step 2 of 5" with a dot per step, then Back / Next; returns the step asked for.
+fn step_header(ui: &mut Ui, state: &AppState, lesson: &Lesson, big: f32) -> Option<Intent> {
     let c = &state.classroom;
-    let lesson = &c.lessons[c.lesson.min(c.lessons.len() - 1)];
     let n = lesson.steps.len();
     let step = c.step.min(n - 1);
     let applied = c.applied;
-    ui.label(RichText::new(lesson.summary.current()).weak());
-    ui.separator();
-
-    let mut go_next = false;
-    let mut go_back = false;
-    let last = applied && step + 1 == n && c.lesson + 1 == c.lessons.len();
-    let nav = |ui: &mut Ui, go_back: &mut bool, go_next: &mut bool| {
-        ui.horizontal(|ui| {
-            let size = egui::vec2(0.0, big * 1.6);
-            *go_back |= ui
-                .add_enabled(
-                    applied && step > 0,
-                    egui::Button::new(RichText::new(tr("< Back")).size(big)).min_size(size),
-                )
-                .on_hover_text(tr("Previous step (B or Page Up)"))
-                .clicked();
-            let next_label = if !applied {
-                tr("Start lesson")
-            } else if step + 1 == n {
-                tr("Next lesson >")
-            } else {
-                tr("Next >")
-            };
-            *go_next |= ui
-                .add_enabled(
-                    !last,
-                    egui::Button::new(RichText::new(next_label).size(big).strong()).min_size(size),
-                )
-                .on_hover_text(tr("Next step (N or Page Down)"))
-                .clicked();
-        });
-    };
-
     if applied {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(
                 RichText::new(trf("Step {} of {}", &[&(step + 1), &n]))
                     .strong()
@@ -109,64 +122,96 @@ pub fn ui(ui: &mut Ui, state: &AppState) -> Option<Intent> {
     } else {
         ui.label(RichText::new(trf("{} steps", &[&n])).strong());
     }
-    nav(ui, &mut go_back, &mut go_next);
-    ui.separator();
-
-    egui::ScrollArea::vertical()
-        .id_salt("lesson_text")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            let st = &lesson.steps[step];
-            if applied {
-                ui.label(RichText::new(st.title.current()).strong().size(big * 1.15));
-                // What the step could not set up comes first: it changes what the class sees.
-                for note in &state.classroom.step_notes {
-                    ui.add_space(4.0);
-                    ui.label(
-                        RichText::new(note)
-                            .size(big * 0.8)
-                            .color(ui.visuals().warn_fg_color),
-                    );
-                }
-                ui.add_space(6.0);
-                ui.label(RichText::new(st.body.current()).size(big));
-                let s = lesson.state_at(step);
-                if s.view.as_deref() == Some("inputs") {
-                    ui.add_space(6.0);
-                    ui.label(
-                        RichText::new(tr("Look at the Inputs panel on the left."))
-                            .size(big)
-                            .color(ui.visuals().hyperlink_color),
-                    );
-                }
-                if s.finetune.is_some() {
-                    ui.add_space(6.0);
-                    ui.label(
-                        RichText::new(tr(
-                            "The fine-tune form is filled in; press Start training when you are ready.",
-                        ))
-                        .size(big * 0.9)
-                        .color(ui.visuals().hyperlink_color),
-                    );
-                }
-            } else {
-                ui.label(RichText::new(lesson.title.current()).strong().size(big * 1.15));
-                ui.add_space(6.0);
-                ui.label(
-                    RichText::new(tr(
-                        "Press Start lesson (or N) to set up the first step. Lessons change the model, the inputs and the masks.",
-                    ))
-                    .size(big),
-                );
-            }
-        });
-
+    let last = applied && step + 1 == n && c.lesson + 1 == c.lessons.len();
+    let (mut go_back, mut go_next) = (false, false);
+    ui.horizontal(|ui| {
+        let size = egui::vec2(0.0, big * 1.6);
+        go_back = ui
+            .add_enabled(
+                applied && step > 0,
+                egui::Button::new(RichText::new(tr("< Back")).size(big)).min_size(size),
+            )
+            .on_hover_text(tr("Previous step (B or Page Up)"))
+            .clicked();
+        let next_label = if !applied {
+            tr("Start lesson")
+        } else if step + 1 == n {
+            tr("Next lesson >")
+        } else {
+            tr("Next >")
+        };
+        go_next = ui
+            .add_enabled(
+                !last,
+                egui::Button::new(RichText::new(next_label).size(big).strong()).min_size(size),
+            )
+            .on_hover_text(tr("Next step (N or Page Down)"))
+            .clicked();
+    });
     if go_back {
         Some(Intent::PreviousLessonStep)
     } else if go_next {
         Some(Intent::NextLessonStep)
     } else {
-        intent
+        None
+    }
+}
+
+/// The step's title, what it could not set up, its text and where to look.
+fn step_text(ui: &mut Ui, state: &AppState, lesson: &Lesson, big: f32) {
+    let c = &state.classroom;
+    let step = c.step.min(lesson.steps.len() - 1);
+    if !c.applied {
+        ui.label(
+            RichText::new(lesson.title.current())
+                .strong()
+                .size(big * 1.15),
+        );
+        ui.add_space(6.0);
+        ui.label(
+            RichText::new(tr(
+                "Press Start lesson (or N) to set up the first step. Lessons change the model, the inputs and the masks.",
+            ))
+            .size(big),
+        );
+        return;
+    }
+    let st = &lesson.steps[step];
+    ui.label(RichText::new(st.title.current()).strong().size(big * 1.15));
+    // What the step could not set up comes first: it changes what the class sees.
+    for note in &c.step_notes {
+        ui.add_space(4.0);
+        ui.label(
+            RichText::new(note)
+                .size(big * 0.8)
+                .color(ui.visuals().warn_fg_color),
+        );
+    }
+    ui.add_space(6.0);
+    ui.label(RichText::new(st.body.current()).size(big));
+    let s = lesson.state_at(step);
+    if s.view.as_deref() == Some("inputs") {
+        ui.add_space(6.0);
+        let look = if state.settings.presenter {
+            tr("Open the inputs strip above the figure (1).")
+        } else {
+            tr("Look at the Inputs panel on the left.")
+        };
+        ui.label(
+            RichText::new(look)
+                .size(big)
+                .color(ui.visuals().hyperlink_color),
+        );
+    }
+    if s.finetune.is_some() {
+        ui.add_space(6.0);
+        ui.label(
+            RichText::new(tr(
+                "The fine-tune form is filled in; press Start training when you are ready.",
+            ))
+            .size(big * 0.9)
+            .color(ui.visuals().hyperlink_color),
+        );
     }
 }
 

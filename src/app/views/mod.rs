@@ -9,6 +9,7 @@ pub mod finetune;
 pub mod inputs;
 pub mod lessons;
 pub mod masks;
+pub mod presenter;
 
 use egui::Ui;
 

@@ -3,6 +3,7 @@
 use egui::{Color32, RichText, Ui, vec2};
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
 
+use crate::app::regions::{self, FigureInfo};
 use crate::app::state::AppState;
 use crate::app::state::runs::{RunRecord, RunStatus};
 use crate::i18n::{tr, trf};
@@ -49,27 +50,48 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
         }
     };
     let width = ui.available_width().max(200.0);
-    let height = ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0);
+    let presenter = state.settings.presenter;
+    let height = if presenter {
+        // Presenter mode: the plots are the figure. The loss plot takes 60 % of the room
+        // left after the two titles, the accuracy and learning-rate plots the rest.
+        let titles = 2.0 * ui.spacing().interact_size.y + 3.0 * ui.spacing().item_spacing.y;
+        ((ui.available_height() - titles) * 0.6).max(120.0)
+    } else {
+        ((ui.available_height() - 200.0) / 2.5).clamp(130.0, 260.0)
+    };
+    let small_height = if presenter {
+        height * 0.62
+    } else {
+        height * 0.8
+    };
     ui.label(RichText::new(tr("Loss (solid: train, dashed: validation)")).strong());
-    ui.name_inputs(tr("Loss plot"), |ui| {
-        plot("loss_plot", width, height).show(ui, |plot| {
-            for r in &runs {
-                let (c, w) = emphasis(r);
-                let solid = LineStyle::Solid;
-                let dashed = LineStyle::dashed_loose();
-                let train = |s: &StepMetrics| (s.step, s.train_loss as f64);
-                let val = |e: &EvalMetrics| (e.step, e.val_loss as f64);
-                plot.line(curve(r, "{} train", &r.steps, train, (c, 1.5 * w), solid));
-                plot.line(curve(r, "{} val", &r.evals, val, (c, 2.0 * w), dashed));
-            }
-        });
+    let loss = ui.name_inputs(tr("Loss plot"), |ui| {
+        plot("loss_plot", width, height)
+            .show(ui, |plot| {
+                for r in &runs {
+                    let (c, w) = emphasis(r);
+                    let solid = LineStyle::Solid;
+                    let dashed = LineStyle::dashed_loose();
+                    let train = |s: &StepMetrics| (s.step, s.train_loss as f64);
+                    let val = |e: &EvalMetrics| (e.step, e.val_loss as f64);
+                    plot.line(curve(r, "{} train", &r.steps, train, (c, 1.5 * w), solid));
+                    plot.line(curve(r, "{} val", &r.evals, val, (c, 2.0 * w), dashed));
+                }
+            })
+            .response
+            .rect
     });
-    ui.horizontal_top(|ui| {
-        let half = (width - 12.0) / 2.0;
+    let below = ui.horizontal_top(|ui| {
+        // Accuracy, learning rate and weight norm share one row.
+        let third = (width - 24.0) / 3.0;
         ui.vertical(|ui| {
-            ui.label(RichText::new(tr("Accuracy (solid: token, dotted: exact match)")).strong());
+            column_title(
+                ui,
+                third,
+                tr("Accuracy (solid: token, dotted: exact match)"),
+            );
             ui.name_inputs(tr("Accuracy plot"), |ui| {
-                let accuracy = plot("acc_plot", half, height * 0.8).include_y(1.0);
+                let accuracy = plot("acc_plot", third, small_height).include_y(1.0);
                 accuracy.show(ui, |plot| {
                     for r in &runs {
                         let (c, w) = emphasis(r);
@@ -91,9 +113,9 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
             });
         });
         ui.vertical(|ui| {
-            ui.label(RichText::new(tr("Learning rate")).strong());
+            column_title(ui, third, tr("Learning rate"));
             ui.name_inputs(tr("Learning rate plot"), |ui| {
-                plot("lr_plot", half, height * 0.8).show(ui, |plot| {
+                plot("lr_plot", third, small_height).show(ui, |plot| {
                     for r in &runs {
                         let lr = |s: &StepMetrics| (s.step, s.learning_rate);
                         let style = (run_color(r), 1.5);
@@ -102,17 +124,66 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
                 });
             });
         });
+        ui.vertical(|ui| {
+            column_title(ui, third, tr("Weight norm (trainable)"));
+            ui.name_inputs(tr("Weight norm plot"), |ui| {
+                plot_fitted("norm_plot", third, small_height).show(ui, |plot| {
+                    for r in &runs {
+                        let (c, w) = emphasis(r);
+                        // Only evaluations of a run measure it.
+                        let measured: Vec<(usize, f32)> = r
+                            .evals
+                            .iter()
+                            .filter_map(|e| Some((e.step, e.weight_norm?)))
+                            .collect();
+                        let norm = |m: &(usize, f32)| (m.0, m.1 as f64);
+                        let style = (c, 2.0 * w);
+                        plot.line(curve(
+                            r,
+                            "{} norm",
+                            &measured,
+                            norm,
+                            style,
+                            LineStyle::Solid,
+                        ));
+                    }
+                });
+            });
+        });
     });
+    if presenter {
+        // Tick labels and the legend are Body text.
+        let label_points = egui::TextStyle::Body.resolve(ui.style()).size;
+        regions::remember_figure(
+            ui.ctx(),
+            FigureInfo {
+                rect: loss.union(below.response.rect),
+                label_points,
+            },
+        );
+    }
+}
+
+/// The title above one of the narrow plots, wrapped to the plot's width so the row stays
+/// inside the panel.
+fn column_title(ui: &mut Ui, width: f32, title: &str) {
+    ui.set_width(width);
+    ui.add(egui::Label::new(RichText::new(title).strong()).wrap());
 }
 
 /// An empty plot of the fine-tune view: steps along x, y from 0.
 fn plot(id: &str, width: f32, height: f32) -> Plot<'_> {
+    plot_fitted(id, width, height).include_y(0.0)
+}
+
+/// A plot whose y range fits its curves: a weight norm moves by a few percent, which a range
+/// from 0 would flatten.
+fn plot_fitted(id: &str, width: f32, height: f32) -> Plot<'_> {
     Plot::new(id)
         .legend(Legend::default())
         .height(height)
         .width(width)
         .x_axis_label(tr("step"))
-        .include_y(0.0)
 }
 
 /// One curve of `run`: `point` gives each item's step and value. `name` is a pattern with

@@ -9,6 +9,7 @@ use self::curves::{curves, run_status, runs_table};
 use super::{View, explain};
 use crate::app::intents::{FilePurpose, Intent, Intents};
 use crate::app::labels;
+use crate::app::regions::note_view_scroll;
 use crate::app::settings::DataSource;
 use crate::app::state::AppState;
 use crate::app::state::runs::RunStatus;
@@ -38,18 +39,19 @@ impl View for FinetuneView {
                     // The controls stay in view; the long form scrolls under them.
                     controls(ui, state, &mut intents);
                     ui.separator();
-                    egui::ScrollArea::vertical()
+                    let scroll = egui::ScrollArea::vertical()
                         .id_salt("finetune_form")
                         .auto_shrink([false, false])
                         .show(ui, |ui| {
                             ui.set_width(form_width - 16.0);
                             form(ui, state, &mut intents);
                         });
+                    note_view_scroll(ui.ctx(), scroll.inner_rect, scroll.content_size);
                 },
             );
             ui.separator();
             ui.vertical(|ui| {
-                egui::ScrollArea::vertical()
+                let scroll = egui::ScrollArea::vertical()
                     .id_salt("finetune_curves")
                     .auto_shrink([false, false])
                     .show(ui, |ui| {
@@ -57,8 +59,30 @@ impl View for FinetuneView {
                         ui.add_space(8.0);
                         runs_table(ui, state);
                     });
+                note_view_scroll(ui.ctx(), scroll.inner_rect, scroll.content_size);
             });
         });
+        intents
+    }
+}
+
+impl FinetuneView {
+    /// Presenter mode, the curves first: the run controls on one line, the form folded away
+    /// under them, and the curves filling the rest.
+    pub fn presenter_ui(&mut self, ui: &mut Ui, state: &mut AppState) -> Intents {
+        let mut intents = Intents::new();
+        controls(ui, state, &mut intents);
+        egui::CollapsingHeader::new(tr("Training settings"))
+            .id_salt("presenter_finetune_form")
+            .default_open(false)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("presenter_finetune_form_scroll")
+                    .max_height(ui.available_height() * 0.6)
+                    .show(ui, |ui| form(ui, state, &mut intents));
+            });
+        ui.separator();
+        curves(ui, state);
         intents
     }
 }
@@ -492,6 +516,10 @@ fn controls(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
                 &[&r.name, &done, &r.total_steps, &run_status(&r.status)],
             )),
         );
+    }
+    if state.settings.presenter {
+        // Saving and exporting wait in the top bar's menu.
+        return;
     }
     ui.horizontal_wrapped(|ui| {
         if ui

@@ -31,7 +31,16 @@ pub struct HeatmapResponse {
     pub response: Response,
     /// `(row, column)` under the pointer.
     pub hovered: Option<(usize, usize)>,
+    /// Size of the token labels as drawn, in points (they shrink with very small cells).
+    pub label_points: f32,
 }
+
+/// The outline of a lesson's cell and the backdrop of its row and column labels: bright
+/// magenta, unlike any colormap, with a black rim.
+pub const HIGHLIGHT_COLOR: Color32 = Color32::from_rgb(0xff, 0x2d, 0xd4);
+
+/// Token labels' size in points unless [`Heatmap::label_size`] says otherwise.
+pub const LABEL_POINTS: f32 = 12.0;
 
 /// Builder for one heatmap.
 pub struct Heatmap<'a> {
@@ -50,6 +59,7 @@ pub struct Heatmap<'a> {
     col_real: Option<usize>,
     highlight_row: Option<usize>,
     highlight_cell: Option<(usize, usize)>,
+    label_size: f32,
     row_sums: Option<&'a [f32]>,
     show_values: bool,
     clickable: bool,
@@ -93,6 +103,7 @@ impl<'a> Heatmap<'a> {
             col_real: None,
             highlight_row: None,
             highlight_cell: None,
+            label_size: LABEL_POINTS,
             row_sums: None,
             show_values: false,
             clickable: false,
@@ -172,6 +183,12 @@ impl<'a> Heatmap<'a> {
         self
     }
 
+    /// Size of the token labels in points (presenter figures use more than the default).
+    pub fn label_size(mut self, points: f32) -> Self {
+        self.label_size = points;
+        self
+    }
+
     /// Shows a sum per row to the right (real rows that do not sum to one are flagged).
     pub fn row_sums(mut self, sums: &'a [f32]) -> Self {
         self.row_sums = Some(sums);
@@ -217,10 +234,16 @@ impl<'a> Heatmap<'a> {
             let c = (((p.x - grid.left()) / cell) as usize).min(self.cols.saturating_sub(1));
             (r, c)
         });
+        let label_points = layout.label_points();
         if !ui.is_rect_visible(rect) || self.rows == 0 || self.cols == 0 {
-            return HeatmapResponse { response, hovered };
+            return HeatmapResponse {
+                response,
+                hovered,
+                label_points,
+            };
         }
-        let mut painter = ui.painter_at(rect.expand(2.0));
+        // Room around the grid for the outline of a lesson's cell at the edge.
+        let mut painter = ui.painter_at(rect.expand(10.0));
         if self.dim {
             painter.set_opacity(0.35);
         }
@@ -240,7 +263,11 @@ impl<'a> Heatmap<'a> {
             Some(cell) => self.hover_text(response, cell),
             None => response,
         };
-        HeatmapResponse { response, hovered }
+        HeatmapResponse {
+            response,
+            hovered,
+            label_points,
+        }
     }
 
     fn sense(&self) -> Sense {
@@ -267,7 +294,7 @@ impl<'a> Heatmap<'a> {
 
     /// Sizes: label margins from the widest labels, cells as large as fit `max_size`.
     fn layout(&self, ui: &Ui) -> Layout {
-        let font = FontId::monospace(12.0);
+        let font = FontId::monospace(self.label_size);
         let shown = |labels: Option<&[String]>| -> Vec<String> {
             labels
                 .map(|l| l.iter().map(|t| display_token(t)).collect())
@@ -288,7 +315,7 @@ impl<'a> Heatmap<'a> {
                     })
                 })
                 .fold(0.0, f32::max)
-                .min(90.0)
+                .min(90.0 * self.label_size / LABEL_POINTS)
                 + 6.0
         };
         let show_labels = self.row_labels.is_some();
@@ -301,7 +328,7 @@ impl<'a> Heatmap<'a> {
         let col_label_h = match (show_labels, rotate) {
             (false, _) => 0.0,
             (true, true) => widest(&col_labels),
-            (true, false) => 16.0,
+            (true, false) => self.label_size + 4.0,
         };
         let sums_w = if self.row_sums.is_some() { 48.0 } else { 0.0 };
         let (rows, cols) = (self.rows.max(1), self.cols.max(1));
@@ -370,6 +397,17 @@ struct Layout {
     cell: f32,
     grid_size: Vec2,
     total: Vec2,
+}
+
+impl Layout {
+    /// The labels' size as drawn: cells under 11 points shrink them to fit a row.
+    fn label_points(&self) -> f32 {
+        if self.cell < 11.0 {
+            self.cell.max(7.0).min(self.font.size)
+        } else {
+            self.font.size
+        }
+    }
 }
 
 /// Where the cells are: the grid's rect and a cell's side.

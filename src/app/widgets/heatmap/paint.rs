@@ -4,7 +4,7 @@
 use egui::epaint::TextShape;
 use egui::{Align2, Color32, FontId, Rect, Shape, Stroke, Ui, pos2, vec2};
 
-use super::{Blocked, Cells, Heatmap, Layout, format_short};
+use super::{Blocked, Cells, HIGHLIGHT_COLOR, Heatmap, Layout, format_short};
 use crate::app::colormap::{Colormap, blocked_fill, open_fill};
 use crate::masks::Cell;
 
@@ -77,20 +77,22 @@ impl Heatmap<'_> {
             .highlight_cell
             .filter(|&(r, c)| r < self.rows && c < self.cols)
         {
-            // A thick bright ring with a dark rim, visible on every colormap and both themes.
+            // A thick bright ring with black rims inside and out, reaching past the cell so
+            // it reads from the back of a room on every colormap and both themes.
             let cell_rect = cells.rect(r, c);
-            let width = (cells.size * 0.16).clamp(2.0, 5.0);
+            let width = (cells.size * 0.18).clamp(3.0, 8.0);
+            let ring = cell_rect.expand(width * 0.5);
             painter.rect_stroke(
-                cell_rect.expand(2.0),
+                ring,
                 0.0,
-                Stroke::new(width + 2.0, Color32::BLACK),
-                egui::StrokeKind::Inside,
+                Stroke::new(width + 4.0, Color32::BLACK),
+                egui::StrokeKind::Middle,
             );
             painter.rect_stroke(
-                cell_rect.expand(1.0),
+                ring,
                 0.0,
-                Stroke::new(width, Color32::from_rgb(0xff, 0x2d, 0xd4)),
-                egui::StrokeKind::Inside,
+                Stroke::new(width, HIGHLIGHT_COLOR),
+                egui::StrokeKind::Middle,
             );
         }
         let grid = cells.grid;
@@ -127,13 +129,19 @@ impl Heatmap<'_> {
         hovered: Option<(usize, usize)>,
     ) {
         let (grid, cell) = (cells.grid, cells.size);
-        let label_font = if cell < 11.0 {
-            FontId::monospace(cell.max(7.0))
-        } else {
-            layout.font.clone()
+        let label_font = FontId::monospace(layout.label_points());
+        // The outlined cell's row and column labels sit on the outline's colour, so the eye
+        // can follow the cell to its two tokens.
+        let outlined = self
+            .highlight_cell
+            .filter(|&(r, c)| r < self.rows && c < self.cols);
+        let backdrop = |rect: Rect| {
+            painter.rect_filled(rect.expand(2.0), 3.0, HIGHLIGHT_COLOR);
         };
-        let label_color = |hot: bool, pad: bool| {
-            if hot {
+        let label_color = |marked: bool, hot: bool, pad: bool| {
+            if marked {
+                Color32::BLACK
+            } else if hot {
                 ui.visuals().strong_text_color()
             } else if pad {
                 ui.visuals().weak_text_color()
@@ -144,22 +152,43 @@ impl Heatmap<'_> {
         for (r, label) in layout.row_labels.iter().enumerate().take(self.rows) {
             let pad = self.row_real.is_some_and(|n| r >= n);
             let hot = hovered.is_some_and(|(hr, _)| hr == r);
-            let color = label_color(hot, pad);
+            let marked = outlined.is_some_and(|(hr, _)| hr == r);
+            let color = label_color(marked, hot, pad);
             let pos = pos2(grid.left() - 4.0, grid.top() + (r as f32 + 0.5) * cell);
-            painter.text(pos, Align2::RIGHT_CENTER, label, label_font.clone(), color);
+            let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
+            let at = Align2::RIGHT_CENTER.anchor_size(pos, galley.size());
+            if marked {
+                backdrop(at);
+            }
+            painter.galley(at.min, galley, color);
         }
         for (c, label) in layout.col_labels.iter().enumerate().take(self.cols) {
             let pad = self.col_real.is_some_and(|n| c >= n);
             let hot = hovered.is_some_and(|(_, hc)| hc == c);
-            let color = label_color(hot, pad);
+            let marked = outlined.is_some_and(|(_, hc)| hc == c);
+            let color = label_color(marked, hot, pad);
             let x = grid.left() + (c as f32 + 0.5) * cell;
             if layout.rotate {
                 let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
-                let pos = pos2(x - galley.size().y / 2.0, grid.top() - 4.0);
+                let size = galley.size();
+                let pos = pos2(x - size.y / 2.0, grid.top() - 4.0);
+                if marked {
+                    // The text runs upwards from `pos`: its box is `size` turned a quarter.
+                    backdrop(Rect::from_min_max(
+                        pos2(pos.x, pos.y - size.x),
+                        pos2(pos.x + size.y, pos.y),
+                    ));
+                }
                 painter.add(Shape::Text(
                     TextShape::new(pos, galley, color).with_angle(-std::f32::consts::FRAC_PI_2),
                 ));
             } else {
+                if marked {
+                    let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
+                    backdrop(
+                        Align2::CENTER_BOTTOM.anchor_size(pos2(x, grid.top() - 2.0), galley.size()),
+                    );
+                }
                 painter.text(
                     pos2(x, grid.top() - 2.0),
                     Align2::CENTER_BOTTOM,

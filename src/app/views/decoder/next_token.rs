@@ -1,0 +1,131 @@
+//! The next-token distribution of one step: the five most likely tokens as text, and the
+//! top tokens as a bar chart with the chosen one in orange.
+
+use egui::{Color32, RichText, Ui};
+use egui_plot::{Bar, BarChart, Plot, PlotPoint, Text};
+
+use super::CHOSEN;
+use crate::app::widgets::tokens::display_token;
+use crate::i18n::{tr, trf};
+use crate::trace::StepTrace;
+
+/// Above this many tokens the chart says it shows only the most likely few.
+const LARGE_VOCABULARY: usize = 1000;
+
+/// The five most likely tokens as text (small probabilities are invisible as bars).
+pub(super) fn top_tokens(ui: &mut Ui, step: &StepTrace) {
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 10.0;
+        for c in step.top.iter().take(5) {
+            let text = RichText::new(format!("'{}' {:.3}", display_token(&c.token), c.prob))
+                .monospace()
+                .small();
+            ui.label(if c.id == step.chosen {
+                text.color(CHOSEN).strong()
+            } else {
+                text
+            });
+        }
+    });
+}
+
+/// One bar of the chart: a token and its probability.
+struct TokenBar {
+    id: u32,
+    label: String,
+    probability: f64,
+    chosen: bool,
+}
+
+/// The `top_n` most likely tokens as bars, the chosen one always among them (it replaces the
+/// last when sampling picked an unlikely token). The step keeps only the most likely few by
+/// name: a translator's vocabulary holds tens of thousands.
+fn bars_of(step: &StepTrace, top_n: usize) -> Vec<TokenBar> {
+    let mut bars: Vec<TokenBar> = step
+        .top
+        .iter()
+        .take(top_n.max(1))
+        .map(|c| TokenBar {
+            id: c.id,
+            label: display_token(&c.token),
+            probability: c.prob as f64,
+            chosen: c.id == step.chosen,
+        })
+        .collect();
+    if !bars.iter().any(|b| b.chosen) {
+        bars.pop();
+        bars.push(TokenBar {
+            id: step.chosen,
+            label: display_token(&step.chosen_token),
+            probability: step.probs.get(step.chosen as usize).copied().unwrap_or(0.0) as f64,
+            chosen: true,
+        });
+    }
+    bars
+}
+
+/// The bar chart, token labels on top of the bars (axis labels would be thinned out).
+pub(super) fn chart(
+    ui: &mut Ui,
+    step: &StepTrace,
+    vocab_size: usize,
+    top_n: usize,
+    width: f32,
+    height: f32,
+) {
+    let token_bars = bars_of(step, top_n);
+    // Say how few of a translator's tens of thousands of tokens are drawn.
+    if vocab_size > LARGE_VOCABULARY {
+        ui.label(
+            RichText::new(trf(
+                "the {} most likely of {} tokens",
+                &[&token_bars.len(), &vocab_size],
+            ))
+            .small()
+            .weak(),
+        );
+    }
+    let base = ui.visuals().selection.bg_fill;
+    let text_color = ui.visuals().strong_text_color();
+    let bars: Vec<Bar> = token_bars
+        .iter()
+        .enumerate()
+        .map(|(x, t)| {
+            Bar::new(x as f64, t.probability)
+                .name(trf("{} (id {})", &[&t.label, &t.id]))
+                .fill(if t.chosen { CHOSEN } else { base })
+                .stroke(egui::Stroke::new(
+                    if t.chosen { 2.0 } else { 0.5 },
+                    if t.chosen { Color32::WHITE } else { base },
+                ))
+                .width(0.7)
+        })
+        .collect();
+    ui.name_inputs(tr("Next-token distribution chart"), |ui| {
+        Plot::new(("next_token", step.position))
+            .width(width)
+            .height(height)
+            .allow_zoom(false)
+            .allow_drag(false)
+            .allow_scroll(false)
+            .allow_boxed_zoom(false)
+            .include_y(0.0)
+            .include_y(1.12)
+            .default_x_bounds(-0.6, token_bars.len() as f64 - 0.4)
+            .show_axes([false, true])
+            .show_grid([false, true])
+            .y_axis_label(tr("probability"))
+            .show(ui, |plot| {
+                plot.bar_chart(BarChart::new(tr("probability"), bars));
+                for (x, t) in token_bars.iter().enumerate() {
+                    let color = if t.chosen { CHOSEN } else { text_color };
+                    let text = RichText::new(t.label.as_str())
+                        .monospace()
+                        .strong()
+                        .color(color);
+                    let at = PlotPoint::new(x as f64, t.probability + 0.02);
+                    plot.text(Text::new(tr("token"), at, text).anchor(egui::Align2::CENTER_BOTTOM));
+                }
+            });
+    });
+}

@@ -1,0 +1,120 @@
+//! Teacher forcing: every decoder position at once, each fed the true previous token, as a
+//! table of positions (target, shifted decoder input, label, prediction, loss).
+
+use egui::{RichText, Ui, vec2};
+
+use super::super::explain;
+use super::super::masks::{BAD_COLOR, OK_COLOR};
+use crate::app::state::AppState;
+use crate::app::widgets::tokens::display_token;
+use crate::i18n::{tr, trf};
+use crate::trace::SequenceTrace;
+
+pub(super) fn ui(ui: &mut Ui, state: &AppState) {
+    let Some(seq) = state.sequence() else {
+        ui.label(tr("No trace yet."));
+        return;
+    };
+    explain(
+        ui,
+        tr(
+            "All positions are computed in one pass. Position t sees the true target up to t-1 (the decoder input is the target shifted right) and is scored against label t.",
+        ),
+    );
+    egui::ScrollArea::horizontal()
+        .id_salt("tf_scroll")
+        .show(ui, |ui| positions_table(ui, seq));
+    summary(ui, seq);
+}
+
+/// One column per decoder position, one row per thing fed or scored there.
+fn positions_table(ui: &mut Ui, seq: &SequenceTrace) {
+    let n = seq.tgt_len;
+    let weak = ui.visuals().weak_text_color();
+    egui::Grid::new("teacher_forcing")
+        .striped(true)
+        .spacing(vec2(10.0, 4.0))
+        .show(ui, |ui| {
+            ui.label(RichText::new(tr("position")).color(weak));
+            for p in 0..n {
+                ui.label(RichText::new(p.to_string()).color(weak));
+            }
+            ui.end_row();
+            ui.label(tr("target"));
+            for p in 0..n {
+                // The target is one shorter than the labels (which end with <eos>).
+                let t = if p + 1 < n {
+                    display_token(&seq.label_tokens[p])
+                } else {
+                    String::new()
+                };
+                ui.label(RichText::new(t).monospace());
+            }
+            ui.end_row();
+            ui.label(tr("decoder input (shifted right)"));
+            for p in 0..n {
+                ui.label(
+                    RichText::new(display_token(&seq.tgt_input_tokens[p]))
+                        .monospace()
+                        .strong(),
+                );
+            }
+            ui.end_row();
+            ui.label(tr("label (to predict)"));
+            for p in 0..n {
+                ui.label(RichText::new(display_token(&seq.label_tokens[p])).monospace());
+            }
+            ui.end_row();
+            ui.label(tr("predicted"));
+            for p in 0..n {
+                prediction(ui, seq, p);
+            }
+            ui.end_row();
+            ui.label(tr("loss (cross-entropy)"));
+            for p in 0..n {
+                let loss = seq.loss.get(p).copied().flatten();
+                ui.label(RichText::new(loss.map_or(String::new(), loss_text)).small());
+            }
+            ui.end_row();
+        });
+}
+
+/// The predicted token at `p`: green when it is the label, else red and underlined (so it
+/// does not rely on colour alone).
+fn prediction(ui: &mut Ui, seq: &SequenceTrace, p: usize) {
+    let right = seq.predicted[p] == seq.labels[p];
+    let text = RichText::new(display_token(&seq.predicted_tokens[p]))
+        .monospace()
+        .strong()
+        .color(if right { OK_COLOR } else { BAD_COLOR });
+    let text = if right { text } else { text.underline() };
+    ui.label(text).on_hover_text(if right {
+        tr("correct")
+    } else {
+        tr("wrong (underlined)")
+    });
+}
+
+/// A loss with two decimals, or in scientific notation when it rounds to zero.
+fn loss_text(loss: f32) -> String {
+    if loss >= 0.01 {
+        format!("{loss:.2}")
+    } else {
+        format!("{loss:.0e}")
+    }
+}
+
+/// The mean loss and how many positions were predicted right.
+fn summary(ui: &mut Ui, seq: &SequenceTrace) {
+    let Some(mean) = seq.mean_loss() else {
+        return;
+    };
+    let n = seq.tgt_len;
+    let correct = (0..n)
+        .filter(|&p| seq.predicted[p] == seq.labels[p])
+        .count();
+    ui.label(trf(
+        "mean loss {}; {} of {} positions predicted correctly",
+        &[&format!("{mean:.3}"), &correct, &n],
+    ));
+}

@@ -1,0 +1,278 @@
+//! Presenter mode's figures: the grid a masks or attention step is about, filling the centre
+//! of the window with large token labels and the lesson's outlined cell, and the controls a
+//! presenter touches on one line above it. Each figure reports its rect and label size
+//! ([`regions::remember_figure`]) so layout checks can see what the audience sees. The full
+//! views stay one F5 away.
+
+use egui::{Color32, RichText, Ui, vec2};
+
+use super::masks::{BAD_COLOR, OK_COLOR};
+use crate::app::colormap::Scale;
+use crate::app::figures::{HeadPipeline, attention_matrix, weights_scale};
+use crate::app::labels;
+use crate::app::regions::{self, FigureInfo};
+use crate::app::state::AppState;
+use crate::app::widgets::delta_text;
+use crate::app::widgets::heatmap::{Blocked, Heatmap, HeatmapResponse, color_bar, legend};
+use crate::i18n::{tr, trf};
+use crate::masks::MaskMethod;
+use crate::trace::{AttentionKind, SequenceTrace};
+
+/// Token labels of the presenter figures, in points (21 px at the presenter zoom).
+pub const LABEL_POINTS: f32 = 14.0;
+/// Largest cell, in points: a short sequence should not turn into a few giant squares.
+const MAX_CELL: f32 = 90.0;
+/// Width of the column beside the attention heatmap (colour bar, legend, what to read).
+const SIDE_COLUMN: f32 = 170.0;
+/// Gap between the two grids of the masks figure.
+const GAP: f32 = 24.0;
+
+/// The masks view in presenter mode: the mask of the chosen attention kind beside what it
+/// does to one head's weights (with row sums), then the leak readouts on one line.
+pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
+    let Some(seq) = state.sequence().cloned() else {
+        ui.label(tr("No trace yet: enter a source and a target on the left."));
+        return;
+    };
+    let kind = {
+        let vs = &mut state.settings.masks_view;
+        ui.horizontal_wrapped(|ui| {
+            kind_buttons(ui, &mut vs.kind);
+            ui.separator();
+            let att = seq.attention(vs.kind);
+            number_buttons(ui, tr("Layer"), att.layers(), &mut vs.layer);
+            number_buttons(ui, tr("Head"), att.heads(), &mut vs.head);
+        });
+        vs.kind
+    };
+    let vs = state.settings.masks_view.clone();
+    let method = state.settings.mask.method;
+    let Some(pipeline) = HeadPipeline::new(&seq, kind, vs.layer, vs.head, state.settings.colormap)
+    else {
+        return;
+    };
+    let mask = seq.mask(kind);
+    let (q_tokens, k_tokens) = seq.axis_tokens(kind);
+    let (q_real, k_real) = real_lengths(&seq, kind);
+    let highlight = state.classroom.highlight_for(kind);
+    let sums = crate::trace::row_sums(&pipeline.weights.to_owned());
+    // Room under the grids: a title line above each, the legend and the readouts below.
+    let line = ui.spacing().interact_size.y;
+    let height = (ui.available_height() - 3.0 * line - 16.0).max(120.0);
+    let width = ((ui.available_width() - GAP) / 2.0).max(120.0);
+    let weights_style = if method == MaskMethod::None {
+        Blocked::Overlay
+    } else {
+        Blocked::Replace
+    };
+    ui.horizontal_top(|ui| {
+        ui.spacing_mut().item_spacing.x = GAP;
+        ui.vertical(|ui| {
+            ui.label(RichText::new(trf("{}: mask", &[&labels::attention_kind(kind)])).strong());
+            let grid = Heatmap::mask_only(mask)
+                .labels(q_tokens, k_tokens)
+                .real_lengths(q_real, k_real)
+                .highlight_cell(highlight)
+                .max_size(vec2(width, height))
+                .cell_range(4.0, MAX_CELL)
+                .label_size(LABEL_POINTS)
+                .name(tr("Mask grid"))
+                .show(ui);
+            remember(ui, &grid);
+        });
+        ui.vertical(|ui| {
+            let title = trf(
+                "weights (layer {}, head {}), with row sums",
+                &[&pipeline.layer, &pipeline.head],
+            );
+            ui.label(RichText::new(title).strong());
+            let weights = Heatmap::new(pipeline.weights)
+                .labels(q_tokens, k_tokens)
+                .real_lengths(q_real, k_real)
+                .highlight_cell(highlight)
+                .mask(mask)
+                .blocked(weights_style)
+                .scale(pipeline.weight_scale)
+                .value_name(tr("weight"))
+                .row_sums(&sums)
+                .max_size(vec2(width, height))
+                .cell_range(4.0, MAX_CELL)
+                .label_size(LABEL_POINTS)
+                .name(tr("Weights heatmap"))
+                .show(ui);
+            remember(ui, &weights);
+        });
+    });
+    ui.horizontal_wrapped(|ui| {
+        legend(ui);
+        color_bar(ui, pipeline.weight_scale, 120.0);
+    });
+    ui.horizontal_wrapped(|ui| {
+        let r = &state.readouts;
+        readout(ui, tr("Padding leak:"), r.padding_delta);
+        ui.add_space(12.0);
+        readout(ui, tr("Future leak:"), r.future_delta);
+    });
+}
+
+/// The attention view in presenter mode: one heatmap of the chosen kind, layer and head (or
+/// the mean over heads), its colour bar and what to read beside it.
+pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
+    let Some(seq) = state.sequence().cloned() else {
+        ui.label(tr("No trace yet: enter a source and a target on the left."));
+        return;
+    };
+    {
+        let a = &mut state.settings.attention;
+        ui.horizontal_wrapped(|ui| {
+            kind_buttons(ui, &mut a.kind);
+            ui.separator();
+            let att = seq.attention(a.kind);
+            number_buttons(ui, tr("Layer"), att.layers(), &mut a.layer);
+            let mut head = (!a.mean_over_heads).then_some(a.head);
+            head_buttons(ui, att.heads(), &mut head);
+            a.mean_over_heads = head.is_none();
+            if let Some(h) = head {
+                a.head = h;
+            }
+        });
+    }
+    let a = state.settings.attention.clone();
+    let att = seq.attention(a.kind);
+    let layer = a.layer.min(att.layers().saturating_sub(1));
+    let head = a.head.min(att.heads().saturating_sub(1));
+    let mask = seq.mask(a.kind);
+    let (q_tokens, k_tokens) = seq.axis_tokens(a.kind);
+    let (q_real, k_real) = real_lengths(&seq, a.kind);
+    let values = attention_matrix(&seq, a.kind, layer, head, a.mean_over_heads);
+    let scale: Scale = weights_scale(&values, mask, a.auto_range, state.settings.colormap);
+    let blocked = if state.settings.mask.method == MaskMethod::None {
+        Blocked::Overlay
+    } else {
+        Blocked::Replace
+    };
+    let size = vec2(
+        (ui.available_width() - SIDE_COLUMN - 12.0).max(120.0),
+        ui.available_height().max(120.0),
+    );
+    ui.horizontal_top(|ui| {
+        let grid = Heatmap::new(values.view())
+            .labels(q_tokens, k_tokens)
+            .real_lengths(q_real, k_real)
+            .highlight_cell(state.classroom.highlight_for(a.kind))
+            .mask(mask)
+            .blocked(blocked)
+            .scale(scale)
+            .value_name(tr("weight"))
+            .max_size(size)
+            .cell_range(4.0, MAX_CELL)
+            .label_size(LABEL_POINTS)
+            .name(tr("Attention heatmap"))
+            .show(ui);
+        remember(ui, &grid);
+        ui.vertical(|ui| {
+            ui.set_max_width(SIDE_COLUMN);
+            ui.label(RichText::new(labels::attention_kind(a.kind)).strong());
+            let which = if a.mean_over_heads {
+                trf("layer {}, mean over heads", &[&layer])
+            } else {
+                trf("layer {}, head {}", &[&layer, &head])
+            };
+            ui.label(which);
+            ui.add_space(6.0);
+            color_bar(ui, scale, (SIDE_COLUMN - 90.0).max(40.0));
+            ui.add_space(6.0);
+            legend(ui);
+            ui.add_space(6.0);
+            let hint = match a.kind {
+                AttentionKind::EncoderSelf => tr("Rows: source tokens. Columns: source tokens."),
+                AttentionKind::DecoderSelf => {
+                    tr("Rows: decoder inputs. Columns: earlier decoder inputs.")
+                }
+                AttentionKind::Cross => tr("Rows: decoder inputs. Columns: source tokens."),
+            };
+            ui.label(RichText::new(hint).weak());
+        });
+    });
+}
+
+/// Records a grid as (part of) this frame's figure.
+fn remember(ui: &Ui, grid: &HeatmapResponse) {
+    regions::remember_figure(
+        ui.ctx(),
+        FigureInfo {
+            rect: grid.response.rect,
+            label_points: grid.label_points,
+        },
+    );
+}
+
+fn real_lengths(seq: &SequenceTrace, kind: AttentionKind) -> (usize, usize) {
+    match kind {
+        AttentionKind::EncoderSelf => (seq.src_len, seq.src_len),
+        AttentionKind::DecoderSelf => (seq.tgt_len, seq.tgt_len),
+        AttentionKind::Cross => (seq.tgt_len, seq.src_len),
+    }
+}
+
+/// The three attention kinds with short names (the long ones do not fit one line).
+fn kind_buttons(ui: &mut Ui, kind: &mut AttentionKind) {
+    for k in AttentionKind::ALL {
+        let label = match k {
+            AttentionKind::EncoderSelf => tr("Encoder self"),
+            AttentionKind::DecoderSelf => tr("Decoder self"),
+            AttentionKind::Cross => tr("Cross"),
+        };
+        if ui.selectable_label(*kind == k, label).clicked() {
+            *kind = k;
+        }
+    }
+}
+
+/// `Layer 0 1`: one button per index, for a quick click in front of a class.
+fn number_buttons(ui: &mut Ui, name: &str, count: usize, value: &mut usize) {
+    if count <= 1 {
+        return;
+    }
+    ui.label(RichText::new(name).weak());
+    *value = (*value).min(count - 1);
+    for i in 0..count {
+        if ui.selectable_label(*value == i, i.to_string()).clicked() {
+            *value = i;
+        }
+    }
+}
+
+/// `Head 0 1 2 3 mean`; `None` is the mean over heads.
+fn head_buttons(ui: &mut Ui, count: usize, head: &mut Option<usize>) {
+    ui.label(RichText::new(tr("Head")).weak());
+    for i in 0..count {
+        if ui
+            .selectable_label(*head == Some(i), i.to_string())
+            .clicked()
+        {
+            *head = Some(i);
+        }
+    }
+    if ui.selectable_label(head.is_none(), tr("mean")).clicked() {
+        *head = None;
+    }
+}
+
+/// One leak readout in a few words: the number, and whether it leaks.
+fn readout(ui: &mut Ui, label: &str, delta: Option<f32>) {
+    ui.label(RichText::new(label).strong());
+    let Some(d) = delta else {
+        ui.label(RichText::new(tr("n/a")).weak());
+        return;
+    };
+    let ok = d < 1e-5;
+    let color: Color32 = if ok { OK_COLOR } else { BAD_COLOR };
+    ui.label(
+        RichText::new(trf("max |delta| = {}", &[&delta_text(d)]))
+            .monospace()
+            .color(color),
+    );
+    let verdict = if ok { tr("no leak") } else { tr("LEAK") };
+    ui.label(RichText::new(verdict).strong().color(color));
+}
