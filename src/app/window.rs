@@ -370,7 +370,9 @@ fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     ui.add_space(2.0);
     ui.horizontal_wrapped(|ui| {
         ui.menu_button(tr("Menu"), |ui| {
-            ui.menu_button(tr("Open model..."), |ui| open_model_items(ui, state, actions));
+            ui.menu_button(tr("Open model..."), |ui| {
+                open_model_items(ui, state, actions)
+            });
             ui.menu_button(tr("Bundled"), |ui| {
                 for b in bundled_models::ALL
                     .into_iter()
@@ -452,7 +454,9 @@ fn open_model_items(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
         (
             FilePurpose::OpenModelFolder,
             tr("Model folder (Marian / opus-mt)..."),
-            tr("A Hugging Face translator folder as downloaded: config.json, model.safetensors, source.spm, target.spm, vocab.json"),
+            tr(
+                "A Hugging Face translator folder as downloaded: config.json, model.safetensors, source.spm, target.spm, vocab.json",
+            ),
         ),
     ] {
         if ui.button(label).on_hover_text(hint).clicked() {
@@ -467,7 +471,9 @@ fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("maskscope").strong().size(16.0));
         ui.separator();
-        ui.menu_button(tr("Open model..."), |ui| open_model_items(ui, state, actions));
+        ui.menu_button(tr("Open model..."), |ui| {
+            open_model_items(ui, state, actions)
+        });
         if !state.settings.presenter
             && ui
                 .add_enabled(
@@ -529,7 +535,14 @@ fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
         }
         if !state.settings.presenter {
             // Elided (full text on hover) rather than wrapped under the title.
-            ui.add(egui::Label::new(RichText::new(labels::model_summary(&state.engine.summary())).weak().small()).truncate());
+            ui.add(
+                egui::Label::new(
+                    RichText::new(labels::model_summary(&state.engine.summary()))
+                        .weak()
+                        .small(),
+                )
+                .truncate(),
+            );
         }
     });
     ui.horizontal_wrapped(|ui| {

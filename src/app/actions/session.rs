@@ -319,11 +319,7 @@ fn restore_run(saved: &SessionRun, config: &[Group], warnings: &mut Vec<String>)
 }
 
 /// Group keys for this model; a key it does not have is reported and skipped.
-fn parse_groups(
-    keys: &[String],
-    config: &[Group],
-    warnings: &mut Vec<String>,
-) -> BTreeSet<Group> {
+fn parse_groups(keys: &[String], config: &[Group], warnings: &mut Vec<String>) -> BTreeSet<Group> {
     let mut groups = BTreeSet::new();
     for key in keys {
         match Group::parse_many(key, config) {
