@@ -47,9 +47,10 @@ pub enum CheckpointError {
     NonFinite { name: String },
     #[error("model error: {0}")]
     Model(#[from] candle_core::Error),
-    /// A Marian model folder that could not be opened or saved.
-    #[error(transparent)]
-    Folder(#[from] super::marian::MarianError),
+    /// A Marian model folder that could not be opened or saved (its message only:
+    /// `checkpoint` must not import `marian`, which imports it; see `engine`'s `From`).
+    #[error("{0}")]
+    Folder(String),
 }
 
 /// What a checkpoint file holds once validated.

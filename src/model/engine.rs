@@ -26,6 +26,13 @@ use crate::trace::{AttentionTrace, BatchTrace, SequenceTrace};
 
 pub type ModelResult<T> = Result<T, CheckpointError>;
 
+/// A model folder's error, kept as its message beside the checkpoint errors.
+impl From<marian::MarianError> for CheckpointError {
+    fn from(e: marian::MarianError) -> Self {
+        CheckpointError::Folder(e.to_string())
+    }
+}
+
 /// A model of either family, the one interface the app and the command line use: the
 /// built-in character models (one `.safetensors` checkpoint) and Marian translators (a
 /// Hugging Face folder). Both run the same traced layers ([`Seq2Seq`]); what differs (the
