@@ -22,6 +22,8 @@ pub const UNK: u32 = 3;
 
 /// Names of the special tokens, indexed by their ids.
 pub const SPECIAL_TOKENS: [&str; 4] = ["<pad>", "<bos>", "<eos>", "<unk>"];
+/// The first id after the special tokens: an ordinary character.
+pub const FIRST_ORDINARY_ID: u32 = SPECIAL_TOKENS.len() as u32;
 
 /// Largest vocabulary accepted, so a hostile file cannot make us build an absurd embedding.
 pub const MAX_VOCAB: usize = 1_000_000;

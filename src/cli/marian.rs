@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::masks::MaskSettings;
-use crate::model::engine::TokenSide;
 use crate::model::marian::MarianModel;
+use crate::model::tracing::TokenSide;
 use crate::sentencepiece::Side;
 
 /// Whether `--model` names a model folder rather than a checkpoint or a bundled name.

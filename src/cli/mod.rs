@@ -12,8 +12,8 @@ use crate::bundled_models as bundled;
 use crate::dataset;
 use crate::masks::MaskSettings;
 use crate::model::decoding::Strategy;
-use crate::model::engine::TokenSide;
 use crate::model::groups::Group;
+use crate::model::tracing::TokenSide;
 use crate::model::training::{
     Schedule, TrainEvent, TrainOptions, TrainingRun, evaluate, trainable_counts,
 };

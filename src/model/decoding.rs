@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::attention::{AttnMask, AttnRecord};
 use super::batch::{Example, Specials};
-use super::engine::{Engine, ModelResult, TokenSide};
+use super::engine::{Engine, ModelResult};
 use super::pass::Pass;
 use super::seq2seq::DecoderCache;
+use super::tracing::TokenSide;
 use crate::masks::{MaskMethod, MaskSettings};
 use crate::trace::{BeamHypothesis, StepTrace, TokenChance};
 

@@ -5,10 +5,6 @@
 use super::batch::Example;
 use super::engine::{Engine, ModelResult};
 use crate::masks::MaskSettings;
-use crate::tokenizer::SPECIAL_TOKENS;
-
-/// Id of the first ordinary token: the ids below it are `<pad>`, `<bos>`, `<eos>`, `<unk>`.
-pub const FIRST_ORDINARY_ID: u32 = SPECIAL_TOKENS.len() as u32;
 
 /// How much padding to add on each side for the padding test.
 const PADDING_ADDED: usize = 3;

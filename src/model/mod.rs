@@ -17,6 +17,7 @@ pub mod ops;
 pub mod params;
 pub mod pass;
 pub mod seq2seq;
+pub mod tracing;
 pub mod training;
 
 use std::collections::BTreeMap;

@@ -33,7 +33,7 @@ use crate::app::settings::ViewId;
 use crate::app::state::AppState;
 use crate::fsio::write_atomically;
 use crate::i18n::{tr, trf};
-use crate::model::engine::TokenSide;
+use crate::model::tracing::TokenSide;
 
 /// The heatmaps and mask grids `view` draws for the current state, main figure first (the
 /// inputs panel and the fine-tune view have none). Mirrors the views' choices: kind, layer,

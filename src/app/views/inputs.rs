@@ -8,7 +8,7 @@ use crate::app::intents::Intents;
 use crate::app::state::{AppState, InputRow, ModelOrigin};
 use crate::app::widgets::tokens::{chip, chip_row};
 use crate::i18n::{tr, trf};
-use crate::model::engine::TokenSide;
+use crate::model::tracing::TokenSide;
 use crate::tasks::Task;
 
 #[derive(Default)]

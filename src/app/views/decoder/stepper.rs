@@ -17,7 +17,7 @@ use crate::app::widgets::heatmap::{Blocked, Heatmap};
 use crate::app::widgets::labeled_drag;
 use crate::app::widgets::tokens::{chip_row, display_token};
 use crate::i18n::{tr, trf};
-use crate::model::engine::TokenSide;
+use crate::model::tracing::TokenSide;
 use crate::trace::{BeamHypothesis, StepTrace};
 
 pub(super) fn ui(ui: &mut Ui, state: &mut AppState) {

@@ -1,0 +1,131 @@
+//! From a teacher-forced pass to plain data: every attention record, logits, probabilities
+//! and loss per position, with ids spelt as tokens. Shared by every model family.
+
+use candle_core::{Device, Tensor};
+use ndarray::{Array2, Array4};
+
+use super::attention::AttnRecord;
+use super::batch::Batch;
+use super::pass::Pass;
+use super::seq2seq::Seq2Seq;
+use crate::sentencepiece::Side;
+use crate::trace::{AttentionTrace, BatchTrace, SequenceTrace};
+
+impl From<TokenSide> for Side {
+    fn from(side: TokenSide) -> Side {
+        match side {
+            TokenSide::Source => Side::Source,
+            TokenSide::Target => Side::Target,
+        }
+    }
+}
+
+/// Which vocabulary names a list of ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSide {
+    Source,
+    Target,
+}
+
+/// One teacher-forced pass over `batch` with every attention record kept, turned into
+/// plain data. `names` spells ids as tokens for the views; any model family uses this.
+pub(crate) fn trace_batch(
+    model: &Seq2Seq,
+    batch: &Batch,
+    device: &Device,
+    names: &dyn Fn(&[u32], TokenSide) -> Vec<String>,
+) -> candle_core::Result<BatchTrace> {
+    let settings = batch.settings;
+    let out = model.forward(&batch.tensors(device)?, &Pass::eval(settings.method, true))?;
+    let logits = out.logits.to_vec3::<f32>()?; // [batch][tgt][vocab]
+    let probs = super::ops::softmax_last_dim(&out.logits)?.to_vec3::<f32>()?;
+    let (enc, dec, cross) = (
+        per_sequence(&out.encoder)?,
+        per_sequence(&out.decoder_self)?,
+        per_sequence(&out.cross)?,
+    );
+    let mut sequences = Vec::with_capacity(batch.len());
+    for (b, ((encoder, decoder_self), cross)) in enc.into_iter().zip(dec).zip(cross).enumerate() {
+        let logits = to_matrix(&logits[b]);
+        let probs = to_matrix(&probs[b]);
+        let predicted: Vec<u32> = probs.rows().into_iter().map(argmax).collect();
+        let loss = batch.labels[b]
+            .iter()
+            .zip(probs.rows())
+            .enumerate()
+            .map(|(position, (&label, row))| {
+                (position < batch.tgt_lens[b])
+                    .then(|| -row[label as usize].max(f32::MIN_POSITIVE).ln())
+            })
+            .collect();
+        sequences.push(SequenceTrace {
+            src_tokens: names(&batch.src[b], TokenSide::Source),
+            src_ids: batch.src[b].clone(),
+            src_len: batch.src_lens[b],
+            tgt_input_tokens: names(&batch.tgt_in[b], TokenSide::Target),
+            tgt_input_ids: batch.tgt_in[b].clone(),
+            label_tokens: names(&batch.labels[b], TokenSide::Target),
+            labels: batch.labels[b].clone(),
+            tgt_len: batch.tgt_lens[b],
+            masks: batch.masks[b].clone(),
+            encoder,
+            decoder_self,
+            cross,
+            predicted_tokens: names(&predicted, TokenSide::Target),
+            predicted,
+            logits,
+            probs,
+            loss,
+        });
+    }
+    Ok(BatchTrace {
+        settings,
+        sequences,
+    })
+}
+
+fn argmax(row: ndarray::ArrayView1<f32>) -> u32 {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &p)| {
+            if p > best.1 { (i, p) } else { best }
+        })
+        .0 as u32
+}
+
+fn to_matrix(rows: &[Vec<f32>]) -> Array2<f32> {
+    let cols = rows.first().map_or(0, Vec::len);
+    Array2::from_shape_vec((rows.len(), cols), rows.concat()).expect("rows of equal length")
+}
+
+/// Splits per-layer records `(batch, heads, q, k)` into one `(layer, head, q, k)` trace per sequence.
+fn per_sequence(records: &[AttnRecord]) -> candle_core::Result<Vec<AttentionTrace>> {
+    let stack = |pick: fn(&AttnRecord) -> &Tensor| -> candle_core::Result<Vec<Array4<f32>>> {
+        let layers = Tensor::stack(&records.iter().map(pick).collect::<Vec<_>>(), 0)?; // (layer, batch, heads, q, k)
+        let (l, b, h, q, k) = layers.dims5()?;
+        let per_batch = layers.transpose(0, 1)?.contiguous()?; // (batch, layer, heads, q, k)
+        let flat = per_batch.flatten_all()?.to_vec1::<f32>()?;
+        let size = l * h * q * k;
+        Ok((0..b)
+            .map(|i| {
+                Array4::from_shape_vec((l, h, q, k), flat[i * size..(i + 1) * size].to_vec())
+                    .expect("sizes match")
+            })
+            .collect())
+    };
+    let (scores, masked, weights) = (
+        stack(|r| &r.scores)?,
+        stack(|r| &r.masked_scores)?,
+        stack(|r| &r.weights)?,
+    );
+    Ok(scores
+        .into_iter()
+        .zip(masked)
+        .zip(weights)
+        .map(|((scores, masked_scores), weights)| AttentionTrace {
+            scores,
+            masked_scores,
+            weights,
+        })
+        .collect())
+}
