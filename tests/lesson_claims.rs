@@ -611,7 +611,8 @@ fn one_sampled_mistake_is_carried_to_the_end() {
 /// Probability the newest step gave to `token`.
 fn prob_of(state: &AppState, token: &str) -> f32 {
     let step = state.stepper.steps().last().expect("a step");
-    let id = state.engine.vocab().id(token).expect("a known token");
+    let vocab = state.engine.builtin_vocab().expect("a bundled model");
+    let id = vocab.id(token).expect("a known token");
     step.probs[id as usize]
 }
 

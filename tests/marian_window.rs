@@ -89,9 +89,14 @@ fn a_marian_folder_opens_in_the_window_and_every_view_works_on_it() {
     harness.run();
 
     // The chips show SentencePiece pieces with the word-start mark, and Marian's own ids.
-    let (src_tokens, src_ids, tgt_input) = {
+    let (src_tokens, src_ids, tgt_input, tgt_input_ids) = {
         let seq = harness.state().state().sequence().expect("a trace").clone();
-        (seq.src_tokens, seq.src_ids, seq.tgt_input_tokens)
+        (
+            seq.src_tokens,
+            seq.src_ids,
+            seq.tgt_input_tokens,
+            seq.tgt_input_ids,
+        )
     };
     assert!(
         src_tokens.iter().any(|t| t.starts_with('▁')),
@@ -111,12 +116,22 @@ fn a_marian_folder_opens_in_the_window_and_every_view_works_on_it() {
         src_ids, expected.ids,
         "the window tokenizes as the CLI does"
     );
+    // A lone word-start mark is an ordinary piece, not a special token, in the chips too.
     let first_piece = src_tokens.iter().find(|t| t.starts_with('▁')).unwrap();
+    let first_id = src_ids[src_tokens.iter().position(|t| t == first_piece).unwrap()];
     assert!(
         harness
-            .query_by_label_contains(&format!("token '{first_piece}'"))
+            .query_all_by_label_contains(&format!("token '{first_piece}' (id {first_id})"))
+            .next()
             .is_some(),
         "a chip shows {first_piece}"
+    );
+    assert!(
+        harness
+            .query_all_by_label_contains(&format!("special token <pad> (id {})", tgt_input_ids[0]))
+            .next()
+            .is_some(),
+        "the decoder's start token is shown as special, not as filler"
     );
 
     // Masks: the live leak tests read 0 with the masks on, on this model too.
@@ -255,8 +270,21 @@ fn a_translator_fine_tunes_two_steps_with_its_encoder_frozen_and_saves_a_folder(
         f.learning_rate = 1e-3;
     }
     harness.run();
+    // A translator's freeze tree is long: the preset buttons sit below the fold.
+    harness
+        .get_by_label("Freeze encoder + embeddings")
+        .scroll_to_me();
+    harness.run();
     harness.get_by_label("Freeze encoder + embeddings").click();
     harness.run();
+    assert!(
+        harness
+            .state()
+            .state()
+            .training
+            .frozen
+            .contains(&Group::SourceEmbedding)
+    );
     let before = harness.state().state().engine.weights();
     let generation = harness.state().state().engine_generation;
     harness.get_by_label("Start training").click();

@@ -6,7 +6,7 @@ use egui::{RichText, Ui};
 use super::{View, explain};
 use crate::app::intents::Intents;
 use crate::app::state::{AppState, InputRow, ModelOrigin};
-use crate::app::widgets::tokens::{chip, chip_row};
+use crate::app::widgets::tokens::{ChipKind, chip, chip_row};
 use crate::i18n::{tr, trf};
 use crate::model::tracing::TokenSide;
 use crate::tasks::Task;
@@ -161,6 +161,7 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
         tr("source"),
         &seq.src_tokens,
         &seq.src_ids,
+        seq.src_len,
         Some(&typed_src),
     );
     // The decoder input is <bos> + target: typed pieces shift one to the right.
@@ -172,6 +173,7 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
         tr("decoder in"),
         &seq.tgt_input_tokens,
         &seq.tgt_input_ids,
+        seq.tgt_len,
         Some(&typed_in),
     );
     chip_row(
@@ -179,6 +181,7 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
         tr("labels"),
         &seq.label_tokens,
         &seq.labels,
+        seq.tgt_len,
         Some(&typed_tgt),
     );
     if let Some(warnings) = state.warnings.get(i) {
@@ -217,7 +220,7 @@ pub fn strip(ui: &mut Ui, state: &AppState) -> bool {
         let real_src = seq.src_len.min(seq.src_tokens.len());
         ui.label(RichText::new(tr("source")).weak());
         for (token, &id) in seq.src_tokens[..real_src].iter().zip(&seq.src_ids) {
-            chip(ui, token, id, None);
+            chip(ui, token, id, ChipKind::of(token, false), None);
         }
         ui.add_space(6.0);
         ui.separator();
@@ -227,7 +230,7 @@ pub fn strip(ui: &mut Ui, state: &AppState) -> bool {
             .iter()
             .zip(&seq.tgt_input_ids)
         {
-            chip(ui, token, id, None);
+            chip(ui, token, id, ChipKind::of(token, false), None);
         }
     });
     let strip = ui.interact(

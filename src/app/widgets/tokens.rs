@@ -6,13 +6,13 @@ use egui::{
 };
 
 use crate::i18n::trf;
-use crate::tokenizer::{BOS, EOS, PAD, UNK};
 
 /// How a chip is styled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChipKind {
     Normal,
-    /// `<bos>` / `<eos>`.
+    /// `<bos>` / `<eos>` / `</s>`, or a `<pad>` that starts a decoder input (Marian starts
+    /// from its pad id).
     Special,
     /// `<unk>`: the typed piece is not in the vocabulary.
     Unknown,
@@ -21,11 +21,14 @@ pub enum ChipKind {
 }
 
 impl ChipKind {
-    pub fn of(id: u32) -> ChipKind {
-        match id {
-            PAD => ChipKind::Pad,
-            UNK => ChipKind::Unknown,
-            BOS | EOS => ChipKind::Special,
+    /// By name, not id: the built-in vocabularies and SentencePiece number their special
+    /// tokens differently, but name them alike. A position past the row's real length is
+    /// padding whatever its name.
+    pub fn of(token: &str, is_padding: bool) -> ChipKind {
+        match token {
+            _ if is_padding => ChipKind::Pad,
+            "<unk>" => ChipKind::Unknown,
+            "<pad>" | "<bos>" | "<eos>" | "<s>" | "</s>" => ChipKind::Special,
             _ => ChipKind::Normal,
         }
     }
@@ -88,8 +91,7 @@ fn colors(kind: ChipKind, ui: &Ui) -> (Color32, Stroke, Color32) {
 
 /// One chip: the token on top, its id below. `typed` is what the user typed when it differs
 /// from the token (an `<unk>`).
-pub fn chip(ui: &mut Ui, token: &str, id: u32, typed: Option<&str>) -> Response {
-    let kind = ChipKind::of(id);
+pub fn chip(ui: &mut Ui, token: &str, id: u32, kind: ChipKind, typed: Option<&str>) -> Response {
     let (fill, stroke, text_color) = colors(kind, ui);
     let shown = match (kind, typed) {
         (ChipKind::Unknown, Some(t)) => format!("{}?", display_token(t)),
@@ -165,12 +167,14 @@ pub fn chip(ui: &mut Ui, token: &str, id: u32, typed: Option<&str>) -> Response 
     response.on_hover_text(what)
 }
 
-/// A labelled, wrapping row of chips. `typed` gives the typed piece per position (for `<unk>`).
+/// A labelled, wrapping row of chips; positions from `real_len` on are padding. `typed`
+/// gives the typed piece per position (for `<unk>`).
 pub fn chip_row(
     ui: &mut Ui,
     label: &str,
     tokens: &[String],
     ids: &[u32],
+    real_len: usize,
     typed: Option<&[String]>,
 ) {
     ui.horizontal_wrapped(|ui| {
@@ -181,6 +185,7 @@ pub fn chip_row(
                 ui,
                 token,
                 id,
+                ChipKind::of(token, i >= real_len),
                 typed.and_then(|t| t.get(i)).map(String::as_str),
             );
         }
@@ -195,9 +200,20 @@ mod tests {
     fn spaces_are_visible() {
         assert_eq!(display_token(" "), SPACE_GLYPH);
         assert_eq!(display_token("a"), "a");
-        assert_eq!(ChipKind::of(PAD), ChipKind::Pad);
-        assert_eq!(ChipKind::of(UNK), ChipKind::Unknown);
-        assert_eq!(ChipKind::of(BOS), ChipKind::Special);
-        assert_eq!(ChipKind::of(10), ChipKind::Normal);
+    }
+
+    #[test]
+    fn chips_are_classed_by_name_and_position() {
+        assert_eq!(ChipKind::of("<pad>", true), ChipKind::Pad);
+        assert_eq!(
+            ChipKind::of("<pad>", false),
+            ChipKind::Special,
+            "Marian's start"
+        );
+        assert_eq!(ChipKind::of("<unk>", false), ChipKind::Unknown);
+        assert_eq!(ChipKind::of("<bos>", false), ChipKind::Special);
+        assert_eq!(ChipKind::of("</s>", false), ChipKind::Special);
+        assert_eq!(ChipKind::of("\u{2581}", false), ChipKind::Normal);
+        assert_eq!(ChipKind::of("<", false), ChipKind::Normal);
     }
 }
