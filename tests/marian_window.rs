@@ -65,6 +65,16 @@ fn opened_on_the_fixture() -> Harness<'static, App> {
         state.messages
     );
     assert_eq!(state.model.name, "en-zh");
+    // The dates rows mean nothing to a translator: it starts on English-Chinese pairs from
+    // the example data instead.
+    let pairs = std::fs::read_to_string(example_pairs()).unwrap();
+    assert_eq!(state.rows.len(), 3);
+    for row in &state.rows {
+        assert!(
+            pairs.contains(&format!("{}\t{}", row.src, row.tgt)),
+            "{row:?}"
+        );
+    }
     harness
 }
 

@@ -20,6 +20,7 @@ use crate::i18n::{tr, trf};
 use crate::masks::MaskSettings;
 use crate::model::Engine;
 use crate::model::leaks::{LeakReadouts, leak_readouts};
+use crate::model::tracing::TokenSide;
 use crate::tasks::Pair;
 use crate::trace::{BatchTrace, SequenceTrace};
 
@@ -293,6 +294,12 @@ impl AppState {
         }
     }
 
+    /// The token every decoding starts from: `<bos>`, or Marian's `<pad>`.
+    pub fn start_token(&self) -> String {
+        let start = self.engine.specials().start;
+        self.engine.token_name(start, TokenSide::Target)
+    }
+
     /// Source ids of the selected row (what the stepper decodes).
     pub fn selected_source_ids(&self) -> Vec<u32> {
         let src = self
@@ -360,6 +367,13 @@ impl AppState {
             self.error(tr("stop the training run before switching models"));
             return false;
         }
+        let rows = match rows {
+            None if engine.kind() != self.engine.kind() && !engine.trains_on_builtin_tasks() => {
+                let rows = example_rows::for_translator();
+                Some(rows.into_iter().map(InputRow::from).collect())
+            }
+            rows => rows,
+        };
         if engine.kind() != self.engine.kind() {
             // Hyper-parameters that suit one family ruin the other: start from its defaults.
             let source = self.settings.finetune.source.clone();

@@ -196,7 +196,7 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
 }
 
 fn chip_legend(ui: &mut Ui) {
-    ui.label(RichText::new(tr("Chips: token on top, id below. Purple = <bos>/<eos>, orange with '?' = <unk> (not in the vocabulary), hollow = <pad>. · is a space.")).small().weak());
+    ui.label(RichText::new(tr("Chips: token on top, id below. Purple = special tokens (start, end), orange with '?' = <unk> (not in the vocabulary), hollow = <pad>. · is a space.")).small().weak());
 }
 
 /// Presenter mode's inputs: one strip with the selected row's source and decoder-input chips.

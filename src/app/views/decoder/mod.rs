@@ -11,7 +11,7 @@ use egui::{Color32, RichText, Ui};
 use super::{View, explain};
 use crate::app::intents::Intents;
 use crate::app::state::AppState;
-use crate::i18n::tr;
+use crate::i18n::{tr, trf};
 
 #[derive(Default)]
 pub struct DecoderView;
@@ -34,8 +34,9 @@ impl View for DecoderView {
         ui.label(RichText::new(tr("Autoregressive decoding (inference)")).strong());
         explain(
             ui,
-            tr(
-                "The decoder starts from <bos> and feeds each chosen token back in. Each step adds one position: one new row of the causal mask. Keys: Right/Space step, Left back, P play/pause, R reset.",
+            &trf(
+                "The decoder starts from {} and feeds each chosen token back in. Each step adds one position: one new row of the causal mask. Keys: Right/Space step, Left back, P play/pause, R reset.",
+                &[&state.start_token()],
             ),
         );
         stepper::ui(ui, state);

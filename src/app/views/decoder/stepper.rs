@@ -35,7 +35,13 @@ pub(super) fn ui(ui: &mut Ui, state: &mut AppState) {
     chip_row(ui, tr("source"), &src_tokens, &src_ids, src_ids.len(), None);
     let steps: Vec<StepTrace> = state.stepper.steps().to_vec();
     let Some(last) = steps.last() else {
-        ui.label(RichText::new(tr("Press Step: the first step feeds only <bos>.")).weak());
+        ui.label(
+            RichText::new(trf(
+                "Press Step: the first step feeds only {}.",
+                &[&state.start_token()],
+            ))
+            .weak(),
+        );
         return;
     };
     chip_row(
@@ -162,7 +168,7 @@ fn transport(ui: &mut Ui, state: &mut AppState) -> Transport {
             .clicked();
         pressed.reset = ui
             .button(tr("Reset"))
-            .on_hover_text(tr("Back to <bos> only (R)"))
+            .on_hover_text(trf("Back to {} only (R)", &[&state.start_token()]))
             .clicked();
         let l = ui.label(tr("Seconds per step"));
         ui.label_inputs_by(l.id, |ui| {
