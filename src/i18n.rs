@@ -136,7 +136,11 @@ fn chinese() -> &'static HashMap<String, String> {
 
 /// `english` in the current language (English itself when no translation exists).
 pub fn tr(english: &'static str) -> &'static str {
-    match language() {
+    translate(language(), english)
+}
+
+fn translate(language: Language, english: &'static str) -> &'static str {
+    match language {
         Language::En => english,
         Language::Zh => chinese().get(english).map_or(english, String::as_str),
     }
@@ -144,25 +148,85 @@ pub fn tr(english: &'static str) -> &'static str {
 
 /// Like [`tr`] for text built at run time: `{}` placeholders are filled in order.
 pub fn trf(english: &'static str, args: &[&dyn std::fmt::Display]) -> String {
+    fill(tr(english), args.iter().map(|a| a.to_string()))
+}
+
+fn fill(pattern: &str, args: impl IntoIterator<Item = String>) -> String {
     let mut out = String::new();
-    let mut args = args.iter();
-    let mut parts = tr(english).split("{}").peekable();
+    let mut args = args.into_iter();
+    let mut parts = pattern.split("{}").peekable();
     while let Some(part) = parts.next() {
         out.push_str(part);
         if parts.peek().is_some()
             && let Some(arg) = args.next()
         {
-            out.push_str(&arg.to_string());
+            out.push_str(&arg);
         }
     }
     out
 }
 
-/// Every `tr("...")` / `trf("...", ..)` key used in the given Rust source text.
+/// Text kept as what was said rather than as the words of one language: an English pattern
+/// of the translation tables with its arguments, rendered in the language of the moment.
+/// The log keeps these, so lines already shown read in Chinese after a switch to Chinese.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Said {
+    /// Text with no translation (a path, a message from a file's parser).
+    Text(String),
+    /// A pattern with `{}` placeholders and what fills them.
+    Pattern(&'static str, Vec<Said>),
+}
+
+impl Said {
+    /// In the window's language.
+    pub fn render(&self) -> String {
+        self.render_in(language())
+    }
+
+    pub fn render_in(&self, language: Language) -> String {
+        match self {
+            Said::Text(text) => text.clone(),
+            Said::Pattern(pattern, args) => fill(
+                translate(language, pattern),
+                args.iter().map(|a| a.render_in(language)),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Said {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl From<String> for Said {
+    fn from(text: String) -> Said {
+        Said::Text(text)
+    }
+}
+
+impl From<&str> for Said {
+    fn from(text: &str) -> Said {
+        Said::Text(text.to_owned())
+    }
+}
+
+/// [`trf`] kept for later: the arguments are fixed now, the pattern is translated whenever
+/// the text is shown.
+pub fn said(english: &'static str, args: &[&dyn std::fmt::Display]) -> Said {
+    Said::Pattern(
+        english,
+        args.iter().map(|a| Said::Text(a.to_string())).collect(),
+    )
+}
+
+/// Every `tr("...")` / `trf("...", ..)` / `said("...", ..)` / `Said::Pattern("...", ..)` key
+/// used in the given Rust source text.
 pub fn keys_in_source(source: &str) -> Vec<String> {
     let mut keys = Vec::new();
     // rustfmt may put a long literal on the line after the parenthesis: allow whitespace.
-    for marker in ["tr(", "trf("] {
+    for marker in ["tr(", "trf(", "said(", "Said::Pattern("] {
         let mut rest = source;
         while let Some(start) = rest.find(marker) {
             let after = rest[start + marker.len()..].trim_start();
@@ -310,14 +374,37 @@ mod tests {
     fn keys_are_found_in_source() {
         let src = r#"ui.label(tr("Causal mask")); x.attr("no"); trf("{} steps", &[&3]); tr(x); tr(
             "Long"
-        )"#;
+        ); said("opened {}", &[&p])"#;
         assert_eq!(
             keys_in_source(src),
             vec![
                 "Causal mask".to_string(),
                 "Long".to_string(),
-                "{} steps".to_string()
+                "{} steps".to_string(),
+                "opened {}".to_string()
             ]
         );
+    }
+
+    #[test]
+    fn said_text_follows_the_language_of_the_moment() {
+        let line = said("opened {}", &[&"a/b.json"]);
+        let nested = Said::Pattern(
+            "could not start training: {}",
+            vec![said("no path given", &[])],
+        );
+        let (zh, zh_nested) = (line.render_in(Language::Zh), nested.render_in(Language::Zh));
+        assert_eq!(line.render_in(Language::En), "opened a/b.json");
+        assert_eq!(zh, trf_in_zh("opened {}", "a/b.json"));
+        assert_ne!(zh, line.render_in(Language::En), "{zh}");
+        assert!(
+            zh_nested.contains(chinese()["no path given"].as_str()),
+            "{zh_nested}"
+        );
+        assert_eq!(Said::from("plain").render(), "plain");
+    }
+
+    fn trf_in_zh(pattern: &str, arg: &str) -> String {
+        chinese()[pattern].replace("{}", arg)
     }
 }

@@ -3,6 +3,7 @@
 use ndarray::{Array2, Array4};
 use serde_json::{Value, json};
 
+use crate::i18n::Said;
 use crate::masks::{Cell, MaskGrid};
 use crate::trace::{AttentionTrace, BatchTrace, SequenceTrace};
 
@@ -47,7 +48,7 @@ fn grid(g: &MaskGrid) -> Value {
     )
 }
 
-fn sequence(s: &SequenceTrace, warnings: &[String]) -> Value {
+fn sequence(s: &SequenceTrace, warnings: &[Said]) -> Value {
     json!({
         "src_ids": s.src_ids, "src_tokens": s.src_tokens, "src_len": s.src_len,
         "tgt_input_ids": s.tgt_input_ids, "tgt_input_tokens": s.tgt_input_tokens, "tgt_len": s.tgt_len,
@@ -57,12 +58,12 @@ fn sequence(s: &SequenceTrace, warnings: &[String]) -> Value {
         "logits": matrix(&s.logits),
         "masks": { "encoder_self": grid(&s.masks.encoder_self), "decoder_self": grid(&s.masks.decoder_self), "cross": grid(&s.masks.cross) },
         "attention": { "encoder": attention(&s.encoder), "decoder_self": attention(&s.decoder_self), "cross": attention(&s.cross) },
-        "warnings": warnings,
+        "warnings": warnings.iter().map(Said::to_string).collect::<Vec<_>>(),
     })
 }
 
 /// The `inspect --json` document: settings plus one element per batch row.
-pub fn batch_json(trace: &BatchTrace, warnings: &[Vec<String>]) -> Value {
+pub fn batch_json(trace: &BatchTrace, warnings: &[Vec<Said>]) -> Value {
     let empty = vec![];
     json!({
         "settings": trace.settings,

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::{Said, said};
+
 /// Padding: fills short sequences in a batch; never attended to.
 pub const PAD: u32 = 0;
 /// Beginning of sequence: the first decoder input.
@@ -53,14 +55,6 @@ impl TokenizerKind {
         [Self::Char, Self::Word]
             .into_iter()
             .find(|kind| kind.label().eq_ignore_ascii_case(name))
-    }
-
-    /// What a single piece is called in messages ("character" / "word").
-    fn piece_name(self) -> &'static str {
-        match self {
-            Self::Char => "character",
-            Self::Word => "word",
-        }
     }
 }
 
@@ -119,39 +113,32 @@ pub struct Encoding {
     pub truncated_from: Option<usize>,
 }
 
-/// How a vocabulary of `kind` describes a piece in messages.
-fn describe_piece(kind: TokenizerKind, text: &str) -> String {
-    // escape_debug keeps ordinary letters (é, 中) readable but makes invisible characters
-    // (NUL, a lone combining mark, direction overrides) visible instead of garbling the message.
-    format!("{} '{}'", kind.piece_name(), text.escape_debug())
-}
-
 impl Encoding {
-    /// Human-readable warnings, e.g. `unknown character 'é' at position 3 became <unk>`.
+    /// Readable warnings, e.g. `unknown character 'é' at position 3 became <unk>`, kept as
+    /// [`Said`] so the window shows them in its language.
     ///
     /// Encodings do not remember their tokenizer, so unknown pieces are called "character" when
     /// they are a single `char` and "word" otherwise.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut warnings: Vec<String> = self
+    pub fn warnings(&self) -> Vec<Said> {
+        let mut warnings: Vec<Said> = self
             .unknown
             .iter()
             .map(|piece| {
-                let kind = if piece.text.chars().count() == 1 {
-                    TokenizerKind::Char
+                // escape_debug keeps ordinary letters (é, 中) readable but makes invisible
+                // characters (NUL, a lone combining mark, direction overrides) visible.
+                let shown = format!("'{}'", piece.text.escape_debug());
+                let at: [&dyn std::fmt::Display; 2] = [&shown, &piece.position];
+                if piece.text.chars().count() == 1 {
+                    said("unknown character {} at position {} became <unk>", &at)
                 } else {
-                    TokenizerKind::Word
-                };
-                format!(
-                    "unknown {} at position {} became <unk>",
-                    describe_piece(kind, &piece.text),
-                    piece.position
-                )
+                    said("unknown word {} at position {} became <unk>", &at)
+                }
             })
             .collect();
         if let Some(original) = self.truncated_from {
-            warnings.push(format!(
-                "input truncated from {original} to {} tokens",
-                self.ids.len()
+            warnings.push(said(
+                "input truncated from {} to {} tokens",
+                &[&original, &self.ids.len()],
             ));
         }
         warnings
@@ -525,10 +512,17 @@ mod tests {
         );
         assert_eq!(e.truncated_from, None);
         assert_eq!(
-            e.warnings(),
+            english(e.warnings()),
             ["unknown character 'é' at position 3 became <unk>"]
         );
         assert_eq!(v.decode(&e.ids), "caf<unk>");
+    }
+
+    fn english(warnings: Vec<Said>) -> Vec<String> {
+        warnings
+            .iter()
+            .map(|w| w.render_in(crate::i18n::Language::En))
+            .collect()
     }
 
     #[test]
@@ -536,13 +530,13 @@ mod tests {
         let v = Vocab::build(TokenizerKind::Char, ["a"]);
         let e = v.encode("a\0", 8);
         assert_eq!(
-            e.warnings(),
+            english(e.warnings()),
             ["unknown character '\\0' at position 1 became <unk>"]
         );
         let w = Vocab::build(TokenizerKind::Word, ["a"]);
         let e = w.encode("a zebra", 8);
         assert_eq!(
-            e.warnings(),
+            english(e.warnings()),
             ["unknown word 'zebra' at position 1 became <unk>"]
         );
     }
@@ -555,7 +549,10 @@ mod tests {
         assert_eq!(e.ids.len(), 32);
         assert_eq!(e.tokens.len(), 32);
         assert_eq!(e.truncated_from, Some(40));
-        assert_eq!(e.warnings(), ["input truncated from 40 to 32 tokens"]);
+        assert_eq!(
+            english(e.warnings()),
+            ["input truncated from 40 to 32 tokens"]
+        );
         // Exactly max_len tokens is not truncation.
         assert_eq!(v.encode("abc", 3).truncated_from, None);
         // Zero length keeps nothing but still reports.

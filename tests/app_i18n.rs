@@ -79,6 +79,45 @@ fn the_language_switch_changes_labels_live_and_back() {
     assert!(harness.query_by_label("因果掩码").is_none());
 }
 
+/// Messages written before a switch (the status line, the tokenizer's warnings under a row)
+/// are shown in the new language: they are kept as what was said, not as English words.
+#[test]
+fn lines_already_shown_follow_a_language_switch() {
+    let _guard = lock();
+    let mut harness = harness();
+    {
+        let state = harness.state_mut().state_mut();
+        state.open_bundled(maskscope::bundled_models::DATES);
+        state.rows[0].src = "2026-11-28\u{e9}".into();
+        state.invalidate();
+    }
+    harness.run();
+    let opened = "opened the bundled dates model";
+    assert!(harness.query_by_label_contains(opened).is_some());
+    assert!(
+        harness
+            .query_by_label_contains("unknown character '\u{e9}' at position 10 became <unk>")
+            .is_some()
+    );
+
+    harness.get_by_label("简体中文").click();
+    harness.run();
+    assert!(harness.query_by_label_contains(opened).is_none());
+    let opened_zh = maskscope::i18n::trf("opened the bundled {} model", &[&"dates"]);
+    assert_ne!(opened_zh, opened);
+    assert!(harness.query_by_label_contains(&opened_zh).is_some());
+    assert!(
+        harness
+            .query_by_label_contains("未知字符 '\u{e9}'")
+            .is_some(),
+        "the tokenizer's warning is in Chinese too"
+    );
+
+    harness.get_by_label("English").click();
+    harness.run();
+    assert!(harness.query_by_label_contains(opened).is_some());
+}
+
 #[test]
 fn the_language_is_saved_with_the_settings() {
     let settings = Settings {

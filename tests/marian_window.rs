@@ -244,12 +244,7 @@ fn a_translator_fine_tunes_two_steps_with_its_encoder_frozen_and_saves_a_folder(
     );
     harness.get_by_label("Start training").click();
     harness.run();
-    let error = harness
-        .state()
-        .state()
-        .last_error()
-        .unwrap_or("")
-        .to_owned();
+    let error = harness.state().state().last_error().unwrap_or_default();
     assert!(error.contains("choose a TSV/CSV file"), "{error}");
     assert!(!harness.state().state().training.is_running());
 

@@ -65,7 +65,7 @@ fn the_window_trains_on_two_pairs_and_says_there_are_no_held_out_figures() {
         std::thread::sleep(Duration::from_millis(20));
     }
     state.poll_training();
-    let texts: Vec<&str> = state.messages.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<String> = state.messages.iter().map(|m| m.text()).collect();
     assert!(
         texts.iter().any(|t| t.contains("no validation pairs")),
         "{texts:?}"

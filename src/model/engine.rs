@@ -16,6 +16,7 @@ use super::params::{self, VarStore};
 use super::pass::Pass;
 use super::seq2seq::Seq2Seq;
 use super::tracing::{TokenSide, trace_batch};
+use crate::i18n::{Said, said};
 use crate::masks::MaskSettings;
 use crate::sentencepiece::Side;
 use crate::tasks::Pair;
@@ -85,7 +86,7 @@ pub struct ModelSummary {
 /// One text pair after tokenising, with what the tokenizer had to say about it.
 pub struct Tokenized {
     pub example: Example,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Said>,
 }
 
 impl Engine {
@@ -392,12 +393,13 @@ impl Engine {
             Family::BuiltIn(b) => {
                 let src = b.vocab.encode(src, b.config.max_len);
                 let tgt = b.vocab.encode(tgt, b.config.max_len);
-                let mut warnings: Vec<String> = src
+                let on_side = |side: &'static str, w: Said| Said::Pattern(side, vec![w]);
+                let mut warnings: Vec<Said> = src
                     .warnings()
                     .into_iter()
-                    .map(|w| format!("source: {w}"))
+                    .map(|w| on_side("source: {}", w))
                     .collect();
-                warnings.extend(tgt.warnings().into_iter().map(|w| format!("target: {w}")));
+                warnings.extend(tgt.warnings().into_iter().map(|w| on_side("target: {}", w)));
                 Tokenized {
                     example: Example {
                         src: src.ids,
@@ -414,11 +416,11 @@ impl Engine {
                     let eos = example.src.pop().expect("longer than the limit");
                     example.src.truncate(limit - 1);
                     example.src.push(eos);
-                    warnings.push(format!("source: cut to the model's {limit} positions"));
+                    warnings.push(said("source: cut to the model's {} positions", &[&limit]));
                 }
                 if example.tgt.len() >= limit {
                     example.tgt.truncate(limit - 1);
-                    warnings.push(format!("target: cut to the model's {limit} positions"));
+                    warnings.push(said("target: cut to the model's {} positions", &[&limit]));
                 }
                 Tokenized { example, warnings }
             }
@@ -485,7 +487,7 @@ impl Engine {
         &self,
         pairs: &[(&str, &str)],
         settings: &MaskSettings,
-    ) -> ModelResult<(BatchTrace, Vec<Vec<String>>)> {
+    ) -> ModelResult<(BatchTrace, Vec<Vec<Said>>)> {
         let tokenized: Vec<Tokenized> = pairs.iter().map(|(s, t)| self.tokenize(s, t)).collect();
         let examples: Vec<Example> = tokenized.iter().map(|t| t.example.clone()).collect();
         let trace = self.trace(&examples, settings)?;

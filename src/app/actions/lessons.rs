@@ -40,7 +40,7 @@ fn ensure_bundled(state: &mut AppState, model: Bundled, notes: &mut Vec<String>)
     match model.bytes() {
         Some(_) => {
             if !state.open_bundled(model) {
-                notes.push(state.last_error().unwrap_or_default().to_owned());
+                notes.push(state.last_error().unwrap_or_default());
             }
         }
         None => notes.push(trf(

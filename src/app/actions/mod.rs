@@ -21,7 +21,7 @@ use self::files::{Files, PromptAnswer};
 use crate::app::intents::{FilePurpose, Intent};
 use crate::app::settings::DataSource;
 use crate::app::state::AppState;
-use crate::i18n::{tr, trf};
+use crate::i18n::{said, tr};
 
 /// The actions' own state, kept between frames. Not persisted.
 #[derive(Default)]
@@ -65,16 +65,16 @@ impl Actions {
             FilePurpose::OpenData => {
                 state.settings.finetune.source = DataSource::File(path.to_owned());
                 match state.training.load_data(path) {
-                    Ok(m) => state.info(trf("loaded {}", &[&m])),
-                    Err(e) => state.error(trf("could not use {}: {}", &[&path.display(), &e])),
+                    Ok(m) => state.info(said("loaded {}", &[&m])),
+                    Err(e) => state.error(said("could not use {}: {}", &[&path.display(), &e])),
                 }
             }
             FilePurpose::ExportCsv => match state.training.export_csv(path) {
-                Ok(()) => state.info(trf(
+                Ok(()) => state.info(said(
                     "exported {} runs to {}",
                     &[&state.training.runs.len(), &path.display()],
                 )),
-                Err(e) => state.error(trf("could not write {}: {}", &[&path.display(), &e])),
+                Err(e) => state.error(said("could not write {}: {}", &[&path.display(), &e])),
             },
             FilePurpose::Export(job) => self.exports.start(state, job, path),
             FilePurpose::SaveSession => {
@@ -107,7 +107,7 @@ impl Actions {
     pub fn end_frame(&mut self, ctx: &egui::Context, state: &mut AppState) {
         match self.files.prompt_window(ctx) {
             Some(PromptAnswer::Path(purpose, path)) => self.handle_path(state, purpose, &path),
-            Some(PromptAnswer::Empty) => state.error(tr("no path given")),
+            Some(PromptAnswer::Empty) => state.error(said("no path given", &[])),
             None => {}
         }
         shortcuts::overlay(ctx, state);

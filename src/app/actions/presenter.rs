@@ -7,7 +7,7 @@ use egui::{Color32, Stroke, TextStyle, Ui};
 use super::lessons;
 use crate::app::settings::Theme;
 use crate::app::state::AppState;
-use crate::i18n::{tr, trf};
+use crate::i18n::{said, tr};
 
 /// Zoom multiplier of presenter mode.
 pub const PRESENTER_ZOOM: f32 = 1.5;
@@ -120,7 +120,7 @@ pub fn startup(ctx: &egui::Context, state: &mut AppState, zoom_restored: bool) {
                 state.settings.lessons_open = true;
                 lessons::apply_step(state, i, step);
             }
-            None => state.error(trf("{}: no lesson {}", &[&LESSON_ENV, &id])),
+            None => state.error(said("{}: no lesson {}", &[&LESSON_ENV, &id])),
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::app::session_file::{
 use crate::app::state::runs::{RunRecord, RunStatus, Training};
 use crate::app::state::{AppState, InputRow, ModelInfo, ModelOrigin};
 use crate::bundled_models::{self, Bundled};
-use crate::i18n::{tr, trf};
+use crate::i18n::{said, tr, trf};
 use crate::model::groups::Group;
 use crate::tasks::Task;
 use crate::trace::{EvalMetrics, StepMetrics};
@@ -376,7 +376,7 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Strin
                 ));
             }
             if !unchanged(state, &ModelOrigin::Bundled(b.name)) && !state.open_bundled(b) {
-                warnings.push(state.last_error().unwrap_or_default().to_owned());
+                warnings.push(state.last_error().unwrap_or_default());
             }
         }
         ModelRef::File { path, sha256 } => {
@@ -399,14 +399,14 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Strin
                     ));
                     problem(session, state, ProblemKind::Changed, &shown);
                     if !state.open_model(path) {
-                        warnings.push(state.last_error().unwrap_or_default().to_owned());
+                        warnings.push(state.last_error().unwrap_or_default());
                     }
                     return;
                 }
                 Ok(_) => {}
             }
             if !unchanged(state, &ModelOrigin::File(path.clone())) && !state.open_model(path) {
-                warnings.push(state.last_error().unwrap_or_default().to_owned());
+                warnings.push(state.last_error().unwrap_or_default());
             }
         }
         ModelRef::Untrained { task } => {
@@ -423,7 +423,7 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Strin
                     modified: false,
                 };
                 if !state.set_model(engine, info, None) {
-                    warnings.push(state.last_error().unwrap_or_default().to_owned());
+                    warnings.push(state.last_error().unwrap_or_default());
                 }
             }
         }
@@ -450,7 +450,7 @@ pub fn save_to(state: &mut AppState, path: &Path) -> bool {
     match session.save(path) {
         Ok(()) => {
             state.session.path = Some(path.to_owned());
-            state.info(trf("saved the session to {}", &[&path.display()]));
+            state.info(said("saved the session to {}", &[&path.display()]));
             true
         }
         Err(e) => {
@@ -466,7 +466,7 @@ pub fn open_from(state: &mut AppState, path: &Path) -> bool {
         Ok(session) => {
             let warnings = apply(&session, state);
             state.session.path = Some(path.to_owned());
-            state.info(trf("opened the session {}", &[&path.display()]));
+            state.info(said("opened the session {}", &[&path.display()]));
             for w in warnings {
                 state.error(w);
             }
@@ -494,7 +494,7 @@ pub fn locate_model(state: &mut AppState, path: &Path) {
                 && !original.is_empty()
                 && *sha256 != original
             {
-                state.error(trf(
+                state.error(said(
                     "{} is not the file the session was saved with (SHA-256 differs); using it anyway",
                     &[&path.display()],
                 ));
@@ -504,7 +504,7 @@ pub fn locate_model(state: &mut AppState, path: &Path) {
             }
         }
         Err(e) => {
-            state.error(trf("could not read {}: {}", &[&path.display(), &e]));
+            state.error(said("could not read {}: {}", &[&path.display(), &e]));
             state.session.problem = Some(problem);
         }
     }

@@ -16,7 +16,7 @@ use crate::app::labels;
 use crate::app::session_file::SessionStatus;
 use crate::app::settings::{FinetuneSettings, Settings};
 use crate::bundled_models::{self, Bundled};
-use crate::i18n::{tr, trf};
+use crate::i18n::{Said, said, tr, trf};
 use crate::masks::MaskSettings;
 use crate::model::Engine;
 use crate::model::leaks::{LeakReadouts, leak_readouts};
@@ -63,7 +63,15 @@ pub struct ModelInfo {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     pub error: bool,
-    pub text: String,
+    /// Rendered when shown, so the log follows a language switch.
+    pub said: Said,
+}
+
+impl Message {
+    /// The message in the window's language.
+    pub fn text(&self) -> String {
+        self.said.render()
+    }
 }
 
 /// A trace stored by the "pin" button, for diffs.
@@ -82,7 +90,7 @@ pub struct AppState {
     pub selected_row: usize,
     pub trace: Option<BatchTrace>,
     /// Tokenizer warnings per row.
-    pub warnings: Vec<Vec<String>>,
+    pub warnings: Vec<Vec<Said>>,
     pub inspect_error: Option<String>,
     /// The live leak tests of the masks view, for the selected row.
     pub readouts: LeakReadouts,
@@ -115,7 +123,7 @@ impl AppState {
             Ok((engine, info)) => (engine, info, vec![]),
             Err(reason) => {
                 let engine = bundled_models::random_model(bundled_models::DATES.task);
-                let text = trf(
+                let said = said(
                     "{}; showing an UNTRAINED random model with the dates vocabulary (predictions are meaningless until you fine-tune it)",
                     &[&reason],
                 );
@@ -124,7 +132,7 @@ impl AppState {
                     origin: ModelOrigin::Random { reason },
                     modified: false,
                 };
-                (engine, info, vec![Message { error: false, text }])
+                (engine, info, vec![Message { error: false, said }])
             }
         };
         let rows = example_rows::for_task(bundled_models::DATES.task)
@@ -184,18 +192,18 @@ impl AppState {
     // ---------------------------------------------------------------------------------------
     // Messages
 
-    pub fn info(&mut self, text: impl Into<String>) {
+    pub fn info(&mut self, said: impl Into<Said>) {
         self.messages.push(Message {
             error: false,
-            text: text.into(),
+            said: said.into(),
         });
         self.trim_messages();
     }
 
-    pub fn error(&mut self, text: impl Into<String>) {
+    pub fn error(&mut self, said: impl Into<Said>) {
         self.messages.push(Message {
             error: true,
-            text: text.into(),
+            said: said.into(),
         });
         self.trim_messages();
     }
@@ -207,11 +215,8 @@ impl AppState {
     }
 
     /// The newest error message, if the newest message is one.
-    pub fn last_error(&self) -> Option<&str> {
-        self.messages
-            .last()
-            .filter(|m| m.error)
-            .map(|m| m.text.as_str())
+    pub fn last_error(&self) -> Option<String> {
+        self.messages.last().filter(|m| m.error).map(Message::text)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -345,7 +350,7 @@ impl AppState {
                 row.tgt,
                 mask_summary(&self.settings.mask)
             );
-            self.info(trf("pinned the trace of {}", &[&label]));
+            self.info(said("pinned the trace of {}", &[&label]));
             self.pinned = Some(Pinned {
                 sequence: seq,
                 label,
@@ -364,7 +369,7 @@ impl AppState {
         rows: Option<Vec<InputRow>>,
     ) -> bool {
         if self.training.is_running() {
-            self.error(tr("stop the training run before switching models"));
+            self.error(said("stop the training run before switching models", &[]));
             return false;
         }
         let rows = match rows {
@@ -404,7 +409,10 @@ impl AppState {
     /// and the error is shown.
     pub fn open_model(&mut self, path: &Path) -> bool {
         if self.training.is_running() {
-            self.error(tr("stop the training run before opening another model"));
+            self.error(said(
+                "stop the training run before opening another model",
+                &[],
+            ));
             return false;
         }
         match Engine::open(path) {
@@ -425,13 +433,13 @@ impl AppState {
                 };
                 if self.set_model(engine, info, None) {
                     self.settings.remember(path.to_owned());
-                    self.info(trf("opened {}", &[&path.display()]));
+                    self.info(said("opened {}", &[&path.display()]));
                     return true;
                 }
                 false
             }
             Err(e) => {
-                self.error(trf(
+                self.error(said(
                     "could not open {}: {}. The previous model ({}) is still loaded.",
                     &[&path.display(), &e, &self.model.name],
                 ));
@@ -448,7 +456,7 @@ impl AppState {
                     .map(InputRow::from)
                     .collect();
                 if self.set_model(engine, info, Some(rows)) {
-                    self.info(trf("opened the bundled {} model", &[&bundled.name]));
+                    self.info(said("opened the bundled {} model", &[&bundled.name]));
                     // Something the model cannot do yet, so the demo's curve moves.
                     self.settings.finetune = FinetuneSettings::default_for(bundled);
                     return true;
@@ -456,7 +464,7 @@ impl AppState {
                 false
             }
             Err(reason) => {
-                self.error(trf(
+                self.error(said(
                     "{}. The previous model ({}) is still loaded.",
                     &[&reason, &self.model.name],
                 ));
@@ -467,8 +475,9 @@ impl AppState {
 
     pub fn save_model(&mut self, path: &Path) -> bool {
         if self.training.is_running() {
-            self.error(tr(
+            self.error(said(
                 "wait for the training run to finish (or stop it) before saving",
+                &[],
             ));
             return false;
         }
@@ -479,11 +488,11 @@ impl AppState {
             Ok(()) => {
                 self.settings.remember(path.to_owned());
                 self.model.modified = false;
-                self.info(trf("saved the model to {}", &[&path.display()]));
+                self.info(said("saved the model to {}", &[&path.display()]));
                 true
             }
             Err(e) => {
-                self.error(trf("could not save {}: {}", &[&path.display(), &e]));
+                self.error(said("could not save {}: {}", &[&path.display(), &e]));
                 false
             }
         }
@@ -499,7 +508,10 @@ impl AppState {
             self.model.modified = false;
             self.engine_generation += 1;
             self.invalidate();
-            self.info(tr("reverted to the model as it was before fine-tuning"));
+            self.info(said(
+                "reverted to the model as it was before fine-tuning",
+                &[],
+            ));
         }
     }
 
@@ -523,7 +535,7 @@ impl AppState {
                 }
                 self.info(message)
             }
-            Err(e) => self.error(trf("could not start training: {}", &[&e])),
+            Err(e) => self.error(said("could not start training: {}", &[&e])),
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::app::labels;
 use crate::app::settings::{DataSource, FinetuneSettings};
 use crate::dataset::{self, LineError};
-use crate::i18n::{tr, trf};
+use crate::i18n::{Said, said, tr, trf};
 use crate::masks::MaskSettings;
 use crate::model::Engine;
 use crate::model::groups::Group;
@@ -95,7 +95,7 @@ pub struct LoadedData {
 #[derive(Default)]
 pub struct Polled {
     pub weights_changed: bool,
-    pub messages: Vec<(bool, String)>,
+    pub messages: Vec<(bool, Said)>,
 }
 
 #[derive(Default)]
@@ -349,7 +349,7 @@ impl Training {
             Ok(()) => out.weights_changed = true,
             Err(e) => out
                 .messages
-                .push((true, trf("could not apply trained weights: {}", &[&e]))),
+                .push((true, said("could not apply trained weights: {}", &[&e]))),
         };
         let Some(record) = self.runs.get_mut(index) else {
             self.live = None;
@@ -392,7 +392,7 @@ impl Training {
                         .evals
                         .last()
                         .map(|e| {
-                            trf(
+                            said(
                                 ": val loss {}, token accuracy {} %, exact match {} %",
                                 &[
                                     &format!("{:.3}", e.val_loss),
@@ -401,17 +401,18 @@ impl Training {
                                 ],
                             )
                         })
-                        .unwrap_or_default();
-                    let args: [&dyn std::fmt::Display; 3] =
-                        [&record.name, &record.steps.len(), &last];
-                    out.messages.push((
-                        false,
-                        if cancelled {
-                            trf("{} stopped after {} steps{}", &args)
-                        } else {
-                            trf("{} finished after {} steps{}", &args)
-                        },
-                    ));
+                        .unwrap_or_else(|| Said::from(""));
+                    let args = vec![
+                        Said::from(record.name.clone()),
+                        Said::from(record.steps.len().to_string()),
+                        last,
+                    ];
+                    let line = if cancelled {
+                        Said::Pattern("{} stopped after {} steps{}", args)
+                    } else {
+                        Said::Pattern("{} finished after {} steps{}", args)
+                    };
+                    out.messages.push((false, line));
                     ended = true;
                 }
                 TrainEvent::Failed { message, weights } => {
@@ -419,7 +420,7 @@ impl Training {
                         apply(&w, &mut out);
                     }
                     out.messages
-                        .push((true, trf("{} failed: {}", &[&record.name, &message])));
+                        .push((true, said("{} failed: {}", &[&record.name, &message])));
                     record.status = RunStatus::Failed(message);
                     ended = true;
                 }
@@ -430,7 +431,7 @@ impl Training {
                 RunStatus::Failed(tr("the training thread stopped unexpectedly").into());
             out.messages.push((
                 true,
-                trf(
+                said(
                     "{}: the training thread stopped unexpectedly",
                     &[&record.name],
                 ),

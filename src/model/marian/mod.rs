@@ -23,6 +23,7 @@ use super::layers::{DecoderLayer, EncoderLayer, Linear};
 use super::params::{self, VarStore};
 use super::seq2seq::Seq2Seq;
 use super::tracing::{TokenSide, trace_batch};
+use crate::i18n::{Said, said};
 use crate::masks::MaskSettings;
 use crate::sentencepiece::{MarianTokenizer, Side};
 use crate::trace::BatchTrace;
@@ -112,20 +113,25 @@ impl MarianModel {
 
     /// Source and target ids of a text pair (without the final `</s>`, which the batch adds
     /// as the last label), and the pieces that became `<unk>`.
-    pub fn tokenize(&self, src: &str, tgt: &str) -> (Example, Vec<String>) {
+    pub fn tokenize(&self, src: &str, tgt: &str) -> (Example, Vec<Said>) {
         let src_enc = self.tokenizer.encode(src, Side::Source);
         let mut tgt_enc = self.tokenizer.encode(tgt, Side::Target);
         tgt_enc.ids.pop();
         let warnings = src_enc
             .unknown
             .iter()
-            .map(|p| format!("source: {p:?} is not in the vocabulary and became <unk>"))
-            .chain(
-                tgt_enc
-                    .unknown
-                    .iter()
-                    .map(|p| format!("target: {p:?} is not in the vocabulary and became <unk>")),
-            )
+            .map(|p| {
+                said(
+                    "source: {} is not in the vocabulary and became <unk>",
+                    &[&format!("{p:?}")],
+                )
+            })
+            .chain(tgt_enc.unknown.iter().map(|p| {
+                said(
+                    "target: {} is not in the vocabulary and became <unk>",
+                    &[&format!("{p:?}")],
+                )
+            }))
             .collect();
         (
             Example {
@@ -162,7 +168,7 @@ impl MarianModel {
         &self,
         pairs: &[(&str, &str)],
         settings: &MaskSettings,
-    ) -> MarianResult<(BatchTrace, Vec<Vec<String>>)> {
+    ) -> MarianResult<(BatchTrace, Vec<Vec<Said>>)> {
         let (examples, warnings): (Vec<_>, Vec<_>) =
             pairs.iter().map(|(s, t)| self.tokenize(s, t)).unzip();
         Ok((self.trace(&examples, settings)?, warnings))
