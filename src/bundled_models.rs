@@ -80,3 +80,23 @@ pub fn random_model(task: Task) -> Engine {
     let config = ModelConfig::small(TokenizerKind::Char, task.max_len().max(8));
     Engine::new_random(config, vocab, 7).expect("the small config is valid")
 }
+
+/// A bundled model is written by its name (in lessons), and reading an unknown name lists the
+/// names there are.
+impl serde::Serialize for Bundled {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Bundled {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Bundled::by_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown bundled model {name:?} (expected one of {})",
+                names().join(", ")
+            ))
+        })
+    }
+}

@@ -13,18 +13,42 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-/// Bundled model names a lesson may load.
-pub const MODELS: [&str; 4] = ["dates", "numbers", "copy", "chinese"];
-/// Values of [`StepState::mask_method`].
-pub const MASK_METHODS: [&str; 3] = ["additive", "multiply", "none"];
-/// Values of [`StepState::view`].
-pub const VIEWS: [&str; 5] = ["inputs", "masks", "attention", "decoder", "finetune"];
-/// Values of [`StepState::attention_kind`].
-pub const ATTENTION_KINDS: [&str; 3] = ["encoder_self", "decoder_self", "cross"];
-/// Values of [`StepState::strategy`].
-pub const STRATEGIES: [&str; 5] = ["greedy", "sample", "top-k", "top-p", "beam"];
-/// Values of [`FinetunePreset::schedule`].
-pub const SCHEDULES: [&str; 2] = ["constant", "warmup-cosine"];
+use crate::bundled_models::Bundled;
+use crate::masks::MaskMethod;
+use crate::tasks::Task;
+use crate::trace::AttentionKind;
+
+/// The view a step opens; `inputs` is the side panel rather than a tab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LessonView {
+    Inputs,
+    Masks,
+    Attention,
+    Decoder,
+    Finetune,
+}
+
+/// The decoding strategy a step selects in the stepper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    Greedy,
+    /// Sampling with a temperature.
+    Sample,
+    TopK,
+    TopP,
+    Beam,
+}
+
+/// The learning-rate schedule of a fine-tune preset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    Constant,
+    WarmupCosine,
+}
+
 /// Group keys that name one group or several (see `model::groups`); `enc{i}`, `dec{i}` and
 /// `dec{i}-self|cross|ff` are accepted for any layer index `i`.
 pub const GROUP_KEYS: [&str; 7] = [
@@ -99,20 +123,19 @@ pub struct Step {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StepState {
-    /// Bundled model name, one of [`MODELS`].
-    pub model: Option<String>,
+    /// A bundled model, by name.
+    pub model: Option<Bundled>,
     /// Batch rows as (source, target).
     pub inputs: Option<Vec<(String, String)>>,
     pub selected_row: Option<usize>,
     pub causal: Option<bool>,
     pub src_padding: Option<bool>,
     pub tgt_padding: Option<bool>,
-    /// One of [`MASK_METHODS`].
-    pub mask_method: Option<String>,
-    /// One of [`VIEWS`].
-    pub view: Option<String>,
-    /// One of [`ATTENTION_KINDS`].
-    pub attention_kind: Option<String>,
+    /// `additive`, `multiply` or `none`.
+    pub mask_method: Option<MaskMethod>,
+    pub view: Option<LessonView>,
+    /// `encoder_self`, `decoder_self` or `cross`.
+    pub attention_kind: Option<AttentionKind>,
     pub layer: Option<usize>,
     pub head: Option<usize>,
     pub mean_over_heads: Option<bool>,
@@ -120,8 +143,7 @@ pub struct StepState {
     pub highlight_cell: Option<(usize, usize)>,
     /// Reset the decoding stepper and take this many steps (per step).
     pub decode_steps: Option<usize>,
-    /// One of [`STRATEGIES`].
-    pub strategy: Option<String>,
+    pub strategy: Option<Strategy>,
     /// Sampling settings of the decoder view (persistent, like the strategy).
     pub temperature: Option<f32>,
     pub top_k: Option<usize>,
@@ -197,10 +219,10 @@ impl StepState {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FinetunePreset {
-    /// Bundled model to start from, one of [`MODELS`].
-    pub base: Option<String>,
+    /// Bundled model to start from.
+    pub base: Option<Bundled>,
     /// Task name as in `tasks::Task::name`: copy, reverse, sort, dates, numbers, chinese-numbers.
-    pub task: Option<String>,
+    pub task: Option<Task>,
     pub train_size: Option<usize>,
     pub val_size: Option<usize>,
     /// Seed of the generated training and validation pairs.
@@ -208,8 +230,7 @@ pub struct FinetunePreset {
     pub steps: Option<usize>,
     pub batch_size: Option<usize>,
     pub learning_rate: Option<f64>,
-    /// One of [`SCHEDULES`].
-    pub schedule: Option<String>,
+    pub schedule: Option<Schedule>,
     /// Warmup steps of the `warmup-cosine` schedule.
     pub warmup: Option<usize>,
     /// AdamW's decoupled weight decay.
@@ -230,9 +251,9 @@ pub struct FinetunePreset {
     pub lr_multipliers: Option<Vec<(String, f64)>>,
     /// Replace the output head with a freshly initialised one.
     pub new_head: Option<bool>,
-    /// How masks are applied while training, one of [`MASK_METHODS`] (for the leakage
-    /// demonstration); `None` = the current mask settings.
-    pub mask_method: Option<String>,
+    /// How masks are applied while training (for the leakage demonstration); `None` = the
+    /// current mask settings.
+    pub mask_method: Option<MaskMethod>,
     pub run_name: Option<Text>,
 }
 
@@ -314,24 +335,6 @@ fn check_text(at: &str, what: &str, text: &Text) -> Result<(), LessonError> {
     Ok(())
 }
 
-fn check_choice(
-    at: &str,
-    what: &str,
-    value: &Option<String>,
-    known: &[&str],
-) -> Result<(), LessonError> {
-    match value {
-        Some(v) if !known.contains(&v.as_str()) => Err(invalid(
-            at,
-            format!(
-                "unknown {what} {v:?} (expected one of {})",
-                known.join(", ")
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// True for the group keys `model::groups` understands.
 pub fn is_group_key(key: &str) -> bool {
     let layer = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
@@ -351,21 +354,18 @@ pub fn is_group_key(key: &str) -> bool {
     false
 }
 
-fn is_task(name: &str) -> bool {
-    crate::tasks::Task::parse(name).is_some_and(|task| task.name() == name)
-}
-
 fn check_preset(at: &str, preset: &FinetunePreset) -> Result<(), LessonError> {
+    // base, task, schedule and mask_method are enums: serde has checked them.
     let FinetunePreset {
-        base,
-        task,
+        base: _,
+        task: _,
         train_size,
         val_size: _,
         data_seed: _,
         steps,
         batch_size,
         learning_rate,
-        schedule,
+        schedule: _,
         warmup: _,
         weight_decay,
         l1,
@@ -378,12 +378,9 @@ fn check_preset(at: &str, preset: &FinetunePreset) -> Result<(), LessonError> {
         freeze,
         lr_multipliers,
         new_head: _,
-        mask_method,
+        mask_method: _,
         run_name,
     } = preset;
-    check_choice(at, "base model", base, &MODELS)?;
-    check_choice(at, "mask method", mask_method, &MASK_METHODS)?;
-    check_choice(at, "schedule", schedule, &SCHEDULES)?;
     if [batch_size, eval_every, eval_size].contains(&&Some(0)) {
         return Err(invalid(
             at,
@@ -394,11 +391,6 @@ fn check_preset(at: &str, preset: &FinetunePreset) -> Result<(), LessonError> {
         if value.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
             return Err(invalid(at, format!("{name} must be zero or positive")));
         }
-    }
-    if let Some(task) = task
-        && !is_task(task)
-    {
-        return Err(invalid(at, format!("unknown task {task:?}")));
     }
     if *train_size == Some(0) || *steps == Some(0) {
         return Err(invalid(at, "train_size and steps must be positive"));
@@ -441,16 +433,6 @@ fn check_preset(at: &str, preset: &FinetunePreset) -> Result<(), LessonError> {
 }
 
 fn check_state(at: &str, state: &StepState, runs: &HashSet<&str>) -> Result<(), LessonError> {
-    check_choice(at, "model", &state.model, &MODELS)?;
-    check_choice(at, "mask method", &state.mask_method, &MASK_METHODS)?;
-    check_choice(at, "view", &state.view, &VIEWS)?;
-    check_choice(
-        at,
-        "attention kind",
-        &state.attention_kind,
-        &ATTENTION_KINDS,
-    )?;
-    check_choice(at, "strategy", &state.strategy, &STRATEGIES)?;
     if state
         .temperature
         .is_some_and(|t| !(t.is_finite() && t > 0.0))
@@ -682,22 +664,10 @@ mod tests {
     }
 
     #[test]
-    fn every_state_string_is_known() {
+    fn every_group_key_is_known() {
         for lesson in lessons() {
             for step in &lesson.steps {
-                let s = &step.state;
-                let known = |v: &Option<String>, list: &[&str]| {
-                    v.as_ref().is_none_or(|v| list.contains(&v.as_str()))
-                };
-                assert!(known(&s.model, &MODELS));
-                assert!(known(&s.mask_method, &MASK_METHODS));
-                assert!(known(&s.view, &VIEWS));
-                assert!(known(&s.attention_kind, &ATTENTION_KINDS));
-                assert!(known(&s.strategy, &STRATEGIES));
-                if let Some(p) = &s.finetune {
-                    assert!(known(&p.base, &MODELS));
-                    assert!(known(&p.mask_method, &MASK_METHODS));
-                    assert!(p.task.as_deref().is_none_or(is_task));
+                if let Some(p) = &step.state.finetune {
                     assert!(p.freeze.iter().flatten().all(|k| is_group_key(k)));
                     assert!(
                         p.lr_multipliers
@@ -706,6 +676,40 @@ mod tests {
                             .all(|(k, _)| is_group_key(k))
                     );
                 }
+            }
+        }
+    }
+
+    /// A misspelt name in a lesson file is refused with the name and the choices.
+    #[test]
+    fn unknown_names_are_refused_with_the_choices() {
+        let cases = [
+            (
+                r#""model": "date""#,
+                ["date", "dates, numbers, copy, chinese"],
+            ),
+            (r#""view": "mask""#, ["mask", "masks"]),
+            (r#""strategy": "topk""#, ["topk", "top-k"]),
+            (r#""mask_method": "add""#, ["add", "additive"]),
+            (r#""attention_kind": "crossed""#, ["crossed", "cross"]),
+            (
+                r#""finetune": {"task": "reversed"}"#,
+                ["reversed", "reverse"],
+            ),
+            (
+                r#""finetune": {"schedule": "cosine"}"#,
+                ["cosine", "warmup-cosine"],
+            ),
+        ];
+        for (field, expected) in cases {
+            let json = format!(
+                r#"[{{"id": "x", "title": {{"en": "t", "zh": "t"}}, "summary": {{"en": "s", "zh": "s"}},
+                "steps": [{{"title": {{"en": "t", "zh": "t"}}, "body": {{"en": "b.", "zh": "b。"}},
+                "state": {{{field}}}}}]}}]"#
+            );
+            let message = parse(&json).unwrap_err().to_string();
+            for part in expected {
+                assert!(message.contains(part), "{field}: {message}");
             }
         }
     }
@@ -733,7 +737,10 @@ mod tests {
         for lesson in lessons() {
             for i in 0..lesson.steps.len() {
                 let s = lesson.state_at(i);
-                if !matches!(s.strategy.as_deref(), Some("sample" | "top-k" | "top-p")) {
+                if !matches!(
+                    s.strategy,
+                    Some(Strategy::Sample | Strategy::TopK | Strategy::TopP)
+                ) {
                     continue;
                 }
                 let at = format!("{} step {}", lesson.id, i + 1);
@@ -784,10 +791,10 @@ mod tests {
                     continue;
                 };
                 let at = format!("{} step {}", lesson.id, i + 1);
-                let view = s.view.as_deref().unwrap_or_default();
                 assert!(
-                    matches!(view, "masks" | "attention"),
-                    "{at}: cell in view {view}"
+                    matches!(s.view, Some(LessonView::Masks | LessonView::Attention)),
+                    "{at}: cell in view {:?}",
+                    s.view
                 );
                 let inputs = s.inputs.as_ref().expect("inputs");
                 let src = inputs
@@ -800,11 +807,11 @@ mod tests {
                     .map(|(_, t)| t.chars().count())
                     .max()
                     .unwrap_or(0);
-                let (queries, keys) = match s.attention_kind.as_deref() {
-                    Some("encoder_self") => (src, src),
-                    Some("decoder_self") => (tgt, tgt),
-                    Some("cross") => (tgt, src),
-                    other => panic!("{at}: attention kind {other:?}"),
+                let (queries, keys) = match s.attention_kind {
+                    Some(AttentionKind::EncoderSelf) => (src, src),
+                    Some(AttentionKind::DecoderSelf) => (tgt, tgt),
+                    Some(AttentionKind::Cross) => (tgt, src),
+                    None => panic!("{at}: no attention kind"),
                 };
                 assert!(
                     q < queries && k < keys,
@@ -820,9 +827,9 @@ mod tests {
         for lesson in lessons() {
             for i in 0..lesson.steps.len() {
                 let s = lesson.state_at(i);
-                let convert: fn(u64) -> String = match s.model.as_deref() {
-                    Some("numbers") => crate::tasks::to_english,
-                    Some("chinese") => crate::tasks::to_chinese,
+                let convert: fn(u64) -> String = match s.model {
+                    Some(crate::bundled_models::NUMBERS) => crate::tasks::to_english,
+                    Some(crate::bundled_models::CHINESE) => crate::tasks::to_chinese,
                     _ => continue,
                 };
                 for (src, tgt) in s.inputs.iter().flatten() {
@@ -845,7 +852,7 @@ mod tests {
         assert_eq!(lesson.state_at(1), expected);
         assert_eq!(
             lesson.state_at(1).model,
-            lesson.steps[1].state.model.clone().or(first.model)
+            lesson.steps[1].state.model.or(first.model)
         );
         assert_eq!(
             lesson.state_at(1).highlight_cell,

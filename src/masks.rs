@@ -54,12 +54,16 @@ impl Cell {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum MaskMethod {
     /// Add a large negative to blocked scores before softmax (correct: rows renormalise).
+    // The lowercase aliases are the names lessons use.
     #[default]
+    #[serde(alias = "additive")]
     Additive,
     /// Softmax over all keys, then zero the blocked weights (a common mistake: rows no
     /// longer sum to one).
+    #[serde(alias = "multiply")]
     Multiply,
     /// Ignore the mask entirely.
+    #[serde(alias = "none")]
     None,
 }
 

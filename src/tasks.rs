@@ -35,7 +35,10 @@ pub enum Task {
     Reverse,
     Sort,
     Dates,
+    // The aliases are the names of `Task::name`, which lessons use.
+    #[serde(alias = "numbers")]
     NumbersToWords,
+    #[serde(alias = "chinese-numbers")]
     NumbersToChinese,
 }
 

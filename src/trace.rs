@@ -16,9 +16,13 @@ use crate::masks::{MaskGrid, MaskSettings, SequenceMasks};
 /// The three kinds of attention in an encoder-decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum AttentionKind {
+    // The snake-case aliases are the names lessons use.
     #[default]
+    #[serde(alias = "encoder_self")]
     EncoderSelf,
+    #[serde(alias = "decoder_self")]
     DecoderSelf,
+    #[serde(alias = "cross")]
     Cross,
 }
 

@@ -541,8 +541,53 @@ fn files_on_disk() {
     );
 }
 
-/// A checkpoint path that is a FIFO declares a size of 0; it is read through the same bounded
-/// reader as a file (`fsio::read_limited`, whose limit on pipes `src/fsio.rs` tests), so a
+/// Makes a FIFO at `path` and starts a thread that writes `bytes` into it; `None` where
+/// there is no `mkfifo`.
+#[cfg(unix)]
+fn fifo_fed_with(
+    path: &std::path::Path,
+    bytes: Vec<u8>,
+) -> Option<std::thread::JoinHandle<std::io::Result<()>>> {
+    let made = std::process::Command::new("mkfifo").arg(path).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("no mkfifo here; skipped");
+        return None;
+    }
+    let writer_path = path.to_owned();
+    Some(std::thread::spawn(move || {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new().write(true).open(writer_path)?;
+        f.write_all(&bytes)
+    }))
+}
+
+/// A FIFO declares a size of 0: the limit of `fsio::read_limited` must hold while reading.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_read_only_up_to_the_limit() {
+    use maskscope::fsio::{ReadError, read_limited};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    // Far more than the limit; the writer stops when the reader closes the pipe.
+    let Some(writer) = fifo_fed_with(&fifo, vec![1u8; 4 << 20]) else {
+        return;
+    };
+    let err = read_limited(&fifo, 1000).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ReadError::TooLarge {
+                size: 1001,
+                limit: 1000
+            }
+        ),
+        "{err}"
+    );
+    let written = writer.join().unwrap();
+    assert!(written.is_err(), "the writer saw the reader go away");
+}
+
+/// A checkpoint path that is a FIFO is read through the same bounded reader as a file, so a
 /// valid model still loads and junk is still refused.
 #[cfg(unix)]
 #[test]
@@ -553,17 +598,9 @@ fn a_fifo_is_read_through_the_bounded_reader() {
         ("junk", b"definitely not safetensors".to_vec(), false),
     ] {
         let fifo = dir.path().join(name);
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-        if !made.is_ok_and(|s| s.success()) {
-            eprintln!("no mkfifo here; skipped");
+        let Some(writer) = fifo_fed_with(&fifo, bytes) else {
             return;
-        }
-        let writer_path = fifo.clone();
-        let writer = std::thread::spawn(move || {
-            use std::io::Write as _;
-            let mut f = std::fs::OpenOptions::new().write(true).open(writer_path)?;
-            f.write_all(&bytes)
-        });
+        };
         let loaded = Engine::load(&fifo);
         writer.join().unwrap().unwrap();
         assert_eq!(loaded.is_ok(), valid, "{name}: {:?}", loaded.err());

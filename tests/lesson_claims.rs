@@ -604,3 +604,79 @@ fn one_sampled_mistake_is_carried_to_the_end() {
         "seven thousandthirty one<eos>"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// greedy vs beam
+
+/// Probability the newest step gave to `token`.
+fn prob_of(state: &AppState, token: &str) -> f32 {
+    let step = state.stepper.steps().last().expect("a step");
+    let id = state.engine.vocab().id(token).expect("a known token");
+    step.probs[id as usize]
+}
+
+/// The beams after the newest step, as (text, log-probability, score).
+fn beams(state: &AppState) -> Vec<(String, f32, f32)> {
+    let session = state.stepper.session().expect("a session");
+    let after = state.stepper.steps().len() - 1;
+    session
+        .beams
+        .get(after)
+        .or(session.beams.last())
+        .expect("beams")
+        .iter()
+        .map(|b| (b.tokens.concat(), b.log_prob, b.score))
+        .collect()
+}
+
+/// `value` rounded to `places` decimals is `stated`.
+fn reads(value: f32, stated: f32, places: i32) -> bool {
+    let scale = 10f32.powi(places);
+    (value * scale).round() == (stated * scale).round()
+}
+
+#[test]
+fn greedy_and_beam_search_part_ways_on_an_unseen_date_format() {
+    let greedy = enter("greedy-vs-beam", 0);
+    assert_eq!(output(&greedy).concat(), "20 Aug 158<eos>");
+
+    let hesitating = enter("greedy-vs-beam", 1);
+    assert_eq!(output(&hesitating).concat(), "20 Aug 1");
+    let [one, five, two] = ["1", "5", "2"].map(|t| prob_of(&hesitating, t));
+    assert!(
+        reads(one, 0.34, 2) && reads(five, 0.34, 2) && reads(two, 0.31, 2),
+        "{one} {five} {two}"
+    );
+    let mut next = hesitating;
+    next.redecode(9);
+    assert!(reads(prob_of(&next, "5"), 0.94, 2));
+
+    let kept = beams(&enter("greedy-vs-beam", 2));
+    assert_eq!(kept.len(), 4);
+    for (text, stated) in [
+        ("20 Aug 1", -1.07),
+        ("20 Aug 5", -1.08),
+        ("20 Aug 2", -1.16),
+    ] {
+        let beam = kept.iter().find(|b| b.0 == text).expect(text);
+        assert!(reads(beam.1, stated, 2), "{beam:?}");
+    }
+
+    let done = enter("greedy-vs-beam", 3);
+    assert_eq!(output(&done).concat(), "20 Aug 2018<eos>");
+    let ranked = beams(&done);
+    let (best, second) = (&ranked[0], &ranked[1]);
+    assert_eq!(best.0, "20 Aug 2018<eos>");
+    assert_eq!(second.0, "20 Aug 158<eos>");
+    assert!(
+        reads(best.1, -1.166, 3) && reads(best.2, -0.097, 3),
+        "{best:?}"
+    );
+    assert!(
+        reads(second.1, -1.171, 3) && reads(second.2, -0.106, 3),
+        "{second:?}"
+    );
+
+    let narrow = enter("greedy-vs-beam", 4);
+    assert_eq!(output(&narrow).concat(), "20 Aug 158<eos>");
+}

@@ -7,53 +7,39 @@ use crate::app::settings::{DataSource, StrategyKind, ViewId};
 use crate::app::state::{AppState, InputRow, ModelOrigin};
 use crate::bundled_models::Bundled;
 use crate::i18n::trf;
-use crate::lessons::{Lesson, StepState, Text};
-use crate::masks::MaskMethod;
+use crate::lessons::{Lesson, LessonView, Schedule, StepState, Strategy, Text};
 use crate::model::groups::Group;
-use crate::tasks::Task;
-use crate::trace::AttentionKind;
 
-/// Parses a lesson's attention kind.
-pub fn attention_kind(name: &str) -> Option<AttentionKind> {
-    match name {
-        "encoder_self" => Some(AttentionKind::EncoderSelf),
-        "decoder_self" => Some(AttentionKind::DecoderSelf),
-        "cross" => Some(AttentionKind::Cross),
-        _ => None,
+/// The tab a lesson's view opens; `inputs` is the side panel, not a tab (`None`).
+pub fn view(view: LessonView) -> Option<ViewId> {
+    match view {
+        LessonView::Inputs => None,
+        LessonView::Masks => Some(ViewId::Masks),
+        LessonView::Attention => Some(ViewId::Attention),
+        LessonView::Decoder => Some(ViewId::Decoder),
+        LessonView::Finetune => Some(ViewId::Finetune),
     }
 }
 
-/// Parses a lesson's view name; `inputs` is the side panel, not a tab (`None`).
-pub fn view(name: &str) -> Option<ViewId> {
-    match name {
-        "masks" => Some(ViewId::Masks),
-        "attention" => Some(ViewId::Attention),
-        "decoder" => Some(ViewId::Decoder),
-        "finetune" => Some(ViewId::Finetune),
-        _ => None,
+fn strategy(strategy: Strategy) -> StrategyKind {
+    match strategy {
+        Strategy::Greedy => StrategyKind::Greedy,
+        Strategy::Sample => StrategyKind::Temperature,
+        Strategy::TopK => StrategyKind::TopK,
+        Strategy::TopP => StrategyKind::TopP,
+        Strategy::Beam => StrategyKind::Beam,
     }
 }
 
-fn strategy(name: &str) -> Option<StrategyKind> {
-    match name {
-        "greedy" => Some(StrategyKind::Greedy),
-        "sample" => Some(StrategyKind::Temperature),
-        "top-k" => Some(StrategyKind::TopK),
-        "top-p" => Some(StrategyKind::TopP),
-        "beam" => Some(StrategyKind::Beam),
-        _ => None,
-    }
-}
-
-/// Makes the bundled model `name` the current one (unless it already is, unmodified).
-fn ensure_bundled(state: &mut AppState, name: &str, notes: &mut Vec<String>) {
+/// Makes the bundled model `model` the current one (unless it already is, unmodified).
+fn ensure_bundled(state: &mut AppState, model: Bundled, notes: &mut Vec<String>) {
+    let name = model.name;
     if matches!(state.model.origin, ModelOrigin::Bundled(n) if n == name) && !state.model.modified {
         return;
     }
-    let available = Bundled::by_name(name).filter(|b| b.bytes().is_some());
-    match available {
-        Some(b) => {
-            if !state.open_bundled(b) {
+    match model.bytes() {
+        Some(_) => {
+            if !state.open_bundled(model) {
                 notes.push(state.last_error().unwrap_or_default().to_owned());
             }
         }
@@ -83,11 +69,11 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     let s: StepState = l.state_at(step);
     let mut notes = vec![];
 
-    if let Some(name) = &s.model {
-        ensure_bundled(state, name, &mut notes);
+    if let Some(model) = s.model {
+        ensure_bundled(state, model, &mut notes);
     }
-    if let Some(base) = s.finetune.as_ref().and_then(|p| p.base.as_ref())
-        && s.model.as_ref() != Some(base)
+    if let Some(base) = s.finetune.as_ref().and_then(|p| p.base)
+        && s.model != Some(base)
     {
         ensure_bundled(state, base, &mut notes);
     }
@@ -115,24 +101,19 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     if let Some(v) = s.tgt_padding {
         mask.tgt_padding = v;
     }
-    if let Some(m) = s.mask_method.as_deref().and_then(MaskMethod::parse) {
+    if let Some(m) = s.mask_method {
         mask.method = m;
     }
-    if let Some(m) = s
-        .finetune
-        .as_ref()
-        .and_then(|p| p.mask_method.as_deref())
-        .and_then(MaskMethod::parse)
-    {
+    if let Some(m) = s.finetune.as_ref().and_then(|p| p.mask_method) {
         mask.method = m;
     }
     state.settings.mask = mask;
 
-    if let Some(v) = s.view.as_deref().and_then(view) {
+    if let Some(v) = s.view.and_then(view) {
         state.settings.view = v;
     }
     let settings = &mut state.settings;
-    if let Some(kind) = s.attention_kind.as_deref().and_then(attention_kind) {
+    if let Some(kind) = s.attention_kind {
         settings.attention.kind = kind;
         settings.masks_view.kind = kind;
     }
@@ -148,8 +129,8 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     if let Some(mean) = s.mean_over_heads {
         settings.attention.mean_over_heads = mean;
     }
-    if let Some(k) = s.strategy.as_deref().and_then(strategy) {
-        settings.decoder.strategy = k;
+    if let Some(k) = s.strategy {
+        settings.decoder.strategy = strategy(k);
     }
     let decoder = &mut settings.decoder;
     if let Some(v) = s.temperature {
@@ -177,7 +158,7 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     state.classroom.run_name = None;
     if let Some(p) = &s.finetune {
         let f = &mut state.settings.finetune;
-        if let Some(task) = p.task.as_deref().and_then(Task::parse) {
+        if let Some(task) = p.task {
             f.source = DataSource::Task(task);
         }
         fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
@@ -191,8 +172,8 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
         set(&mut f.steps, &p.steps);
         set(&mut f.batch_size, &p.batch_size);
         set(&mut f.learning_rate, &p.learning_rate);
-        if let Some(name) = &p.schedule {
-            f.warmup_cosine = name == "warmup-cosine";
+        if let Some(schedule) = p.schedule {
+            f.warmup_cosine = schedule == Schedule::WarmupCosine;
         }
         set(&mut f.warmup, &p.warmup);
         set(&mut f.weight_decay, &p.weight_decay);

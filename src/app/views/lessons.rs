@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use crate::app::intents::Intent;
 use crate::app::state::AppState;
 use crate::i18n::{tr, trf};
-use crate::lessons::Lesson;
+use crate::lessons::{Lesson, LessonView};
 
 /// The panel's contents. Returns what the user asked for (another step or lesson, or closing
 /// the panel).
@@ -190,7 +190,7 @@ fn step_text(ui: &mut Ui, state: &AppState, lesson: &Lesson, big: f32) {
     ui.add_space(6.0);
     ui.label(RichText::new(st.body.current()).size(big));
     let s = lesson.state_at(step);
-    if s.view.as_deref() == Some("inputs") {
+    if s.view == Some(LessonView::Inputs) {
         ui.add_space(6.0);
         let look = if state.settings.presenter {
             tr("Open the inputs strip above the figure (1).")

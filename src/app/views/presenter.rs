@@ -16,7 +16,7 @@ use crate::app::widgets::delta_text;
 use crate::app::widgets::heatmap::{Blocked, Heatmap, HeatmapResponse, color_bar, legend};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskMethod;
-use crate::trace::{AttentionKind, SequenceTrace};
+use crate::trace::AttentionKind;
 
 /// Token labels of the presenter figures, in points (21 px at the presenter zoom).
 pub const LABEL_POINTS: f32 = 14.0;
@@ -53,7 +53,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
     };
     let mask = seq.mask(kind);
     let (q_tokens, k_tokens) = seq.axis_tokens(kind);
-    let (q_real, k_real) = real_lengths(&seq, kind);
+    let (q_real, k_real) = seq.real_lengths(kind);
     let highlight = state.classroom.highlight_for(kind);
     let sums = crate::trace::row_sums(&pipeline.weights.to_owned());
     // Room under the grids: a title line above each, the legend and the readouts below.
@@ -143,7 +143,7 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
     let head = a.head.min(att.heads().saturating_sub(1));
     let mask = seq.mask(a.kind);
     let (q_tokens, k_tokens) = seq.axis_tokens(a.kind);
-    let (q_real, k_real) = real_lengths(&seq, a.kind);
+    let (q_real, k_real) = seq.real_lengths(a.kind);
     let values = attention_matrix(&seq, a.kind, layer, head, a.mean_over_heads);
     let scale: Scale = weights_scale(&values, mask, a.auto_range, state.settings.colormap);
     let blocked = if state.settings.mask.method == MaskMethod::None {
@@ -205,14 +205,6 @@ fn remember(ui: &Ui, grid: &HeatmapResponse) {
             label_points: grid.label_points,
         },
     );
-}
-
-fn real_lengths(seq: &SequenceTrace, kind: AttentionKind) -> (usize, usize) {
-    match kind {
-        AttentionKind::EncoderSelf => (seq.src_len, seq.src_len),
-        AttentionKind::DecoderSelf => (seq.tgt_len, seq.tgt_len),
-        AttentionKind::Cross => (seq.tgt_len, seq.src_len),
-    }
 }
 
 /// The three attention kinds with short names (the long ones do not fit one line).
