@@ -5,7 +5,7 @@
 //! Drives the same headless renderer as `maskscope render` (see tests/render.rs): the virtual
 //! window is the session's, made taller until the view fits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use egui::Rect;
 use image::RgbaImage;
@@ -34,7 +34,7 @@ struct Shot {
 }
 
 /// Renders every target of the session at `path`, in [`Target::ALL`]'s order, at `scale`.
-fn render_all(path: &PathBuf, scale: f32) -> Vec<(Target, Shot)> {
+fn render_all(path: &Path, scale: f32) -> Vec<(Target, Shot)> {
     let (state, size, warnings) = session_state(Some(path)).expect("the session opens");
     assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
     let [width, height] = size.unwrap_or([1366.0, 768.0]);
@@ -100,12 +100,12 @@ fn mean_difference(one: &RgbaImage, two: &RgbaImage) -> f64 {
     for y in 0..h {
         for x in 0..w {
             let a = one.get_pixel(x, y).0;
-            for c in 0..3 {
+            for (c, channel) in a.iter().enumerate().take(3) {
                 let sum: u32 = [(0, 0), (1, 0), (0, 1), (1, 1)]
                     .iter()
                     .map(|(dx, dy)| two.get_pixel(2 * x + dx, 2 * y + dy).0[c] as u32)
                     .sum();
-                total += (sum as i64 / 4 - a[c] as i64).unsigned_abs();
+                total += (sum as i64 / 4 - *channel as i64).unsigned_abs();
             }
         }
     }
