@@ -12,7 +12,7 @@ use super::actions::{Actions, export_menu, presenter};
 use super::fonts;
 use super::intents::FilePurpose;
 use super::labels;
-use super::presenter_layout::{Caption, PresenterLayout};
+use super::presenter_layout::{Caption, PresenterLayout, SidePanel, SideWidths};
 use super::regions::{self, Panel, Region};
 use super::settings::{Settings, ViewId};
 use super::state::{AppState, ModelOrigin, mask_summary};
@@ -38,30 +38,6 @@ pub struct App {
     ctx: Option<egui::Context>,
     frame_stats: super::frame_stats::FrameStats,
     side_widths: SideWidths,
-}
-
-/// The normal layout's side panel widths as last drawn, given back exactly when presenter
-/// mode ends. Without this they come back a few points wider: the first frame back is still
-/// drawn at the presenter zoom (a zoom change applies one frame late), contents measured in
-/// it (grids, scroll areas) remember their wider size, and the next frame's panel grows to
-/// hold it.
-#[derive(Default)]
-struct SideWidths {
-    inputs: Option<f32>,
-    lessons: Option<f32>,
-    /// Frames left that draw the panels at the recorded widths: the one still at the
-    /// presenter zoom and the first at the normal zoom.
-    restore_frames: u8,
-}
-
-impl SideWidths {
-    /// `panel` at exactly the width it had before presenter mode, if it is coming back.
-    fn restored(&self, panel: egui::Panel, width: Option<f32>) -> egui::Panel {
-        match width.filter(|_| self.restore_frames > 0) {
-            Some(w) => panel.exact_size(w),
-            None => panel,
-        }
-    }
 }
 
 const ZOOM_KEY: &str = "maskscope_zoom";
@@ -243,11 +219,11 @@ impl eframe::App for App {
         regions::forget_figure(ui.ctx());
         regions::forget_panels(ui.ctx());
         if self.state.settings.presenter {
-            self.side_widths.restore_frames = 2;
+            self.side_widths.presenter_frame();
             self.presenter_panels(ui);
         } else {
             self.normal_panels(ui);
-            self.side_widths.restore_frames = self.side_widths.restore_frames.saturating_sub(1);
+            self.side_widths.normal_frame_drawn();
         }
         self.actions.end_frame(ui.ctx(), &mut self.state);
         self.end_frame_exports(ui.ctx().clone(), frame);
@@ -281,9 +257,10 @@ impl App {
             .size_range(220.0f32.min(most)..=most);
         let inputs_panel = self
             .side_widths
-            .restored(inputs_panel, self.side_widths.inputs)
+            .restored(SidePanel::Inputs, inputs_panel)
             .show(ui, |ui| self.inputs.ui(ui, &mut self.state));
-        self.side_widths.inputs = Some(inputs_panel.response.rect.width());
+        let drawn = inputs_panel.response.rect.width();
+        self.side_widths.record(SidePanel::Inputs, drawn);
         self.actions.act(&mut self.state, inputs_panel.inner);
         regions::remember_rect(ui.ctx(), Region::Inputs, inputs_panel.response.rect);
         if self.state.settings.lessons_open {
@@ -293,9 +270,10 @@ impl App {
                 .size_range(260.0f32.min(most)..=most);
             let lessons = self
                 .side_widths
-                .restored(lessons, self.side_widths.lessons)
+                .restored(SidePanel::Lessons, lessons)
                 .show(ui, |ui| views::lessons::ui(ui, &self.state));
-            self.side_widths.lessons = Some(lessons.response.rect.width());
+            let drawn = lessons.response.rect.width();
+            self.side_widths.record(SidePanel::Lessons, drawn);
             regions::remember_panel(ui.ctx(), Panel::Lessons, lessons.response.rect);
             self.actions.act(&mut self.state, lessons.inner);
         }
