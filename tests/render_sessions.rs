@@ -113,11 +113,11 @@ fn mean_difference(one: &RgbaImage, two: &RgbaImage) -> f64 {
 }
 
 #[test]
-#[ignore = "not yet: docs/sessions/attention.json's masks view lays out 2 points lower at 2x (Causal mask grid y 312 at 1x vs 314 at 2x)"]
 fn every_view_of_every_docs_session_is_whole_at_1x_and_2x() {
     let sessions = docs_sessions();
     assert!(sessions.len() >= 5, "{sessions:?}");
     let mut grids_seen = 0;
+    let mut largest_move: f32 = 0.0;
     for path in &sessions {
         let ones = render_all(path, 1.0);
         let twos = render_all(path, 2.0);
@@ -142,11 +142,13 @@ fn every_view_of_every_docs_session_is_whole_at_1x_and_2x() {
             );
             let names = |s: &Shot| s.grids.iter().map(|g| g.0.clone()).collect::<Vec<_>>();
             assert_eq!(names(one), names(two), "{at}");
+            // Text lines are a whole number of points at both scales (see
+            // `maskscope::app::fonts`); what is left is egui snapping widget edges to whole
+            // pixels, at most one point.
             for ((name, a), (_, b)) in one.grids.iter().zip(&two.grids) {
-                assert!(
-                    (a.min - b.min).length() <= 1.0 && (a.max - b.max).length() <= 1.0,
-                    "{at}: {name} at {a:?} (1x) vs {b:?} (2x)"
-                );
+                let moved = (a.min - b.min).length().max((a.max - b.max).length());
+                largest_move = largest_move.max(moved);
+                assert!(moved <= 1.0, "{at}: {name} at {a:?} (1x) vs {b:?} (2x)");
             }
             for (side, a, b) in [
                 ("width", one.image.width(), two.image.width()),
@@ -170,5 +172,6 @@ fn every_view_of_every_docs_session_is_whole_at_1x_and_2x() {
             );
         }
     }
+    println!("largest grid move between 1x and 2x: {largest_move} points");
     assert!(grids_seen >= 10, "only {grids_seen} grids in all sessions");
 }
