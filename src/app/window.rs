@@ -339,20 +339,21 @@ impl App {
         });
         regions::remember_panel(ui.ctx(), Panel::Central, central.response.rect);
         if self.state.presenter_inputs_open {
-            self.inputs_over_figure(ui.ctx());
+            self.inputs_over_figure(ui.ctx(), strip.response.rect.bottom());
         }
     }
 
-    /// The full inputs panel in a window over the figure (presenter mode's strip, or 1).
-    fn inputs_over_figure(&mut self, ctx: &egui::Context) {
+    /// The full inputs panel in a window over the figure (presenter mode's strip, or 1),
+    /// opening below the strip at `top` so the strip stays there to close it.
+    fn inputs_over_figure(&mut self, ctx: &egui::Context, top: f32) {
         let mut open = true;
         let width = (ctx.content_rect().width() * 0.4).max(320.0);
         let shown = egui::Window::new(tr("Inputs & tokens"))
             .id(egui::Id::unique("presenter_inputs"))
             .open(&mut open)
-            .anchor(egui::Align2::LEFT_TOP, egui::vec2(8.0, 8.0))
+            .anchor(egui::Align2::LEFT_TOP, egui::vec2(8.0, top + 4.0))
             .default_width(width)
-            .max_height(ctx.content_rect().height() * 0.8)
+            .max_height((ctx.content_rect().bottom() - top - 12.0).max(120.0))
             .collapsible(false)
             .show(ctx, |ui| self.inputs.ui(ui, &mut self.state));
         if let Some(shown) = &shown {
