@@ -20,8 +20,20 @@ use crate::i18n::{tr, trf};
 use crate::masks::MaskMethod;
 use crate::trace::AttentionKind;
 
-/// Token labels of the presenter figures, in points (21 px at the presenter zoom).
+/// Token labels of the presenter figures, in points (21 px at the presenter zoom): the least,
+/// used while cells are small.
 pub const LABEL_POINTS: f32 = 14.0;
+/// Labels grow with the cells up to this, so a large grid on a large screen has labels the
+/// back of the room reads too.
+const MAX_LABEL_POINTS: f32 = 20.0;
+
+/// The label size for a `rows` x `cols` grid in `room`: about half the cell side the
+/// room allows, within [`LABEL_POINTS`]..=[`MAX_LABEL_POINTS`].
+fn label_points(room: egui::Vec2, rows: usize, cols: usize) -> f32 {
+    let cell = (room.x / cols.max(1) as f32).min(room.y / rows.max(1) as f32);
+    (0.5 * cell).clamp(LABEL_POINTS, MAX_LABEL_POINTS).round()
+}
+
 /// Largest cell, in points: a short sequence should not turn into a few giant squares.
 const MAX_CELL: f32 = 90.0;
 /// Width of the column beside the attention heatmap (colour bar, legend, what to read): a
@@ -74,6 +86,8 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
         ((ui.available_width() - GAP) / 2.0).max(120.0),
         (ui.available_height() - line - below - 8.0).max(120.0),
     );
+    // Three columns' worth of room for the row labels.
+    let labels = label_points(max_size, q_tokens.len(), k_tokens.len() + 3);
     let weights_style = if method == MaskMethod::None {
         Blocked::Overlay
     } else {
@@ -90,7 +104,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
                 .highlight_cell(highlight)
                 .max_size(max_size)
                 .cell_range(4.0, MAX_CELL)
-                .label_size(LABEL_POINTS)
+                .label_size(labels)
                 .name(tr("Mask grid"))
                 .show(ui);
             remember(ui, &grid);
@@ -115,7 +129,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
                 .row_sums(&sums)
                 .max_size(max_size)
                 .cell_range(4.0, MAX_CELL)
-                .label_size(LABEL_POINTS)
+                .label_size(labels)
                 .name(tr("Weights heatmap"))
                 .show(ui);
             remember(ui, &weights);
@@ -192,7 +206,8 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
             .value_name(tr("weight"))
             .max_size(size)
             .cell_range(4.0, MAX_CELL)
-            .label_size(LABEL_POINTS)
+            // Three columns' worth of room for the row labels.
+            .label_size(label_points(size, q_tokens.len(), k_tokens.len() + 3))
             .name(tr("Attention heatmap"))
             .show(ui);
         remember(ui, &grid);
