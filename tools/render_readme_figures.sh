@@ -30,5 +30,7 @@ render attention attention attention --svg       "$@"
 render decoder   decoder   decoder   --svg       "$@"
 render finetune  finetune  finetune              "$@"
 render inputs    window    window                "$@"
+# Presenter mode (F5) on a 1280x720 projector, the cross-attention lesson's third step open.
+render presenter window    presenter --size 1280x720 --presenter "$@"
 
 ls -l docs/images

@@ -31,15 +31,43 @@ pub fn definitions() -> FontDefinitions {
     fonts
 }
 
-/// Installs [`definitions`] once per context (cheap to call every frame). Called from the
-/// app's first frame, so test harnesses built around [`crate::app::App::with_state`] get it
-/// too.
+/// Text sizes (points) whose lines are a whole number of points tall both at 1 and at 2
+/// pixels per point. egui rounds every line of text to whole pixels, so with its defaults
+/// (small 9, body 12.5, heading 18) a line is half a point taller at 2x than at 1x and a view
+/// rendered at `--scale 2` lays out a few points lower than at 1x. Measured with egui's
+/// Ubuntu font: 9.5, 10.5, 12, 13, 14, 15, 15.5, 16.5, 17.5 and 19 are stable; 9, 12.5, 16
+/// and 18 are not.
+pub const SMALL_POINTS: f32 = 9.5;
+pub const BODY_POINTS: f32 = 13.0;
+pub const HEADING_POINTS: f32 = 17.5;
+/// A section heading inside a view.
+pub const SECTION_POINTS: f32 = 16.5;
+
+/// egui's text styles at the sizes above (monospace keeps egui's 12, which is stable).
+pub fn apply_text_sizes(style: &mut egui::Style) {
+    use egui::TextStyle;
+    for (text_style, size) in [
+        (TextStyle::Small, SMALL_POINTS),
+        (TextStyle::Body, BODY_POINTS),
+        (TextStyle::Button, BODY_POINTS),
+        (TextStyle::Heading, HEADING_POINTS),
+    ] {
+        if let Some(font) = style.text_styles.get_mut(&text_style) {
+            font.size = size;
+        }
+    }
+}
+
+/// Installs [`definitions`] and the text sizes once per context (cheap to call every frame).
+/// Called from the app's first frame, so test harnesses built around
+/// [`crate::app::App::with_state`] get it too.
 pub fn ensure_installed(ctx: &egui::Context) {
     let id = egui::Id::unique("maskscope_cjk_font_installed");
     if ctx.data(|d| d.get_temp::<bool>(id)).unwrap_or(false) {
         return;
     }
     ctx.set_fonts(definitions());
+    ctx.all_styles_mut(apply_text_sizes);
     ctx.data_mut(|d| d.insert_temp(id, true));
 }
 

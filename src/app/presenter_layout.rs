@@ -1,7 +1,8 @@
 //! Presenter mode's layout, decided from the window's size alone (in points, after the
 //! presenter zoom): where the lesson caption goes and how much room it takes. The figure gets
-//! everything else. Nothing here is stored, so the same step looks the same at every size and
-//! switching presenter mode off leaves the normal layout as it was.
+//! everything else. Nothing of it is stored, so the same step looks the same at every size;
+//! the normal layout's side panel widths are kept aside ([`SideWidths`]) so switching
+//! presenter mode off brings them back exactly.
 
 use egui::Vec2;
 
@@ -45,6 +46,63 @@ impl PresenterLayout {
             }
         };
         Self { caption }
+    }
+}
+
+/// A resizable side panel of the normal layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SidePanel {
+    Inputs,
+    Lessons,
+}
+
+/// The normal layout's side panel widths as last drawn, given back exactly when presenter
+/// mode ends. Without this they come back a few points wider: the first frame back is still
+/// drawn at the presenter zoom (a zoom change applies one frame late), contents measured in
+/// it (grids, scroll areas) remember their wider size, and the next frame's panel grows to
+/// hold it.
+#[derive(Debug, Default)]
+pub struct SideWidths {
+    inputs: Option<f32>,
+    lessons: Option<f32>,
+    /// Normal frames left that draw the panels at the recorded widths: the one still at the
+    /// presenter zoom and the first at the normal zoom.
+    restore_frames: u8,
+}
+
+impl SideWidths {
+    /// A presenter-mode frame was drawn: the next normal frames restore the widths.
+    pub fn presenter_frame(&mut self) {
+        self.restore_frames = 2;
+    }
+
+    /// A normal frame was drawn.
+    pub fn normal_frame_drawn(&mut self) {
+        self.restore_frames = self.restore_frames.saturating_sub(1);
+    }
+
+    /// Records the width `side` was drawn at in a normal frame.
+    pub fn record(&mut self, side: SidePanel, width: f32) {
+        *self.width_mut(side) = Some(width);
+    }
+
+    /// `panel` fixed at the width `side` had before presenter mode, while it comes back.
+    pub fn restored(&self, side: SidePanel, panel: egui::Panel) -> egui::Panel {
+        let width = match side {
+            SidePanel::Inputs => self.inputs,
+            SidePanel::Lessons => self.lessons,
+        };
+        match width.filter(|_| self.restore_frames > 0) {
+            Some(w) => panel.exact_size(w),
+            None => panel,
+        }
+    }
+
+    fn width_mut(&mut self, side: SidePanel) -> &mut Option<f32> {
+        match side {
+            SidePanel::Inputs => &mut self.inputs,
+            SidePanel::Lessons => &mut self.lessons,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use egui::{RichText, Ui};
 use super::actions::{Actions, export_menu, presenter};
 use super::fonts;
 use super::intents::FilePurpose;
-use super::presenter_layout::{Caption, PresenterLayout};
+use super::presenter_layout::{Caption, PresenterLayout, SidePanel, SideWidths};
 use super::regions::{self, Panel, Region};
 use super::settings::{Settings, ViewId};
 use super::state::AppState;
@@ -39,6 +39,7 @@ pub struct App {
     finetune: FinetuneView,
     ctx: Option<egui::Context>,
     frame_stats: super::frame_stats::FrameStats,
+    side_widths: SideWidths,
 }
 
 const ZOOM_KEY: &str = "maskscope_zoom";
@@ -104,6 +105,7 @@ impl App {
             finetune: FinetuneView,
             ctx: None,
             frame_stats: Default::default(),
+            side_widths: SideWidths::default(),
         }
     }
 
@@ -224,9 +226,11 @@ impl eframe::App for App {
         regions::forget_figure(ui.ctx());
         regions::forget_panels(ui.ctx());
         if self.state.settings.presenter {
+            self.side_widths.presenter_frame();
             self.presenter_panels(ui);
         } else {
             self.normal_panels(ui);
+            self.side_widths.normal_frame_drawn();
         }
         self.actions.end_frame(ui.ctx(), &mut self.state);
         self.end_frame_exports(ui.ctx().clone(), frame);
@@ -257,16 +261,26 @@ impl App {
         let inputs_panel = egui::Panel::left("inputs_panel")
             .resizable(true)
             .default_size((width * 0.26).clamp(280.0, 420.0).min(most))
-            .size_range(220.0f32.min(most)..=most)
+            .size_range(220.0f32.min(most)..=most);
+        let inputs_panel = self
+            .side_widths
+            .restored(SidePanel::Inputs, inputs_panel)
             .show(ui, |ui| self.inputs.ui(ui, &mut self.state));
+        let drawn = inputs_panel.response.rect.width();
+        self.side_widths.record(SidePanel::Inputs, drawn);
         self.actions.act(&mut self.state, inputs_panel.inner);
         regions::remember_rect(ui.ctx(), Region::Inputs, inputs_panel.response.rect);
         if self.state.settings.lessons_open {
             let lessons = egui::Panel::right("lessons_panel")
                 .resizable(true)
                 .default_size((width * 0.25).clamp(300.0, 460.0).min(most))
-                .size_range(260.0f32.min(most)..=most)
+                .size_range(260.0f32.min(most)..=most);
+            let lessons = self
+                .side_widths
+                .restored(SidePanel::Lessons, lessons)
                 .show(ui, |ui| views::lessons::ui(ui, &self.state));
+            let drawn = lessons.response.rect.width();
+            self.side_widths.record(SidePanel::Lessons, drawn);
             regions::remember_panel(ui.ctx(), Panel::Lessons, lessons.response.rect);
             self.actions.act(&mut self.state, lessons.inner);
         }
@@ -332,20 +346,21 @@ impl App {
         });
         regions::remember_panel(ui.ctx(), Panel::Central, central.response.rect);
         if self.state.presenter_inputs_open {
-            self.inputs_over_figure(ui.ctx());
+            self.inputs_over_figure(ui.ctx(), strip.response.rect.bottom());
         }
     }
 
-    /// The full inputs panel in a window over the figure (presenter mode's strip, or 1).
-    fn inputs_over_figure(&mut self, ctx: &egui::Context) {
+    /// The full inputs panel in a window over the figure (presenter mode's strip, or 1),
+    /// opening below the strip at `top` so the strip stays there to close it.
+    fn inputs_over_figure(&mut self, ctx: &egui::Context, top: f32) {
         let mut open = true;
         let width = (ctx.content_rect().width() * 0.4).max(320.0);
         let shown = egui::Window::new(tr("Inputs & tokens"))
             .id(egui::Id::unique("presenter_inputs"))
             .open(&mut open)
-            .anchor(egui::Align2::LEFT_TOP, egui::vec2(8.0, 8.0))
+            .anchor(egui::Align2::LEFT_TOP, egui::vec2(8.0, top + 4.0))
             .default_width(width)
-            .max_height(ctx.content_rect().height() * 0.8)
+            .max_height((ctx.content_rect().bottom() - top - 12.0).max(120.0))
             .collapsible(false)
             .show(ctx, |ui| self.inputs.ui(ui, &mut self.state));
         if let Some(shown) = &shown {

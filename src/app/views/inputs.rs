@@ -6,7 +6,7 @@ use egui::{RichText, Ui};
 use super::{View, explain};
 use crate::app::intents::Intents;
 use crate::app::state::{AppState, InputRow, ModelOrigin};
-use crate::app::widgets::tokens::{ChipKind, chip, chip_row};
+use crate::app::widgets::tokens::{ChipKind, chip, chip_row, chip_width, display_token};
 use crate::i18n::{tr, trf};
 use crate::model::tracing::TokenSide;
 use crate::tasks::Task;
@@ -218,19 +218,52 @@ pub fn strip(ui: &mut Ui, state: &AppState) -> bool {
         ui.label(RichText::new(trf("row {}", &[&(state.selected_row + 1)])).weak());
         ui.add_space(6.0);
         let real_src = seq.src_len.min(seq.src_tokens.len());
-        ui.label(RichText::new(tr("source")).weak());
-        for (token, &id) in seq.src_tokens[..real_src].iter().zip(&seq.src_ids) {
-            chip(ui, token, id, ChipKind::of(token, false), None);
-        }
-        ui.add_space(6.0);
-        ui.separator();
         let real_tgt = seq.tgt_len.min(seq.tgt_input_tokens.len());
-        ui.label(RichText::new(tr("decoder input")).weak());
-        for (token, &id) in seq.tgt_input_tokens[..real_tgt]
+        let source = (&seq.src_tokens[..real_src], &seq.src_ids[..real_src]);
+        let decoder = (
+            &seq.tgt_input_tokens[..real_tgt],
+            &seq.tgt_input_ids[..real_tgt],
+        );
+        // Chips when both rows fit on the line; else the tokens as text, larger for the room
+        // and never cut off at the window's edge (the full panel is one click away).
+        let spacing = ui.spacing().item_spacing.x;
+        let chips: f32 = [source, decoder]
             .iter()
-            .zip(&seq.tgt_input_ids)
+            .flat_map(|(tokens, ids)| tokens.iter().zip(ids.iter()))
+            .map(|(t, &id)| chip_width(ui, t, id) + spacing)
+            .sum();
+        let font = egui::TextStyle::Body.resolve(ui.style());
+        let labels: f32 = [tr("source"), tr("decoder input")]
+            .iter()
+            .map(|name| {
+                let galley = ui.fonts_mut(|f| {
+                    f.layout_no_wrap(name.to_string(), font.clone(), egui::Color32::WHITE)
+                });
+                galley.size().x + spacing
+            })
+            .sum::<f32>()
+            + 6.0
+            + ui.spacing().item_spacing.x * 2.0
+            + 8.0; // the separator and the space before it
+        let as_chips = ui.available_width() >= chips + labels;
+        for (i, (name, (tokens, ids))) in [(tr("source"), source), (tr("decoder input"), decoder)]
+            .into_iter()
+            .enumerate()
         {
-            chip(ui, token, id, ChipKind::of(token, false), None);
+            if i > 0 {
+                ui.add_space(6.0);
+                ui.separator();
+            }
+            ui.label(RichText::new(name).weak());
+            if as_chips {
+                for (token, &id) in tokens.iter().zip(ids) {
+                    chip(ui, token, id, ChipKind::of(token, false), None);
+                }
+            } else {
+                let text: String = tokens.iter().map(|t| display_token(t)).collect();
+                let text = RichText::new(text).monospace().strong();
+                ui.add(egui::Label::new(text).truncate());
+            }
         }
     });
     let strip = ui.interact(

@@ -57,6 +57,8 @@ fn panel(ui: &mut Ui, state: &AppState, look: Look) -> Option<Intent> {
         intent = Some(nav);
     }
     ui.separator();
+    // A solid scroll bar: the room should see that the text goes on below the band.
+    ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
     egui::ScrollArea::vertical()
         .id_salt("lesson_text")
         .auto_shrink([false, false])

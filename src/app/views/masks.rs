@@ -99,7 +99,7 @@ fn leak_tests(ui: &mut Ui, readouts: &LeakReadouts) {
         ui.label(
             RichText::new(tr("Live leak tests (re-run on every change)"))
                 .heading()
-                .size(16.0),
+                .size(crate::app::fonts::SECTION_POINTS),
         );
         leak_readout(
             ui,
@@ -167,7 +167,11 @@ fn mask_grids(
     classroom: &Classroom,
     grid: TileGrid,
 ) {
-    ui.label(RichText::new(tr("The masks")).heading().size(16.0));
+    ui.label(
+        RichText::new(tr("The masks"))
+            .heading()
+            .size(crate::app::fonts::SECTION_POINTS),
+    );
     explain(
         ui,
         tr(
@@ -266,7 +270,7 @@ fn score_pipeline(
     ui.label(
         RichText::new(tr("Scores -> masked scores -> weights"))
             .heading()
-            .size(16.0),
+            .size(crate::app::fonts::SECTION_POINTS),
     );
     let method = settings.mask.method;
     explain(ui, method_explanation(method));

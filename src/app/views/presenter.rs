@@ -13,17 +13,34 @@ use crate::app::labels;
 use crate::app::regions::{self, FigureInfo};
 use crate::app::state::AppState;
 use crate::app::widgets::delta_text;
-use crate::app::widgets::heatmap::{Blocked, Heatmap, HeatmapResponse, color_bar, legend};
+use crate::app::widgets::heatmap::{
+    Blocked, Heatmap, HeatmapResponse, color_bar_under, legend, legend_stacked,
+};
 use crate::i18n::{tr, trf};
 use crate::masks::MaskMethod;
 use crate::trace::AttentionKind;
 
-/// Token labels of the presenter figures, in points (21 px at the presenter zoom).
+/// Token labels of the presenter figures, in points (21 px at the presenter zoom): the least,
+/// used while cells are small.
 pub const LABEL_POINTS: f32 = 14.0;
+/// Labels grow with the cells up to this, so a large grid on a large screen has labels the
+/// back of the room reads too.
+const MAX_LABEL_POINTS: f32 = 20.0;
+
+/// The label size for a `rows` x `cols` grid in `room`: about half the cell side the
+/// room allows, within [`LABEL_POINTS`]..=[`MAX_LABEL_POINTS`].
+fn label_points(room: egui::Vec2, rows: usize, cols: usize) -> f32 {
+    let cell = (room.x / cols.max(1) as f32).min(room.y / rows.max(1) as f32);
+    (0.5 * cell).clamp(LABEL_POINTS, MAX_LABEL_POINTS).round()
+}
+
 /// Largest cell, in points: a short sequence should not turn into a few giant squares.
 const MAX_CELL: f32 = 90.0;
-/// Width of the column beside the attention heatmap (colour bar, legend, what to read).
-const SIDE_COLUMN: f32 = 170.0;
+/// Width of the column beside the attention heatmap (colour bar, legend, what to read): a
+/// fifth of the room, within these bounds, so a projector's narrow centre goes to the cells.
+const SIDE_COLUMN: std::ops::RangeInclusive<f32> = 120.0..=170.0;
+/// Width of a colour bar under a figure.
+const BAR_WIDTH: f32 = 160.0;
 /// Gap between the two grids of the masks figure.
 const GAP: f32 = 24.0;
 
@@ -37,6 +54,8 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
     let kind = {
         let vs = &mut state.settings.masks_view;
         ui.horizontal_wrapped(|ui| {
+            // Tighter than egui's default, so the row stays one line on a projector.
+            ui.spacing_mut().item_spacing.x = 4.0;
             kind_buttons(ui, &mut vs.kind);
             ui.separator();
             let att = seq.attention(vs.kind);
@@ -56,31 +75,44 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
     let (q_real, k_real) = seq.real_lengths(kind);
     let highlight = state.classroom.highlight_for(kind);
     let sums = crate::trace::row_sums(&pipeline.weights.to_owned());
-    // Room under the grids: a title line above each, the legend and the readouts below.
+    // Room for a title line above each grid, and under them what each grid's key and the
+    // readouts took last frame (they wrap differently at each width).
     let line = ui.spacing().interact_size.y;
-    let height = (ui.available_height() - 3.0 * line - 16.0).max(120.0);
-    let width = ((ui.available_width() - GAP) / 2.0).max(120.0);
+    let below_id = ui.scope_id().with("presenter_masks_below");
+    let below = ui
+        .data(|d| d.get_temp::<f32>(below_id))
+        .unwrap_or(3.0 * line + 16.0);
+    let max_size = vec2(
+        ((ui.available_width() - GAP) / 2.0).max(120.0),
+        (ui.available_height() - line - below - 8.0).max(120.0),
+    );
+    // Three columns' worth of room for the row labels.
+    let labels = label_points(max_size, q_tokens.len(), k_tokens.len() + 3);
     let weights_style = if method == MaskMethod::None {
         Blocked::Overlay
     } else {
         Blocked::Replace
     };
-    ui.horizontal_top(|ui| {
-        ui.spacing_mut().item_spacing.x = GAP;
-        ui.vertical(|ui| {
+    // Each grid with its key below it, in a column exactly half the room wide.
+    let column = egui::Layout::top_down(egui::Align::Min);
+    let grids = ui.horizontal_top(|ui| {
+        let mask_grid = ui.allocate_ui_with_layout(max_size, column, |ui| {
             ui.label(RichText::new(trf("{}: mask", &[&labels::attention_kind(kind)])).strong());
             let grid = Heatmap::mask_only(mask)
                 .labels(q_tokens, k_tokens)
                 .real_lengths(q_real, k_real)
                 .highlight_cell(highlight)
-                .max_size(vec2(width, height))
+                .max_size(max_size)
                 .cell_range(4.0, MAX_CELL)
-                .label_size(LABEL_POINTS)
+                .label_size(labels)
                 .name(tr("Mask grid"))
                 .show(ui);
             remember(ui, &grid);
+            legend(ui);
+            grid.response.rect
         });
-        ui.vertical(|ui| {
+        ui.add_space(GAP);
+        let weights_grid = ui.allocate_ui_with_layout(max_size, column, |ui| {
             let title = trf(
                 "weights (layer {}, head {}), with row sums",
                 &[&pipeline.layer, &pipeline.head],
@@ -95,24 +127,29 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
                 .scale(pipeline.weight_scale)
                 .value_name(tr("weight"))
                 .row_sums(&sums)
-                .max_size(vec2(width, height))
+                .max_size(max_size)
                 .cell_range(4.0, MAX_CELL)
-                .label_size(LABEL_POINTS)
+                .label_size(labels)
                 .name(tr("Weights heatmap"))
                 .show(ui);
             remember(ui, &weights);
+            color_bar_under(
+                ui,
+                pipeline.weight_scale,
+                BAR_WIDTH.min(weights.response.rect.width()),
+            );
+            weights.response.rect
         });
+        mask_grid.inner.bottom().max(weights_grid.inner.bottom())
     });
-    ui.horizontal_wrapped(|ui| {
-        legend(ui);
-        color_bar(ui, pipeline.weight_scale, 120.0);
-    });
-    ui.horizontal_wrapped(|ui| {
+    let readouts = ui.horizontal_wrapped(|ui| {
         let r = &state.readouts;
         readout(ui, tr("Padding leak:"), r.padding_delta);
-        ui.add_space(12.0);
+        ui.add_space(16.0);
         readout(ui, tr("Future leak:"), r.future_delta);
     });
+    let used = readouts.response.rect.bottom() - grids.inner;
+    ui.data_mut(|d| d.insert_temp(below_id, used));
 }
 
 /// The attention view in presenter mode: one heatmap of the chosen kind, layer and head (or
@@ -125,6 +162,8 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
     {
         let a = &mut state.settings.attention;
         ui.horizontal_wrapped(|ui| {
+            // Tighter than egui's default, so the row stays one line on a projector.
+            ui.spacing_mut().item_spacing.x = 4.0;
             kind_buttons(ui, &mut a.kind);
             ui.separator();
             let att = seq.attention(a.kind);
@@ -151,8 +190,9 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
     } else {
         Blocked::Replace
     };
+    let side = (ui.available_width() * 0.2).clamp(*SIDE_COLUMN.start(), *SIDE_COLUMN.end());
     let size = vec2(
-        (ui.available_width() - SIDE_COLUMN - 12.0).max(120.0),
+        (ui.available_width() - side - 12.0).max(120.0),
         ui.available_height().max(120.0),
     );
     ui.horizontal_top(|ui| {
@@ -166,12 +206,13 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
             .value_name(tr("weight"))
             .max_size(size)
             .cell_range(4.0, MAX_CELL)
-            .label_size(LABEL_POINTS)
+            // Three columns' worth of room for the row labels.
+            .label_size(label_points(size, q_tokens.len(), k_tokens.len() + 3))
             .name(tr("Attention heatmap"))
             .show(ui);
         remember(ui, &grid);
         ui.vertical(|ui| {
-            ui.set_max_width(SIDE_COLUMN);
+            ui.set_max_width(side);
             ui.label(RichText::new(labels::attention_kind(a.kind)).strong());
             let which = if a.mean_over_heads {
                 trf("layer {}, mean over heads", &[&layer])
@@ -180,9 +221,9 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
             };
             ui.label(which);
             ui.add_space(6.0);
-            color_bar(ui, scale, (SIDE_COLUMN - 90.0).max(40.0));
+            color_bar_under(ui, scale, side);
             ui.add_space(6.0);
-            legend(ui);
+            legend_stacked(ui);
             ui.add_space(6.0);
             let hint = match a.kind {
                 AttentionKind::EncoderSelf => tr("Rows: source tokens. Columns: source tokens."),
@@ -251,7 +292,8 @@ fn head_buttons(ui: &mut Ui, count: usize, head: &mut Option<usize>) {
     }
 }
 
-/// One leak readout in a few words: the number, and whether it leaks.
+/// One leak readout in a few words: the largest change, and whether it leaks (the long
+/// explanation of a rounding-size change is in the hover text).
 fn readout(ui: &mut Ui, label: &str, delta: Option<f32>) {
     ui.label(RichText::new(label).strong());
     let Some(d) = delta else {
@@ -260,11 +302,15 @@ fn readout(ui: &mut Ui, label: &str, delta: Option<f32>) {
     };
     let ok = d < 1e-5;
     let color: Color32 = if ok { OK_COLOR } else { BAD_COLOR };
-    ui.label(
-        RichText::new(trf("max |delta| = {}", &[&delta_text(d)]))
-            .monospace()
-            .color(color),
-    );
+    let number = if d == 0.0 {
+        "0".to_owned()
+    } else if d < 1e-3 {
+        format!("{d:.1e}")
+    } else {
+        format!("{d:.3}")
+    };
+    ui.label(RichText::new(number).monospace().color(color))
+        .on_hover_text(trf("max |delta| = {}", &[&delta_text(d)]));
     let verdict = if ok { tr("no leak") } else { tr("LEAK") };
     ui.label(RichText::new(verdict).strong().color(color));
 }

@@ -89,17 +89,19 @@ fn colors(kind: ChipKind, ui: &Ui) -> (Color32, Stroke, Color32) {
     }
 }
 
-/// One chip: the token on top, its id below. `typed` is what the user typed when it differs
-/// from the token (an `<unk>`).
-pub fn chip(ui: &mut Ui, token: &str, id: u32, kind: ChipKind, typed: Option<&str>) -> Response {
-    let (fill, stroke, text_color) = colors(kind, ui);
-    let shown = match (kind, typed) {
-        (ChipKind::Unknown, Some(t)) => format!("{}?", display_token(t)),
-        _ => display_token(token),
-    };
+/// The chip's two lines of text: the token as shown, and its id.
+fn chip_galleys(
+    ui: &Ui,
+    shown: &str,
+    id: u32,
+    kind: ChipKind,
+    text_color: Color32,
+) -> (std::sync::Arc<egui::Galley>, std::sync::Arc<egui::Galley>) {
     let font = FontId::monospace(13.0);
     let id_font = FontId::proportional(9.5);
-    let galley = ui.painter().layout_no_wrap(shown.clone(), font, text_color);
+    let galley = ui
+        .painter()
+        .layout_no_wrap(shown.to_owned(), font, text_color);
     let id_text = if kind == ChipKind::Unknown {
         format!("{id} <unk>")
     } else {
@@ -108,8 +110,32 @@ pub fn chip(ui: &mut Ui, token: &str, id: u32, kind: ChipKind, typed: Option<&st
     let id_galley = ui
         .painter()
         .layout_no_wrap(id_text, id_font, ui.visuals().weak_text_color());
+    (galley, id_galley)
+}
+
+fn chip_size(galley: &egui::Galley, id_galley: &egui::Galley) -> egui::Vec2 {
     let width = galley.size().x.max(id_galley.size().x) + 8.0;
-    let size = vec2(width.max(18.0), galley.size().y + id_galley.size().y + 4.0);
+    vec2(width.max(18.0), galley.size().y + id_galley.size().y + 4.0)
+}
+
+/// The width [`chip`] takes for `token` (points), to decide before drawing whether a row of
+/// chips fits.
+pub fn chip_width(ui: &Ui, token: &str, id: u32) -> f32 {
+    let kind = ChipKind::of(token, false);
+    let (galley, id_galley) = chip_galleys(ui, &display_token(token), id, kind, Color32::WHITE);
+    chip_size(&galley, &id_galley).x
+}
+
+/// One chip: the token on top, its id below. `typed` is what the user typed when it differs
+/// from the token (an `<unk>`).
+pub fn chip(ui: &mut Ui, token: &str, id: u32, kind: ChipKind, typed: Option<&str>) -> Response {
+    let (fill, stroke, text_color) = colors(kind, ui);
+    let shown = match (kind, typed) {
+        (ChipKind::Unknown, Some(t)) => format!("{}?", display_token(t)),
+        _ => display_token(token),
+    };
+    let (galley, id_galley) = chip_galleys(ui, &shown, id, kind, text_color);
+    let size = chip_size(&galley, &id_galley);
     let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
     if ui.is_rect_visible(rect) {
         let painter = ui.painter();

@@ -23,17 +23,21 @@ pub(super) fn ui(ui: &mut Ui, state: &AppState) {
     );
     egui::ScrollArea::horizontal()
         .id_salt("tf_scroll")
-        .show(ui, |ui| positions_table(ui, seq));
+        .show(ui, |ui| positions_table(ui, seq, state.settings.presenter));
     summary(ui, seq);
 }
 
-/// One column per decoder position, one row per thing fed or scored there.
-fn positions_table(ui: &mut Ui, seq: &SequenceTrace) {
+/// One column per decoder position, one row per thing fed or scored there. `presenter`
+/// shortens the longest row name, so the whole sentence fits at projector sizes.
+fn positions_table(ui: &mut Ui, seq: &SequenceTrace, presenter: bool) {
     let n = seq.tgt_len;
     let weak = ui.visuals().weak_text_color();
     egui::Grid::new("teacher_forcing")
         .striped(true)
-        .spacing(vec2(10.0, 4.0))
+        .spacing(vec2(if presenter { 6.0 } else { 10.0 }, 4.0))
+        // Columns as narrow as their tokens (egui's default minimum is a button's width), so
+        // a whole sentence fits a projector's centre column without scrolling sideways.
+        .min_col_width(18.0)
         .show(ui, |ui| {
             ui.label(RichText::new(tr("position")).color(weak));
             for p in 0..n {
@@ -51,7 +55,11 @@ fn positions_table(ui: &mut Ui, seq: &SequenceTrace) {
                 ui.label(RichText::new(t).monospace());
             }
             ui.end_row();
-            ui.label(tr("decoder input (shifted right)"));
+            ui.label(if presenter {
+                tr("decoder input")
+            } else {
+                tr("decoder input (shifted right)")
+            });
             for p in 0..n {
                 ui.label(
                     RichText::new(display_token(&seq.tgt_input_tokens[p]))

@@ -49,6 +49,10 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
             (c, 1.0)
         }
     };
+    // Before any run the axes span the form's step budget and 0..1, not -0.5..0.5.
+    let x_end = runs
+        .is_empty()
+        .then_some(state.settings.finetune.steps as f64);
     let width = ui.available_width().max(200.0);
     let presenter = state.settings.presenter;
     let height = if presenter {
@@ -66,7 +70,7 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
     };
     ui.label(RichText::new(tr("Loss (solid: train, dashed: validation)")).strong());
     let loss = ui.name_inputs(tr("Loss plot"), |ui| {
-        plot("loss_plot", width, height)
+        plot("loss_plot", width, height, x_end)
             .show(ui, |plot| {
                 for r in &runs {
                     let (c, w) = emphasis(r);
@@ -91,7 +95,7 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
                 tr("Accuracy (solid: token, dotted: exact match)"),
             );
             ui.name_inputs(tr("Accuracy plot"), |ui| {
-                let accuracy = plot("acc_plot", third, small_height).include_y(1.0);
+                let accuracy = plot("acc_plot", third, small_height, x_end).include_y(1.0);
                 accuracy.show(ui, |plot| {
                     for r in &runs {
                         let (c, w) = emphasis(r);
@@ -115,7 +119,7 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
         ui.vertical(|ui| {
             column_title(ui, third, tr("Learning rate"));
             ui.name_inputs(tr("Learning rate plot"), |ui| {
-                plot("lr_plot", third, small_height).show(ui, |plot| {
+                plot("lr_plot", third, small_height, x_end).show(ui, |plot| {
                     for r in &runs {
                         let lr = |s: &StepMetrics| (s.step, s.learning_rate);
                         let style = (run_color(r), 1.5);
@@ -127,7 +131,7 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
         ui.vertical(|ui| {
             column_title(ui, third, tr("Weight norm (trainable)"));
             ui.name_inputs(tr("Weight norm plot"), |ui| {
-                plot_fitted("norm_plot", third, small_height).show(ui, |plot| {
+                plot_fitted("norm_plot", third, small_height, x_end).show(ui, |plot| {
                     for r in &runs {
                         let (c, w) = emphasis(r);
                         // Only evaluations of a run measure it.
@@ -171,19 +175,25 @@ fn column_title(ui: &mut Ui, width: f32, title: &str) {
     ui.add(egui::Label::new(RichText::new(title).strong()).wrap());
 }
 
-/// An empty plot of the fine-tune view: steps along x, y from 0.
-fn plot(id: &str, width: f32, height: f32) -> Plot<'_> {
-    plot_fitted(id, width, height).include_y(0.0)
+/// A plot of the fine-tune view: steps along x from 0, y from 0; with no curves yet, x up to
+/// `x_end` (the step budget) and y up to 1.
+fn plot(id: &str, width: f32, height: f32, x_end: Option<f64>) -> Plot<'_> {
+    plot_fitted(id, width, height, x_end).include_y(0.0)
 }
 
 /// A plot whose y range fits its curves: a weight norm moves by a few percent, which a range
 /// from 0 would flatten.
-fn plot_fitted(id: &str, width: f32, height: f32) -> Plot<'_> {
-    Plot::new(id)
+fn plot_fitted(id: &str, width: f32, height: f32, x_end: Option<f64>) -> Plot<'_> {
+    let plot = Plot::new(id)
         .legend(Legend::default())
         .height(height)
         .width(width)
-        .x_axis_label(tr("step"))
+        .include_x(0.0)
+        .x_axis_label(tr("step"));
+    match x_end {
+        Some(end) => plot.include_x(end).include_y(0.0).include_y(1.0),
+        None => plot,
+    }
 }
 
 /// One curve of `run`: `point` gives each item's step and value. `name` is a pattern with

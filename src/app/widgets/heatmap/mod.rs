@@ -445,55 +445,101 @@ fn format_short(v: f32) -> String {
     }
 }
 
-/// A small legend explaining the cell patterns.
-pub fn legend(ui: &mut Ui) {
+/// The four kinds of cell and what the legend calls them.
+fn legend_entries() -> [(Cell, &'static str); 4] {
+    [
+        (Cell::Open, tr("open")),
+        (Cell::Future, tr("blocked: future (causal)")),
+        (Cell::Padding, tr("blocked: padding")),
+        (Cell::Both, tr("blocked: both")),
+    ]
+}
+
+/// One legend entry: a cell drawn as the heatmap draws it, and its name.
+fn legend_entry(ui: &mut Ui, cell: Cell, text: &str) {
     let dark = ui.visuals().dark_mode;
     let pattern = if dark {
         Color32::from_gray(215)
     } else {
         Color32::from_gray(35)
     };
+    let (rect, _) = ui.allocate_exact_size(Vec2::splat(16.0), Sense::hover());
+    let fill = if cell.is_blocked() {
+        blocked_fill(dark)
+    } else {
+        open_fill(dark)
+    };
+    ui.painter().rect_filled(rect, 0.0, fill);
+    paint_pattern(ui.painter(), rect, cell, pattern);
+    ui.add(egui::Label::new(egui::RichText::new(text).small()).wrap());
+}
+
+/// A small legend explaining the cell patterns, on as few lines as fit.
+pub fn legend(ui: &mut Ui) {
     ui.horizontal_wrapped(|ui| {
-        for (cell, text) in [
-            (Cell::Open, tr("open")),
-            (Cell::Future, tr("blocked: future (causal)")),
-            (Cell::Padding, tr("blocked: padding")),
-            (Cell::Both, tr("blocked: both")),
-        ] {
-            let (rect, _) = ui.allocate_exact_size(Vec2::splat(16.0), Sense::hover());
-            let fill = if cell.is_blocked() {
-                blocked_fill(dark)
-            } else {
-                open_fill(dark)
-            };
-            ui.painter().rect_filled(rect, 0.0, fill);
-            paint_pattern(ui.painter(), rect, cell, pattern);
-            ui.label(egui::RichText::new(text).small());
+        for (cell, text) in legend_entries() {
+            legend_entry(ui, cell, text);
             ui.add_space(8.0);
         }
     });
 }
 
-/// A horizontal colour bar for a scale.
-pub fn color_bar(ui: &mut Ui, scale: Scale, width: f32) {
-    let (lo, hi) = match scale {
+/// The legend one entry per line, for a narrow column.
+pub fn legend_stacked(ui: &mut Ui) {
+    for (cell, text) in legend_entries() {
+        ui.horizontal(|ui| legend_entry(ui, cell, text));
+    }
+}
+
+/// The lowest and highest value a scale shows.
+fn scale_ends(scale: Scale) -> (f32, f32) {
+    match scale {
         Scale::Sequential { min, max, .. } => (min, max),
         Scale::Diverging { abs_max } => (-abs_max, abs_max),
-    };
+    }
+}
+
+/// Paints the scale's colours from low (left) to high (right) over `rect`.
+fn paint_scale(ui: &Ui, rect: Rect, scale: Scale) {
+    let (lo, hi) = scale_ends(scale);
+    let steps = 48;
+    for i in 0..steps {
+        let t = i as f32 / (steps - 1) as f32;
+        let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
+        let r = Rect::from_min_max(
+            Pos2::new(x0, rect.top()),
+            Pos2::new(x0 + rect.width() / steps as f32 + 0.5, rect.bottom()),
+        );
+        ui.painter()
+            .rect_filled(r, 0.0, scale.color(lo + (hi - lo) * t));
+    }
+}
+
+/// A horizontal colour bar for a scale, its ends labelled on either side.
+pub fn color_bar(ui: &mut Ui, scale: Scale, width: f32) {
+    let (lo, hi) = scale_ends(scale);
     ui.horizontal(|ui| {
         ui.label(egui::RichText::new(format_value(lo)).small());
         let (rect, _) = ui.allocate_exact_size(vec2(width, 12.0), Sense::hover());
-        let steps = 48;
-        for i in 0..steps {
-            let t = i as f32 / (steps - 1) as f32;
-            let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
-            let r = Rect::from_min_max(
-                Pos2::new(x0, rect.top()),
-                Pos2::new(x0 + rect.width() / steps as f32 + 0.5, rect.bottom()),
-            );
-            ui.painter()
-                .rect_filled(r, 0.0, scale.color(lo + (hi - lo) * t));
-        }
+        paint_scale(ui, rect, scale);
         ui.label(egui::RichText::new(format_value(hi)).small());
+    });
+}
+
+/// A colour bar `width` wide with its ends labelled underneath, for a narrow column or a
+/// row that must not grow past `width`.
+pub fn color_bar_under(ui: &mut Ui, scale: Scale, width: f32) {
+    let (lo, hi) = scale_ends(scale);
+    ui.vertical(|ui| {
+        ui.set_max_width(width);
+        let (rect, _) = ui.allocate_exact_size(vec2(width, 14.0), Sense::hover());
+        paint_scale(ui, rect, scale);
+        ui.horizontal(|ui| {
+            ui.set_max_width(width);
+            ui.label(egui::RichText::new(format_value(lo)).small());
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(egui::RichText::new(format_value(hi)).small());
+            });
+        });
     });
 }
