@@ -20,6 +20,23 @@ pub fn for_task(task: Task) -> Vec<Pair> {
         Task::Sort => &[("cabjd", "abcdj"), ("hij", "hij"), ("jihgf", "fghij")],
         Task::NumbersToChinese => &[("10010", "一万零一十"), ("58", "五十八"), ("7", "七")],
     };
+    to_pairs(pairs)
+}
+
+/// Three English-Chinese rows for a translator (from `assets/data/en-zh.tsv`), of different
+/// lengths. Shown when a Marian model replaces a character model, whose rows mean nothing to it.
+pub fn for_translator() -> Vec<Pair> {
+    to_pairs(&[
+        ("She sees the small elephant.", "她看见那头小象。"),
+        ("I like green tea.", "我喜欢绿茶。"),
+        (
+            "The cat sleeps on the warm chair.",
+            "猫在温暖的椅子上睡觉。",
+        ),
+    ])
+}
+
+fn to_pairs(pairs: &[(&str, &str)]) -> Vec<Pair> {
     pairs
         .iter()
         .map(|(s, t)| Pair {
@@ -27,23 +44,4 @@ pub fn for_task(task: Task) -> Vec<Pair> {
             tgt: (*t).into(),
         })
         .collect()
-}
-
-/// Three English-Chinese rows for a translator (from `assets/data/en-zh.tsv`), of different
-/// lengths. Shown when a Marian model replaces a character model, whose rows mean nothing to it.
-pub fn for_translator() -> Vec<Pair> {
-    [
-        ("She sees the small elephant.", "她看见那头小象。"),
-        ("I like green tea.", "我喜欢绿茶。"),
-        (
-            "The cat sleeps on the warm chair.",
-            "猫在温暖的椅子上睡觉。",
-        ),
-    ]
-    .iter()
-    .map(|(s, t)| Pair {
-        src: (*s).into(),
-        tgt: (*t).into(),
-    })
-    .collect()
 }

@@ -243,7 +243,7 @@ pub fn strip(ui: &mut Ui, state: &AppState) -> bool {
             })
             .sum::<f32>()
             + 6.0
-            + ui.spacing().item_spacing.x * 2.0
+            + spacing * 2.0
             + 8.0; // the separator and the space before it
         let as_chips = ui.available_width() >= chips + labels;
         for (i, (name, (tokens, ids))) in [(tr("source"), source), (tr("decoder input"), decoder)]

@@ -27,7 +27,9 @@ pub(super) fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Act
             ui.separator();
             actions.top_bar_items(ui, state);
             ui.separator();
-            mask_method(ui, state);
+            let mut mask = state.settings.mask;
+            mask_method(ui, &mut mask.method);
+            state.set_mask(mask);
             ui.separator();
             language_switch(ui, &mut state.settings.language);
         })
@@ -70,16 +72,14 @@ pub(super) fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Act
 }
 
 /// The mask method (additive, multiply after softmax, none).
-fn mask_method(ui: &mut Ui, state: &mut AppState) {
-    let mut mask = state.settings.mask;
+fn mask_method(ui: &mut Ui, method: &mut MaskMethod) {
     egui::ComboBox::from_label(tr("Mask method"))
-        .selected_text(labels::mask_method(mask.method))
+        .selected_text(labels::mask_method(*method))
         .show_ui(ui, |ui| {
             for m in MaskMethod::ALL {
-                ui.selectable_value(&mut mask.method, m, labels::mask_method(m));
+                ui.selectable_value(method, m, labels::mask_method(m));
             }
         });
-    state.set_mask(mask);
 }
 
 /// The bundled models with their tasks; one that is missing from this build is listed,
@@ -122,6 +122,8 @@ fn open_model_items(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     }
 }
 
+/// The everyday top bar (presenter mode draws [`presenter_bar`] instead): files, the model,
+/// every mask switch, values in cells, zoom, language.
 pub(super) fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     ui.add_space(2.0);
     ui.horizontal_wrapped(|ui| {
@@ -130,33 +132,30 @@ pub(super) fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) 
         ui.menu_button(tr("Open model..."), |ui| {
             open_model_items(ui, state, actions)
         });
-        if !state.settings.presenter
-            && ui
-                .add_enabled(
-                    !state.training.is_running(),
-                    egui::Button::new(tr("Save model...")),
-                )
-                .clicked()
+        if ui
+            .add_enabled(
+                !state.training.is_running(),
+                egui::Button::new(tr("Save model...")),
+            )
+            .clicked()
         {
             actions.request_file(state, FilePurpose::SaveModel);
         }
-        if !state.settings.presenter {
-            ui.menu_button(tr("Recent"), |ui| {
-                if state.settings.recent.is_empty() {
-                    ui.label(tr("No recent files"));
+        ui.menu_button(tr("Recent"), |ui| {
+            if state.settings.recent.is_empty() {
+                ui.label(tr("No recent files"));
+            }
+            let mut open = None;
+            for p in &state.settings.recent {
+                if ui.button(p.display().to_string()).clicked() {
+                    open = Some(p.clone());
                 }
-                let mut open = None;
-                for p in &state.settings.recent {
-                    if ui.button(p.display().to_string()).clicked() {
-                        open = Some(p.clone());
-                    }
-                }
-                if let Some(p) = open {
-                    state.open_model(&p);
-                    ui.close();
-                }
-            });
-        }
+            }
+            if let Some(p) = open {
+                state.open_model(&p);
+                ui.close();
+            }
+        });
         ui.menu_button(tr("Bundled"), |ui| bundled_items(ui, state));
         export_menu::menu(ui, state, actions);
         ui.separator();
@@ -176,17 +175,15 @@ pub(super) fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) 
         if state.model.modified {
             ui.label(RichText::new(tr("fine-tuned, unsaved")).color(ui.visuals().warn_fg_color));
         }
-        if !state.settings.presenter {
-            // Elided (full text on hover) rather than wrapped under the title.
-            ui.add(
-                egui::Label::new(
-                    RichText::new(labels::model_summary(&state.engine.summary()))
-                        .weak()
-                        .small(),
-                )
-                .truncate(),
-            );
-        }
+        // Elided (full text on hover) rather than wrapped under the title.
+        ui.add(
+            egui::Label::new(
+                RichText::new(labels::model_summary(&state.engine.summary()))
+                    .weak()
+                    .small(),
+            )
+            .truncate(),
+        );
     });
     ui.horizontal_wrapped(|ui| {
         let mut mask = state.settings.mask;
@@ -199,9 +196,7 @@ pub(super) fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) 
             ));
         ui.checkbox(&mut mask.tgt_padding, tr("Target padding mask"))
             .on_hover_text(tr("No decoder query may attend to a <pad> decoder input"));
-        state.set_mask(mask);
-        mask_method(ui, state);
-        let mut mask = state.settings.mask;
+        mask_method(ui, &mut mask.method);
         if ui
             .small_button(tr("Defaults"))
             .on_hover_text(tr("All masks on, additive"))
@@ -211,26 +206,20 @@ pub(super) fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) 
         }
         state.set_mask(mask);
         ui.separator();
-        // Presenter mode: no small print; zoom with Ctrl + / Ctrl -.
-        let advanced = !state.settings.presenter;
-        if advanced {
-            ui.checkbox(&mut state.settings.show_values, tr("Values in cells"));
-            ui.separator();
-        }
+        ui.checkbox(&mut state.settings.show_values, tr("Values in cells"));
+        ui.separator();
         let zoom = ui.ctx().zoom_factor();
-        if advanced
-            && ui
-                .small_button("A-")
-                .on_hover_text(tr("Smaller text (Ctrl -)"))
-                .clicked()
+        if ui
+            .small_button("A-")
+            .on_hover_text(tr("Smaller text (Ctrl -)"))
+            .clicked()
         {
             ui.ctx().set_zoom_factor((zoom - 0.1).max(0.6));
         }
-        if advanced
-            && ui
-                .small_button("A+")
-                .on_hover_text(tr("Larger text for a projector (Ctrl +)"))
-                .clicked()
+        if ui
+            .small_button("A+")
+            .on_hover_text(tr("Larger text for a projector (Ctrl +)"))
+            .clicked()
         {
             ui.ctx().set_zoom_factor((zoom + 0.1).min(2.5));
         }
