@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod inspect_json;
 pub mod lessons;
 pub mod masks;
+pub mod memory;
 pub mod model;
 pub mod sentencepiece;
 pub mod tasks;

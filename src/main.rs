@@ -2,6 +2,7 @@ use clap::Parser;
 use maskscope::cli::{self, Cli};
 
 fn main() {
+    maskscope::memory::keep_freed_memory_for_reuse();
     // candle's element-wise ops have their own spinning thread pool that ignores the training
     // pool and would take the UI's core; one thread there is fastest at these sizes (README).
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {

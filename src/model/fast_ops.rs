@@ -265,6 +265,34 @@ fn gemm_into(
 }
 
 // ---------------------------------------------------------------------------------------------
+// exp that vectorises
+
+/// `e^x` for `x <= 0` (softmax's shifted scores) within 2 ulp, written so the compiler vectorises loops over it (a call to libm's
+/// `expf` runs one element at a time): Cephes' `expf`, range reduction `x = n ln 2 + r` with
+/// `|r| <= ln 2 / 2` and a degree-6 polynomial, then `2^n` built from its exponent bits.
+/// Plain multiplies and adds only, so every instruction set gives the same bits. Below
+/// `MIN_ARG`, where `e^x` is subnormal, the result is 0; above 0 it is 1.
+#[inline(always)]
+fn exp_of_nonpositive(x: f32) -> f32 {
+    const MIN_ARG: f32 = -87.336_55; // ln of the smallest normal f32
+    const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
+    let clamped = x.clamp(MIN_ARG, 0.0);
+    let shifted = clamped * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let r = (clamped - n * 0.693_359_4) - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let poly = p * (r * r) + r + 1.0;
+    let exponent = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    let two_to_n = f32::from_bits(((exponent + 127) as u32) << 23);
+    if x < MIN_ARG { 0.0 } else { poly * two_to_n }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Row kernels
 
 #[inline(always)]
@@ -1021,6 +1049,121 @@ pub fn log_softmax_last_dim(x: &Tensor) -> Result<Tensor> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cross-entropy
+
+kernel! {
+    /// Per row: `(max, log-sum-exp of x - max)` and the weighted loss
+    /// `-((x[label] - max) - lse) * weight`, the same float steps as log-softmax then pick.
+    fn cross_entropy_fwd(
+        x: &[f32],
+        d: usize,
+        labels: &[u32],
+        weight: &[f32],
+    ) -> (Vec<(f32, f32)>, Vec<f32>) {
+        let mut stats = Vec::with_capacity(labels.len());
+        let mut loss = Vec::with_capacity(labels.len());
+        let mut e = vec![0f32; d];
+        for ((row, &label), &w) in x.chunks_exact(d).zip(labels).zip(weight) {
+            let m = max(row);
+            for (e, v) in e.iter_mut().zip(row) {
+                *e = exp_of_nonpositive(v - m);
+            }
+            let lse = sum(&e).ln();
+            stats.push((m, lse));
+            loss.push(-((row[label as usize] - m) - lse) * w);
+        }
+        (stats, loss)
+    }
+}
+
+kernel! {
+    /// dx = g * weight * (softmax(x) - onehot(label)) per row; rows with no weight stay zero.
+    fn cross_entropy_bwd(
+        x: &[f32],
+        d: usize,
+        stats: &[(f32, f32)],
+        labels: &[u32],
+        scale: &[f32],
+    ) -> Vec<f32> {
+        let mut gx = vec![0f32; x.len()];
+        for (((row, out), &(m, lse)), (&label, &s)) in x
+            .chunks_exact(d)
+            .zip(gx.chunks_exact_mut(d))
+            .zip(stats)
+            .zip(labels.iter().zip(scale))
+        {
+            if s == 0.0 {
+                continue;
+            }
+            for (o, v) in out.iter_mut().zip(row) {
+                *o = s * exp_of_nonpositive((v - m) - lse);
+            }
+            out[label as usize] -= s;
+        }
+        gx
+    }
+}
+
+/// Weighted cross-entropy per row of `logits (n, vocab)` in one op: the gradient goes straight
+/// to the logits instead of through a `(n, vocab)` log-softmax, a gather and its scatter.
+struct CrossEntropyOp {
+    labels: Vec<u32>,
+    weight: Vec<f32>,
+    /// Each row's `(max, log-sum-exp)` from the forward pass, for the backward pass.
+    stats: std::sync::Mutex<Vec<(f32, f32)>>,
+}
+
+impl CustomOp1 for CrossEntropyOp {
+    fn name(&self) -> &'static str {
+        "maskscope-cross-entropy"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous(self.name(), storage, layout)?;
+        let d = last_dim(self.name(), layout)?;
+        let rows = rows_of(self.name(), x.len(), d)?;
+        if layout.dims().len() != 2 || self.labels.len() != rows || self.weight.len() != rows {
+            bail!(
+                "cross-entropy: logits {:?} with {} labels and {} weights",
+                layout.dims(),
+                self.labels.len(),
+                self.weight.len()
+            );
+        }
+        if let Some(bad) = self.labels.iter().find(|&&l| l as usize >= d) {
+            bail!("cross-entropy: label {bad} outside a vocabulary of {d}");
+        }
+        let (stats, loss) = cross_entropy_fwd(x, d, &self.labels, &self.weight);
+        *self.stats.lock().expect("cross-entropy stats") = stats;
+        Ok((CpuStorage::F32(loss), Shape::from(rows)))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let d = arg.dims().last().copied().unwrap_or(1).max(1);
+        let stats = self.stats.lock().expect("cross-entropy stats");
+        let scale: Vec<f32> = grad
+            .to_vec1::<f32>()?
+            .iter()
+            .zip(&self.weight)
+            .map(|(g, w)| g * w)
+            .collect();
+        read_contiguous(arg, |x| {
+            let gx = cross_entropy_bwd(x, d, &stats, &self.labels, &scale);
+            tensor_like(gx, arg).map(Some)
+        })
+    }
+}
+
+/// `-log softmax(logits)[label] * weight` per row of `logits (n, vocab)`: `(n,)`.
+pub fn cross_entropy_rows(logits: &Tensor, labels: Vec<u32>, weight: Vec<f32>) -> Result<Tensor> {
+    logits.contiguous()?.apply_op1(CrossEntropyOp {
+        labels,
+        weight,
+        stats: std::sync::Mutex::new(vec![]),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // ReLU and dropout
 
 struct ReluOp;
@@ -1150,6 +1293,12 @@ impl CustomOp1 for DropoutOp {
 /// Inverted dropout with drop probability `p` in `[0, 1)`; the mask is determined by `seed`.
 pub fn dropout(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
     x.contiguous()?.apply_op1(DropoutOp::new(p, seed))
+}
+
+/// [`exp_of_nonpositive`], for tests.
+#[cfg(test)]
+pub(crate) fn exp_for_tests(x: f32) -> f32 {
+    exp_of_nonpositive(x)
 }
 
 /// The fraction of elements [`dropout`] keeps for `seed`, over `n` elements (for tests).

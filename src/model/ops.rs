@@ -254,9 +254,13 @@ pub fn masked_cross_entropy(
     labels: &Tensor,
     weight: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
-    let log_probs = log_softmax_last_dim(logits)?;
-    let picked = log_probs.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?; // (n,)
-    let per_row = picked.neg()?.mul(weight)?;
+    let per_row = if fused(&[logits, weight]) && labels.dtype() == DType::U32 {
+        fast_ops::cross_entropy_rows(logits, labels.to_vec1()?, weight.to_vec1()?)?
+    } else {
+        let log_probs = log_softmax_last_dim(logits)?;
+        let picked = log_probs.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?; // (n,)
+        picked.neg()?.mul(weight)?
+    };
     let count = weight.sum_all()?.to_scalar::<f32>()?.max(1.0);
     Ok(((per_row.sum_all()? / count as f64)?, per_row))
 }
@@ -482,6 +486,55 @@ mod tests {
         check_against_reference("softmax strided", &[y], |t| {
             softmax_last_dim(&t[0].t().unwrap()).unwrap()
         });
+    }
+
+    #[test]
+    fn fused_cross_entropy_matches_reference_and_finite_differences() {
+        // Rows not a multiple of any SIMD width; two rows without weight (pad labels).
+        let logits = random(&[5, 37], 50, 4.0);
+        let labels = Tensor::new(&[3u32, 0, 36, 17, 5], &Device::Cpu).unwrap();
+        let weight = Tensor::new(&[1f32, 0., 1., 1., 0.], &Device::Cpu).unwrap();
+        let per_row = |t: &[Tensor]| masked_cross_entropy(&t[0], &labels, &weight).unwrap().1;
+        check_against_reference("cross_entropy", std::slice::from_ref(&logits), per_row);
+        check_finite_differences("cross_entropy", std::slice::from_ref(&logits), per_row);
+        let mean = |t: &[Tensor]| masked_cross_entropy(&t[0], &labels, &weight).unwrap().0;
+        check_against_reference("cross_entropy mean", std::slice::from_ref(&logits), mean);
+        // Rows without weight get no gradient at all.
+        let grads = mean(std::slice::from_ref(logits.as_tensor()))
+            .backward()
+            .unwrap();
+        let g: Vec<Vec<f32>> = grads.get(logits.as_tensor()).unwrap().to_vec2().unwrap();
+        assert!(g[1].iter().chain(&g[4]).all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn vectorisable_exp_is_within_two_ulp_of_libm_below_zero() {
+        let ulp = |v: f32| f32::from_bits(v.to_bits() + 1) - v;
+        let mut x = -87.0f32;
+        while x <= 0.0 {
+            let (got, want) = (fast_ops::exp_for_tests(x), x.exp());
+            assert!(
+                (got - want).abs() <= 2.0 * ulp(want),
+                "exp({x}) = {got}, libm {want}"
+            );
+            x += 0.001_7;
+        }
+        assert_eq!(fast_ops::exp_for_tests(0.0), 1.0);
+        assert_eq!(fast_ops::exp_for_tests(-1e9), 0.0);
+        assert_eq!(fast_ops::exp_for_tests(f32::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn fused_cross_entropy_refuses_a_label_outside_the_vocabulary() {
+        let logits = random(&[2, 4], 51, 1.0);
+        let labels = Tensor::new(&[1u32, 4], &Device::Cpu).unwrap();
+        let weight = Tensor::new(&[1f32, 1.], &Device::Cpu).unwrap();
+        let err = masked_cross_entropy(logits.as_tensor(), &labels, &weight).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("label 4 outside a vocabulary of 4"),
+            "{err}"
+        );
     }
 
     #[test]
