@@ -203,6 +203,7 @@ criterion_group!(
 );
 
 fn main() {
+    maskscope::memory::keep_freed_memory_for_reuse();
     for (name, default) in [("RAYON_NUM_THREADS", "1"), ("CANDLE_NUM_THREADS", "1")] {
         if std::env::var_os(name).is_none() {
             // SAFETY: nothing else runs yet (no candle, rayon or criterion thread exists).

@@ -32,6 +32,8 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    // As the app does (src/main.rs): freed buffers are reused, not handed back to the kernel.
+    maskscope::memory::keep_freed_memory_for_reuse();
     let args: Vec<String> = std::env::args().collect();
     let folder = args.get(1).expect("usage: marian_speed FOLDER [RUNS]");
     let runs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(5);

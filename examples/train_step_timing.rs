@@ -28,6 +28,8 @@ fn arg(name: &str, default: usize) -> usize {
 }
 
 fn main() {
+    // As the app does (src/main.rs): freed buffers are reused, not handed back to the kernel.
+    maskscope::memory::keep_freed_memory_for_reuse();
     let threads = arg("--threads", 1).max(1);
     let (warmup, steps) = (arg("--warmup", 5), arg("--steps", 30).max(1));
     let pool = rayon::ThreadPoolBuilder::new()
