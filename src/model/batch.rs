@@ -1,11 +1,13 @@
 //! A padded batch: decoder input = `<bos>` + target, labels = target + `<eos>`, masks per
 //! sequence, and the tensors the model reads.
 
+use std::ops::Range;
+
 use candle_core::{DType, Device, Result, Tensor};
 
 use super::attention::AttnMask;
 use super::seq2seq::BatchTensors;
-use crate::masks::{MaskGrid, MaskMethod, MaskSettings, SequenceMasks};
+use crate::masks::{MaskGrid, MaskMethod, MaskSettings, PadSide, SequenceMasks};
 use crate::tokenizer::{BOS, EOS, PAD};
 
 /// The ids a batch is built around: the decoder's first input, the label after the last
@@ -41,12 +43,6 @@ pub struct Batch {
     pub tgt_lens: Vec<usize>,
     pub masks: Vec<SequenceMasks>,
     pub settings: MaskSettings,
-}
-
-fn padded(ids: &[u32], len: usize, pad: u32) -> Vec<u32> {
-    let mut out = ids.to_vec();
-    out.resize(len, pad);
-    out
 }
 
 impl Batch {
@@ -90,9 +86,10 @@ impl Batch {
                 tgt_padded,
                 &settings,
             ));
-            batch.src.push(padded(&e.src, src_padded, pad));
-            batch.tgt_in.push(padded(&tgt_in, tgt_padded, pad));
-            batch.labels.push(padded(&labels, tgt_padded, pad));
+            let side = settings.pad_side;
+            batch.src.push(side.pad(&e.src, src_padded, pad));
+            batch.tgt_in.push(side.pad(&tgt_in, tgt_padded, pad));
+            batch.labels.push(side.pad(&labels, tgt_padded, pad));
             batch.src_lens.push(e.src.len());
             batch.tgt_lens.push(tgt_in.len());
         }
@@ -115,6 +112,43 @@ impl Batch {
         self.tgt_in.first().map_or(0, Vec::len)
     }
 
+    /// The columns of row `b`'s source that hold real tokens.
+    pub fn src_real(&self, b: usize) -> Range<usize> {
+        self.settings
+            .pad_side
+            .real_range(self.src_lens[b], self.src_padded())
+    }
+
+    /// The columns of row `b`'s decoder input (and labels) that hold real tokens.
+    pub fn tgt_real(&self, b: usize) -> Range<usize> {
+        self.settings
+            .pad_side
+            .real_range(self.tgt_lens[b], self.tgt_padded())
+    }
+
+    /// Position ids `(batch, len)` counted from each row's first real token, so a real token
+    /// has the same position however many pads precede it (Hugging Face's
+    /// `cumsum(mask) - 1`); pads get position 0 (no real query attends to them). `None` with
+    /// right padding, where every row's positions are simply `0..len`.
+    fn position_ids(
+        &self,
+        lens: &[usize],
+        padded: usize,
+        device: &Device,
+    ) -> Result<Option<Tensor>> {
+        if self.settings.pad_side == PadSide::Right {
+            return Ok(None);
+        }
+        let ids: Vec<u32> = lens
+            .iter()
+            .flat_map(|&len| {
+                let lead = PadSide::Left.lead(len, padded);
+                (0..padded).map(move |j| j.saturating_sub(lead) as u32)
+            })
+            .collect();
+        Ok(Some(Tensor::from_vec(ids, (lens.len(), padded), device)?))
+    }
+
     pub fn tensors(&self, device: &Device) -> Result<BatchTensors> {
         let ids = |rows: &[Vec<u32>]| {
             Tensor::new(rows.concat(), device)?
@@ -133,17 +167,19 @@ impl Batch {
             encoder_mask: mask(|m| &m.encoder_self)?,
             decoder_mask: mask(|m| &m.decoder_self)?,
             cross_mask: mask(|m| &m.cross)?,
+            src_positions: self.position_ids(&self.src_lens, self.src_padded(), device)?,
+            tgt_positions: self.position_ids(&self.tgt_lens, self.tgt_padded(), device)?,
         })
     }
 
     /// Flattened labels `(batch * tgt,)` and their weights (0 at padding).
     pub fn label_tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
         let labels = self.labels.concat();
-        let weight: Vec<f32> = self
-            .labels
-            .iter()
-            .zip(&self.tgt_lens)
-            .flat_map(|(row, &len)| (0..row.len()).map(move |i| if i < len { 1.0 } else { 0.0 }))
+        let weight: Vec<f32> = (0..self.len())
+            .flat_map(|b| {
+                let real = self.tgt_real(b);
+                (0..self.tgt_padded()).map(move |i| if real.contains(&i) { 1.0 } else { 0.0 })
+            })
             .collect();
         Ok((Tensor::new(labels, device)?, Tensor::new(weight, device)?))
     }
