@@ -207,9 +207,11 @@ pub fn causal(len: usize) -> Array2<bool> {
     Array2::from_shape_fn((len, len), |(i, j)| j > i)
 }
 
-/// `true` at padding positions: one row per sequence, `padded_len` columns.
-pub fn key_padding(lengths: &[usize], padded_len: usize) -> Array2<bool> {
-    Array2::from_shape_fn((lengths.len(), padded_len), |(b, j)| j >= lengths[b])
+/// `true` at padding positions: one row per sequence, `padded_len` columns, pads on `side`.
+pub fn key_padding(lengths: &[usize], padded_len: usize, side: PadSide) -> Array2<bool> {
+    Array2::from_shape_fn((lengths.len(), padded_len), |(b, j)| {
+        !side.real_range(lengths[b], padded_len).contains(&j)
+    })
 }
 
 fn grid(
@@ -406,7 +408,7 @@ mod tests {
         #[test]
         fn key_padding_marks_positions_past_each_length(lengths in proptest::collection::vec(0usize..10, 1..5)) {
             let padded = *lengths.iter().max().unwrap();
-            let m = key_padding(&lengths, padded);
+            let m = key_padding(&lengths, padded, PadSide::Right);
             for (b, len) in lengths.iter().enumerate() {
                 prop_assert_eq!(m.row(b).iter().filter(|p| !**p).count(), *len);
             }

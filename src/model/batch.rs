@@ -218,3 +218,57 @@ pub fn attn_mask(
         open_rows,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+
+    use super::*;
+    use crate::masks::PadSide;
+    use crate::model::Engine;
+    use crate::model::pass::Pass;
+
+    /// The claim of lesson `padding-side` step 3 on the bundled dates model: counted by
+    /// column, the left-padded row's real outputs change; counted from its first real token
+    /// (what the batch hands the model), they match the row alone.
+    #[test]
+    fn left_padded_positions_must_count_from_the_first_real_token() {
+        let engine = Engine::from_bytes(crate::bundled_models::bytes("dates").unwrap()).unwrap();
+        let pairs = [
+            ("November 28, 2026", "28 Nov 2026"),
+            ("May 5, 2026", "5 May 2026"),
+            ("2026-03-09", "9 Mar 2026"),
+        ];
+        let examples: Vec<Example> = pairs
+            .iter()
+            .map(|(s, t)| engine.tokenize(s, t).example)
+            .collect();
+        let left = MaskSettings {
+            pad_side: PadSide::Left,
+            ..MaskSettings::default()
+        };
+        let alone = engine
+            .logits(&examples[2..], &MaskSettings::default())
+            .unwrap();
+        let batch = engine.batch(&examples, left);
+        let pass = Pass::eval(MaskMethod::Additive, false);
+        let mut tensors = batch.tensors(&Device::Cpu).unwrap();
+        let counted = engine.model().forward(&tensors, &pass).unwrap().logits;
+        tensors.src_positions = None;
+        tensors.tgt_positions = None;
+        let by_column = engine.model().forward(&tensors, &pass).unwrap().logits;
+        let delta = |logits: &Tensor| {
+            let rows = logits.to_vec3::<f32>().unwrap();
+            batch
+                .tgt_real(2)
+                .enumerate()
+                .flat_map(|(i, j)| {
+                    let (a, b) = (alone[0][i].clone(), rows[2][j].clone());
+                    a.into_iter().zip(b).map(|(x, y)| (x - y).abs())
+                })
+                .fold(0f32, f32::max)
+        };
+        assert!(delta(&counted) < 1e-4, "{}", delta(&counted));
+        assert!(delta(&by_column) > 1.0, "{}", delta(&by_column));
+    }
+}
