@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::bundled_models::Bundled;
-use crate::masks::MaskMethod;
+use crate::masks::{MaskMethod, PadSide};
 use crate::tasks::Task;
 use crate::trace::AttentionKind;
 
@@ -131,6 +131,8 @@ pub struct StepState {
     pub causal: Option<bool>,
     pub src_padding: Option<bool>,
     pub tgt_padding: Option<bool>,
+    /// `left` or `right`; a lesson that never names it runs right-padded (see `state_at`).
+    pub pad_side: Option<PadSide>,
     /// `additive`, `multiply` or `none`.
     pub mask_method: Option<MaskMethod>,
     pub view: Option<LessonView>,
@@ -173,6 +175,7 @@ impl StepState {
             causal,
             src_padding,
             tgt_padding,
+            pad_side,
             mask_method,
             view,
             attention_kind,
@@ -196,6 +199,7 @@ impl StepState {
         keep(&mut self.causal, causal);
         keep(&mut self.src_padding, src_padding);
         keep(&mut self.tgt_padding, tgt_padding);
+        keep(&mut self.pad_side, pad_side);
         keep(&mut self.mask_method, mask_method);
         keep(&mut self.view, view);
         keep(&mut self.attention_kind, attention_kind);
@@ -270,7 +274,12 @@ impl Lesson {
     /// `0..=index` combined, plus step `index`'s own per-step actions. Clamped to the last
     /// step.
     pub fn state_at(&self, index: usize) -> StepState {
-        let mut state = StepState::default();
+        // Every lesson's cells and numbers assume right padding unless it says otherwise, so
+        // a pad side the user left on "left" never shifts them.
+        let mut state = StepState {
+            pad_side: Some(PadSide::Right),
+            ..StepState::default()
+        };
         for step in self.steps.iter().take(index.saturating_add(1)) {
             state.apply(&step.state);
         }

@@ -5,6 +5,8 @@
 //! explain each cell; [`MaskGrid::additive`] turns a grid into the form added to scores
 //! before softmax.
 
+use std::ops::Range;
+
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +90,52 @@ impl MaskMethod {
     }
 }
 
+/// Which end of a row a batch pads: right (pads after the real tokens, the default) or left
+/// (pads before them, as decoder-only models batch prompts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum PadSide {
+    #[default]
+    #[serde(alias = "right")]
+    Right,
+    #[serde(alias = "left")]
+    Left,
+}
+
+impl PadSide {
+    pub const ALL: [PadSide; 2] = [PadSide::Right, PadSide::Left];
+
+    /// The columns of a row of `padded` cells that hold its `len` real tokens.
+    pub fn real_range(self, len: usize, padded: usize) -> Range<usize> {
+        let len = len.min(padded);
+        match self {
+            PadSide::Right => 0..len,
+            PadSide::Left => padded - len..padded,
+        }
+    }
+
+    /// How many pads come before the first real token.
+    pub fn lead(self, len: usize, padded: usize) -> usize {
+        self.real_range(len, padded).start
+    }
+
+    /// `ids` padded to `padded` with `pad` on this side.
+    pub fn pad(self, ids: &[u32], padded: usize, pad: u32) -> Vec<u32> {
+        let fill = std::iter::repeat_n(pad, padded.saturating_sub(ids.len()));
+        match self {
+            PadSide::Right => ids.iter().copied().chain(fill).collect(),
+            PadSide::Left => fill.chain(ids.iter().copied()).collect(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PadSide> {
+        match text {
+            "right" => Some(PadSide::Right),
+            "left" => Some(PadSide::Left),
+            _ => None,
+        }
+    }
+}
+
 /// The teaching switches: which masks are built and how they are applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaskSettings {
@@ -95,6 +143,9 @@ pub struct MaskSettings {
     pub src_padding: bool,
     pub tgt_padding: bool,
     pub method: MaskMethod,
+    /// Sessions saved before the switch existed padded on the right.
+    #[serde(default)]
+    pub pad_side: PadSide,
 }
 
 impl Default for MaskSettings {
@@ -104,6 +155,7 @@ impl Default for MaskSettings {
             src_padding: true,
             tgt_padding: true,
             method: MaskMethod::Additive,
+            pad_side: PadSide::Right,
         }
     }
 }
@@ -134,8 +186,9 @@ impl MaskGrid {
         self.cells.mapv(|c| if c.is_blocked() { 0.0 } else { 1.0 })
     }
 
-    /// True where every key of the query row is blocked (only a query over an all-padding
-    /// sequence); such rows get all-zero weights.
+    /// True where every key of the query row is blocked: a query over an all-padding
+    /// sequence, or (left padding) a pad query of the decoder, whose causal mask leaves it only
+    /// earlier pads. Such "empty rows" get all-zero weights, never NaN (see `attention`).
     pub fn fully_blocked_rows(&self) -> Vec<bool> {
         self.cells
             .rows()
@@ -154,9 +207,11 @@ pub fn causal(len: usize) -> Array2<bool> {
     Array2::from_shape_fn((len, len), |(i, j)| j > i)
 }
 
-/// `true` at padding positions: one row per sequence, `padded_len` columns.
-pub fn key_padding(lengths: &[usize], padded_len: usize) -> Array2<bool> {
-    Array2::from_shape_fn((lengths.len(), padded_len), |(b, j)| j >= lengths[b])
+/// `true` at padding positions: one row per sequence, `padded_len` columns, pads on `side`.
+pub fn key_padding(lengths: &[usize], padded_len: usize, side: PadSide) -> Array2<bool> {
+    Array2::from_shape_fn((lengths.len(), padded_len), |(b, j)| {
+        !side.real_range(lengths[b], padded_len).contains(&j)
+    })
 }
 
 fn grid(
@@ -172,23 +227,31 @@ fn grid(
     }
 }
 
+/// True when column `j` of a row with `len` real tokens padded to `padded` is padding.
+fn is_pad(side: PadSide, len: usize, padded: usize) -> impl Fn(usize) -> bool {
+    let real = side.real_range(len, padded);
+    move |j| !real.contains(&j)
+}
+
 /// Encoder self-attention for one sequence of `src_len` real tokens padded to `src_padded`.
 pub fn encoder_self(src_len: usize, src_padded: usize, settings: &MaskSettings) -> MaskGrid {
+    let pad = is_pad(settings.pad_side, src_len, src_padded);
     grid(
         src_padded,
         src_padded,
         |_, _| false,
-        |j| settings.src_padding && j >= src_len,
+        |j| settings.src_padding && pad(j),
     )
 }
 
 /// Decoder self-attention: causal mask combined with target padding.
 pub fn decoder_self(tgt_len: usize, tgt_padded: usize, settings: &MaskSettings) -> MaskGrid {
+    let pad = is_pad(settings.pad_side, tgt_len, tgt_padded);
     grid(
         tgt_padded,
         tgt_padded,
         |i, j| settings.causal && j > i,
-        |j| settings.tgt_padding && j >= tgt_len,
+        |j| settings.tgt_padding && pad(j),
     )
 }
 
@@ -199,11 +262,12 @@ pub fn cross(
     tgt_padded: usize,
     settings: &MaskSettings,
 ) -> MaskGrid {
+    let pad = is_pad(settings.pad_side, src_len, src_padded);
     grid(
         tgt_padded,
         src_padded,
         |_, _| false,
-        |j| settings.src_padding && j >= src_len,
+        |j| settings.src_padding && pad(j),
     )
 }
 
@@ -270,7 +334,58 @@ mod tests {
         assert!(g.fully_blocked_rows().iter().all(|b| *b));
     }
 
+    fn left() -> MaskSettings {
+        MaskSettings {
+            pad_side: PadSide::Left,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn left_padding_blocks_the_leading_columns() {
+        // 2 real tokens in 4 columns: pads at 0 and 1.
+        let g = decoder_self(2, 4, &left());
+        assert_eq!(g.cells[[3, 0]], Cell::Padding);
+        assert_eq!(g.cells[[3, 2]], Cell::Open);
+        assert_eq!(g.cells[[2, 3]], Cell::Future);
+        assert_eq!(g.cells[[0, 1]], Cell::Both);
+        let e = encoder_self(3, 5, &left());
+        assert!(e.is_blocked(4, 1) && !e.is_blocked(0, 2));
+        assert_eq!(PadSide::Left.pad(&[7, 8], 4, 0), vec![0, 0, 7, 8]);
+        assert_eq!(PadSide::Right.pad(&[7, 8], 4, 0), vec![7, 8, 0, 0]);
+    }
+
+    /// Left padding with the causal mask leaves every leading pad query with no open key.
+    #[test]
+    fn left_padded_decoder_pad_rows_are_empty() {
+        let g = decoder_self(2, 5, &left());
+        assert_eq!(g.fully_blocked_rows(), vec![true, true, true, false, false]);
+        let right = decoder_self(2, 5, &MaskSettings::default());
+        assert!(right.fully_blocked_rows().iter().all(|b| !*b));
+    }
+
+    #[test]
+    fn old_settings_without_a_pad_side_load_as_right() {
+        let json = r#"{"causal":true,"src_padding":true,"tgt_padding":false,"method":"Additive"}"#;
+        let s: MaskSettings = serde_json::from_str(json).unwrap();
+        assert_eq!(s.pad_side, PadSide::Right);
+        assert!(!s.tgt_padding);
+    }
+
     proptest! {
+        #[test]
+        fn left_and_right_real_ranges_hold_len_columns(len in 0usize..10, extra in 0usize..6, left_side: bool) {
+            let side = if left_side { PadSide::Left } else { PadSide::Right };
+            let padded = len + extra;
+            let range = side.real_range(len, padded);
+            prop_assert_eq!(range.len(), len);
+            prop_assert!(range.end <= padded);
+            let row = side.pad(&vec![1; len], padded, 0);
+            for (j, id) in row.iter().enumerate() {
+                prop_assert_eq!(*id == 1, range.contains(&j));
+            }
+        }
+
         #[test]
         fn decoder_mask_matches_its_definition(len in 0usize..12, extra in 0usize..6, causal_on: bool, pad_on: bool) {
             let settings = MaskSettings { causal: causal_on, tgt_padding: pad_on, ..Default::default() };
@@ -293,7 +408,7 @@ mod tests {
         #[test]
         fn key_padding_marks_positions_past_each_length(lengths in proptest::collection::vec(0usize..10, 1..5)) {
             let padded = *lengths.iter().max().unwrap();
-            let m = key_padding(&lengths, padded);
+            let m = key_padding(&lengths, padded, PadSide::Right);
             for (b, len) in lengths.iter().enumerate() {
                 prop_assert_eq!(m.row(b).iter().filter(|p| !**p).count(), *len);
             }

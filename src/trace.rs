@@ -5,13 +5,17 @@
 //!
 //! Convention for query rows that are themselves padding: they are computed exactly as
 //! PyTorch computes them (a pad query attends over the keys its mask leaves open) and are
-//! flagged by `src_len` / `tgt_len`; they never count towards the loss. A row whose every
-//! key is blocked (only possible for an empty source) gets all-zero weights, never NaN.
+//! flagged by `src_len` / `tgt_len` (and `pad_side`); they never count towards the loss.
+//! A row whose every key is blocked (an empty source, or a left-padded decoder's pad query,
+//! whose causal mask leaves only earlier pads) is an "empty row": all-zero weights, never
+//! NaN. Its scores are kept as computed; softmax saw them all at `BLOCKED_SCORE`.
+
+use std::ops::Range;
 
 use ndarray::{Array2, Array3, Array4, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::masks::{MaskGrid, MaskSettings, SequenceMasks};
+use crate::masks::{MaskGrid, MaskSettings, PadSide, SequenceMasks};
 
 /// The three kinds of attention in an encoder-decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -95,6 +99,10 @@ pub struct SequenceTrace {
     pub label_tokens: Vec<String>,
     /// Real decoder input length (target tokens + 1).
     pub tgt_len: usize,
+    /// Which end the pads are on: with `Left` the real tokens are the last `src_len` /
+    /// `tgt_len` columns. Traces saved before left padding existed are right-padded.
+    #[serde(default)]
+    pub pad_side: PadSide,
     pub masks: SequenceMasks,
     pub encoder: AttentionTrace,
     pub decoder_self: AttentionTrace,
@@ -142,6 +150,26 @@ impl SequenceTrace {
             AttentionKind::EncoderSelf => (self.src_len, self.src_len),
             AttentionKind::DecoderSelf => (self.tgt_len, self.tgt_len),
             AttentionKind::Cross => (self.tgt_len, self.src_len),
+        }
+    }
+
+    /// The source columns that hold real tokens (the last ones when left-padded).
+    pub fn src_real(&self) -> Range<usize> {
+        self.pad_side.real_range(self.src_len, self.src_ids.len())
+    }
+
+    /// The decoder-input (and label) columns that hold real tokens.
+    pub fn tgt_real(&self) -> Range<usize> {
+        self.pad_side
+            .real_range(self.tgt_len, self.tgt_input_ids.len())
+    }
+
+    /// The real query rows and key columns of `kind`.
+    pub fn real_ranges(&self, kind: AttentionKind) -> (Range<usize>, Range<usize>) {
+        match kind {
+            AttentionKind::EncoderSelf => (self.src_real(), self.src_real()),
+            AttentionKind::DecoderSelf => (self.tgt_real(), self.tgt_real()),
+            AttentionKind::Cross => (self.tgt_real(), self.src_real()),
         }
     }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use candle_core::Tensor;
-use maskscope::masks::{MaskMethod, MaskSettings};
+use maskscope::masks::{MaskMethod, MaskSettings, PadSide};
 use maskscope::model::training::{TrainOptions, Trainer};
 use maskscope::model::{Engine, Example, ModelConfig};
 use maskscope::tokenizer::{TokenizerKind, Vocab};
@@ -480,9 +480,11 @@ proptest! {
         tgt_padding: bool,
         method_index in 0usize..3,
         norm_first: bool,
+        left_padded: bool,
     ) {
         let method = MaskMethod::ALL[method_index];
-        let settings = MaskSettings { causal, src_padding, tgt_padding, method };
+        let pad_side = if left_padded { PadSide::Left } else { PadSide::Right };
+        let settings = MaskSettings { causal, src_padding, tgt_padding, method, pad_side };
         let engine = engine(norm_first, 1, 1);
         let examples: Vec<Example> = lens.iter().map(|&(s, t, o)| ex(&letters_of(s, o), &letters_of(t, o + 3))).collect();
         let trace = engine.trace(&examples, &settings).unwrap();

@@ -10,6 +10,7 @@ use maskscope::app::AppState;
 use maskscope::app::actions::lessons::apply_step;
 use maskscope::app::settings::Settings;
 use maskscope::app::state::runs::RunRecord;
+use maskscope::masks::{BLOCKED_SCORE, Cell, PadSide};
 use maskscope::trace::{AttentionKind, SequenceTrace};
 use ndarray::Array2;
 
@@ -260,6 +261,165 @@ fn padding_changes_nothing_with_masks_and_something_without() {
         padding_delta(&state) < ROUNDING,
         "{}",
         padding_delta(&state)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// padding-side
+
+/// The `(query, key)` weights of the masks view's scores pipeline: its kind, layer and head.
+fn pipeline_weights(state: &AppState) -> Array2<f32> {
+    let m = &state.settings.masks_view;
+    sequence(state).attention(m.kind).head(m.layer, m.head)
+}
+
+#[test]
+fn padding_side_key_side_masks_and_pad_rows_that_still_sum_to_one() {
+    // Step 0 (right padding): the seven pad columns are blocked for every query; the pad
+    // query of row 12 reading "6" (column 3) is open and its row sums to 1.
+    let state = enter("padding-side", 0);
+    let seq = sequence(&state);
+    assert_eq!(state.settings.mask.pad_side, PadSide::Right);
+    let mask = &seq.masks.encoder_self;
+    assert_eq!(seq.src_tokens[3], "6");
+    assert_eq!(seq.src_tokens[12], "<pad>");
+    assert!(!mask.is_blocked(12, 3));
+    for q in 0..17 {
+        assert!((10..17).all(|k| mask.is_blocked(q, k)), "query {q}");
+    }
+    let w = pipeline_weights(&state);
+    assert!((w.row(12).sum() - 1.0).abs() < 1e-5, "{}", w.row(12).sum());
+    assert!(w[[12, 3]] > 0.0);
+    // The loss skips the pad positions (the query side).
+    assert_eq!(seq.loss.iter().filter(|l| l.is_none()).count(), 1);
+    assert!(seq.loss[11].is_none());
+}
+
+#[test]
+fn padding_side_left_moves_the_pads_before_the_real_tokens() {
+    let state = enter("padding-side", 1);
+    let seq = sequence(&state);
+    assert_eq!(state.settings.mask.pad_side, PadSide::Left);
+    assert!(seq.src_tokens[..7].iter().all(|t| t == "<pad>"));
+    assert_eq!(seq.src_tokens[7..].concat(), "2026-03-09");
+    assert_eq!(seq.tgt_input_tokens[..2], ["<pad>", "<bos>"]);
+    // Labels move with the decoder input: the loss skips exactly the first position.
+    assert!(seq.loss[0].is_none());
+    assert!(seq.loss[1..].iter().all(Option::is_some));
+    // The real tokens are the same as right-padded ones, only in other columns.
+    let right = enter("padding-side", 0);
+    let r = sequence(&right);
+    assert_eq!(r.src_tokens[r.src_real()], seq.src_tokens[seq.src_real()]);
+    assert_eq!(
+        r.tgt_input_tokens[r.tgt_real()],
+        seq.tgt_input_tokens[seq.tgt_real()]
+    );
+}
+
+#[test]
+fn padding_side_left_padding_changes_no_real_output() {
+    // Step 2: the readout is 0 (the column-counted alternative is checked in
+    // model::batch::tests), and the outlined first real query cannot read the pad key.
+    let state = enter("padding-side", 2);
+    assert!(
+        padding_delta(&state) < ROUNDING,
+        "{}",
+        padding_delta(&state)
+    );
+    let seq = sequence(&state);
+    assert_eq!(seq.src_tokens[7], "2");
+    assert!(seq.masks.encoder_self.is_blocked(7, 0));
+    assert_eq!(pipeline_weights(&state)[[7, 0]], 0.0);
+    // Same real logits as the right-padded batch of step 0.
+    let right = enter("padding-side", 0);
+    let r = sequence(&right);
+    let worst = r
+        .tgt_real()
+        .zip(seq.tgt_real())
+        .flat_map(|(i, j)| {
+            r.logits
+                .row(i)
+                .iter()
+                .zip(seq.logits.row(j))
+                .map(|(a, b)| (a - b).abs())
+                .collect::<Vec<_>>()
+        })
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "{worst}");
+}
+
+#[test]
+fn padding_side_the_empty_row_is_zero_not_nan() {
+    let state = enter("padding-side", 3);
+    let seq = sequence(&state);
+    assert_eq!(state.settings.masks_view.kind, AttentionKind::DecoderSelf);
+    let att = &seq.decoder_self;
+    let keys = att.weights.dim().3;
+    assert_eq!(keys, 12, "twelve scores in the row");
+    let empty = seq.masks.decoder_self.fully_blocked_rows();
+    assert!(empty[0] && empty[1..].iter().all(|e| !e), "{empty:?}");
+    assert_eq!(seq.masks.decoder_self.cells[[0, 0]], Cell::Padding);
+    // Softmax saw -1e9 everywhere in the row: it would give 1/12 to every blocked key.
+    let masked: Vec<f32> = (0..keys).map(|k| att.masked_scores[[0, 0, 0, k]]).collect();
+    assert!(masked.iter().all(|&s| s == BLOCKED_SCORE), "{masked:?}");
+    let exp: Vec<f32> = masked.iter().map(|s| (s - masked[0]).exp()).collect();
+    let total: f32 = exp.iter().sum();
+    assert!(exp.iter().all(|e| (e / total - 1.0 / 12.0).abs() < 1e-7));
+    // With -inf, softmax's max subtraction gives -inf - -inf = NaN in every cell.
+    let inf_row = vec![f32::NEG_INFINITY; keys];
+    let max = inf_row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    assert!(inf_row.iter().all(|s| (s - max).exp().is_nan()));
+    // What the app shows: a zero row, real rows summing to one, no NaN anywhere.
+    let w = pipeline_weights(&state);
+    assert_eq!(w.row(0).sum(), 0.0);
+    for q in 1..keys {
+        assert!((w.row(q).sum() - 1.0).abs() < 1e-5, "row {q}");
+    }
+    for kind in AttentionKind::ALL {
+        let a = seq.attention(kind);
+        assert!(
+            a.weights
+                .iter()
+                .chain(a.scores.iter())
+                .all(|v| v.is_finite())
+        );
+    }
+    assert!(seq.loss.iter().flatten().all(|l| l.is_finite()));
+    assert!(seq.logits.iter().all(|l| l.is_finite()));
+}
+
+#[test]
+fn padding_side_left_padding_needs_the_target_padding_mask() {
+    let state = enter("padding-side", 4);
+    assert_eq!(state.settings.mask.pad_side, PadSide::Left);
+    assert!(!state.settings.mask.tgt_padding);
+    assert!(
+        reads(padding_delta(&state), 3.8, 1),
+        "{}",
+        padding_delta(&state)
+    );
+    let seq = sequence(&state);
+    assert!(
+        seq.masks
+            .decoder_self
+            .fully_blocked_rows()
+            .iter()
+            .all(|e| !e)
+    );
+    assert_eq!(seq.tgt_input_tokens[..2], ["<pad>", "<bos>"]);
+    assert!(!seq.masks.decoder_self.is_blocked(1, 0));
+    // "A large share of the row's weight".
+    let w = pipeline_weights(&state);
+    assert!(w[[1, 0]] > 0.3, "{}", w[[1, 0]]);
+    // Right padding, same switch: nothing changes.
+    let mut right = enter("padding-side", 4);
+    right.settings.mask.pad_side = PadSide::Right;
+    right.invalidate();
+    right.refresh();
+    assert!(
+        padding_delta(&right) < ROUNDING,
+        "{}",
+        padding_delta(&right)
     );
 }
 

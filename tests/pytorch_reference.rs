@@ -120,6 +120,7 @@ fn check(config: &str) {
         src_padding: false,
         tgt_padding: false,
         method: MaskMethod::Additive,
+        ..MaskSettings::default()
     };
     let ours = engine.logits(&examples, &off).unwrap();
     let theirs: Vec<Vec<Vec<f32>>> = exp["logits_nomask"].to_vec3().unwrap();

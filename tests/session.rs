@@ -15,7 +15,7 @@ use maskscope::app::settings::{Settings, StrategyKind, Theme, ViewId};
 use maskscope::app::state::{InputRow, ModelOrigin};
 use maskscope::bundled_models::random_model;
 use maskscope::i18n::Language;
-use maskscope::masks::MaskMethod;
+use maskscope::masks::{MaskMethod, PadSide};
 use maskscope::tasks::Task;
 use maskscope::trace::AttentionKind;
 
@@ -41,6 +41,7 @@ fn customised() -> AppState {
     s.mask.causal = false;
     s.mask.tgt_padding = false;
     s.mask.method = MaskMethod::Multiply;
+    s.mask.pad_side = PadSide::Left;
     s.view = ViewId::Attention;
     s.attention.kind = AttentionKind::Cross;
     s.attention.layer = 1;
@@ -129,6 +130,31 @@ fn round_trip_reproduces_the_view_exactly() {
     );
     assert!(after.classroom.applied);
     assert_eq!(after.session.pending_window_size, Some([1600.0, 900.0]));
+    assert_eq!(after.settings.mask.pad_side, PadSide::Left);
+    let seq = &after.trace.as_ref().unwrap().sequences[0];
+    assert_eq!(
+        seq.pad_side,
+        PadSide::Left,
+        "the batch was re-run left-padded"
+    );
+}
+
+/// Sessions saved before the pad side existed load right-padded.
+#[test]
+fn a_session_without_a_pad_side_loads_right_padded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.json");
+    let saved = session::capture(&customised(), None);
+    let mut json: serde_json::Value = serde_json::to_value(&saved).unwrap();
+    let mask = json
+        .pointer_mut("/mask")
+        .and_then(|m| m.as_object_mut())
+        .expect("the session records the mask settings");
+    assert!(mask.remove("pad_side").is_some());
+    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    let loaded = Session::load(&path).unwrap();
+    assert_eq!(loaded.mask.pad_side, PadSide::Right);
+    assert_eq!(loaded.mask.method, MaskMethod::Multiply, "the rest is kept");
 }
 
 #[test]

@@ -66,10 +66,17 @@ impl BatchMasks {
         let lens_src: Vec<usize> = batch.sequences.iter().map(|s| s.src_len).collect();
         let lens_tgt: Vec<usize> = batch.sequences.iter().map(|s| s.tgt_len).collect();
         let (src_padded, tgt_padded) = (seq.src_ids.len(), seq.tgt_input_ids.len());
+        let side = batch.settings.pad_side;
         Self {
             causal: bool_grid(masks::causal(tgt_padded), Cell::Future),
-            src_padding: bool_grid(masks::key_padding(&lens_src, src_padded), Cell::Padding),
-            tgt_padding: bool_grid(masks::key_padding(&lens_tgt, tgt_padded), Cell::Padding),
+            src_padding: bool_grid(
+                masks::key_padding(&lens_src, src_padded, side),
+                Cell::Padding,
+            ),
+            tgt_padding: bool_grid(
+                masks::key_padding(&lens_tgt, tgt_padded, side),
+                Cell::Padding,
+            ),
             row_names: (1..=batch.sequences.len())
                 .map(|i| trf("row {}", &[&i]))
                 .collect(),

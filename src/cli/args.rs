@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::masks::{MaskMethod, MaskSettings};
+use crate::masks::{MaskMethod, MaskSettings, PadSide};
 
 /// `maskscope --version`: the version and the commit it was built from (see `build.rs`).
 pub const VERSION: &str = concat!(
@@ -142,6 +142,9 @@ pub struct MaskArgs {
     /// How masks are applied: additive (correct), multiply (after softmax), none.
     #[arg(long, value_enum, default_value_t = MethodArg::Additive)]
     pub mask_method: MethodArg,
+    /// Pad batches on the left (before the real tokens) instead of the right.
+    #[arg(long)]
+    pub pad_left: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default)]
@@ -162,6 +165,11 @@ impl MaskArgs {
                 MethodArg::Additive => MaskMethod::Additive,
                 MethodArg::Multiply => MaskMethod::Multiply,
                 MethodArg::None => MaskMethod::None,
+            },
+            pad_side: if self.pad_left {
+                PadSide::Left
+            } else {
+                PadSide::Right
             },
         }
     }

@@ -95,9 +95,10 @@ fn padding_test(
         tgt: filler(&example.tgt, tgt_len),
     };
     let batch = engine.logits(&[example.clone(), partner], settings)?;
-    // The real positions: every target token and `<eos>`.
+    // The real positions: every target token and `<eos>`; left-padded, they are the last ones.
     let real = example.tgt.len() + 1;
-    Ok(Some((max_abs_delta(alone, &batch[0], real), added)))
+    let lead = settings.pad_side.lead(real, tgt_len + 1);
+    Ok(Some((max_abs_delta(alone, &batch[0][lead..], real), added)))
 }
 
 /// Changes the last target token to another ordinary token and compares the positions
@@ -152,6 +153,12 @@ mod tests {
         assert_eq!(on.padding_added, (PADDING_ADDED, PADDING_ADDED));
         assert!(on.padding_delta.unwrap() < 1e-5, "{on:?}");
         assert!(on.future_delta.unwrap() < 1e-5, "{on:?}");
+        let left = MaskSettings {
+            pad_side: crate::masks::PadSide::Left,
+            ..MaskSettings::default()
+        };
+        let on_left = leak_readouts(&engine, &e, &left);
+        assert!(on_left.padding_delta.unwrap() < 1e-5, "{on_left:?}");
         let no_causal = MaskSettings {
             causal: false,
             ..MaskSettings::default()

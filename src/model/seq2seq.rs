@@ -22,6 +22,10 @@ pub struct BatchTensors {
     pub encoder_mask: Option<AttnMask>,
     pub decoder_mask: Option<AttnMask>,
     pub cross_mask: Option<AttnMask>,
+    /// `(batch, src)` u32 position ids when rows are left-padded; `None`: `0..src` per row.
+    pub src_positions: Option<Tensor>,
+    /// `(batch, tgt)` u32 position ids when rows are left-padded; `None`: `0..tgt` per row.
+    pub tgt_positions: Option<Tensor>,
 }
 
 /// Logits and, when recorded, one attention record per layer of each kind.
@@ -151,8 +155,15 @@ impl Seq2Seq {
         }
     }
 
-    /// `table[ids] * scale + pe[offset..]`: `(batch, len, d)`.
-    fn embed(&self, table: &Tensor, ids: &Tensor, offset: usize) -> Result<Tensor> {
+    /// `table[ids] * scale + pe[offset..]`: `(batch, len, d)`; with `position_ids (batch,
+    /// len)` each token gets `pe[position_ids[b, j]]` instead (left-padded rows).
+    fn embed(
+        &self,
+        table: &Tensor,
+        ids: &Tensor,
+        offset: usize,
+        position_ids: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let (batch, len) = ids.dims2()?;
         let tokens =
             table
@@ -163,7 +174,17 @@ impl Seq2Seq {
         } else {
             (tokens * self.embed_scale)?
         };
-        tokens.broadcast_add(&self.positions(offset, len)?)
+        match position_ids {
+            None => tokens.broadcast_add(&self.positions(offset, len)?),
+            Some(position_ids) => {
+                // Positions never exceed the padded length, so `0..len` covers them.
+                let pe = self
+                    .positions(0, len)?
+                    .index_select(&position_ids.flatten_all()?, 0)?
+                    .reshape((batch, len, self.d_model))?;
+                tokens + pe
+            }
+        }
     }
 
     fn final_norm(norm: &Option<LayerNorm>, x: Tensor) -> Result<Tensor> {
@@ -180,7 +201,18 @@ impl Seq2Seq {
         mask: Option<&AttnMask>,
         pass: &Pass,
     ) -> Result<(Tensor, Vec<AttnRecord>)> {
-        let mut x = pass.drop(self.embed(&self.src_embed, src, 0)?)?;
+        self.encode_at(src, None, mask, pass)
+    }
+
+    /// [`Self::encode`] with per-row position ids (left-padded rows).
+    fn encode_at(
+        &self,
+        src: &Tensor,
+        position_ids: Option<&Tensor>,
+        mask: Option<&AttnMask>,
+        pass: &Pass,
+    ) -> Result<(Tensor, Vec<AttnRecord>)> {
+        let mut x = pass.drop(self.embed(&self.src_embed, src, 0, position_ids)?)?;
         let mut records = Vec::new();
         for layer in &self.encoder {
             let (next, record) = layer.forward(&x, mask, pass)?;
@@ -192,8 +224,18 @@ impl Seq2Seq {
 
     /// Teacher-forced forward pass over the whole batch.
     pub fn forward(&self, batch: &BatchTensors, pass: &Pass) -> Result<ForwardOutput> {
-        let (memory, encoder) = self.encode(&batch.src, batch.encoder_mask.as_ref(), pass)?;
-        let mut y = pass.drop(self.embed(&self.tgt_embed, &batch.tgt_in, 0)?)?;
+        let (memory, encoder) = self.encode_at(
+            &batch.src,
+            batch.src_positions.as_ref(),
+            batch.encoder_mask.as_ref(),
+            pass,
+        )?;
+        let mut y = pass.drop(self.embed(
+            &self.tgt_embed,
+            &batch.tgt_in,
+            0,
+            batch.tgt_positions.as_ref(),
+        )?)?;
         let (mut decoder_self, mut cross) = (Vec::new(), Vec::new());
         for layer in &self.decoder {
             let (next, records) = layer.forward(
@@ -231,7 +273,7 @@ impl Seq2Seq {
         if cache.layers.is_empty() {
             cache.layers = vec![LayerCache::default(); self.decoder.len()];
         }
-        let mut y = self.embed(&self.tgt_embed, token, position)?;
+        let mut y = self.embed(&self.tgt_embed, token, position, None)?;
         let (mut decoder_self, mut cross) = (Vec::new(), Vec::new());
         for (layer, layer_cache) in self.decoder.iter().zip(cache.layers.iter_mut()) {
             let (next, records) = layer.step(&y, memory, layer_cache, cross_mask, pass)?;

@@ -49,12 +49,13 @@ pub(crate) fn trace_batch(
         let logits = to_matrix(&logits[b]);
         let probs = to_matrix(&probs[b]);
         let predicted: Vec<u32> = probs.rows().into_iter().map(argmax).collect();
+        let real = batch.tgt_real(b);
         let loss = batch.labels[b]
             .iter()
             .zip(probs.rows())
             .enumerate()
             .map(|(position, (&label, row))| {
-                (position < batch.tgt_lens[b])
+                real.contains(&position)
                     .then(|| -row[label as usize].max(f32::MIN_POSITIVE).ln())
             })
             .collect();
@@ -67,6 +68,7 @@ pub(crate) fn trace_batch(
             label_tokens: names(&batch.labels[b], TokenSide::Target),
             labels: batch.labels[b].clone(),
             tgt_len: batch.tgt_lens[b],
+            pad_side: settings.pad_side,
             masks: batch.masks[b].clone(),
             encoder,
             decoder_self,

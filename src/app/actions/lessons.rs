@@ -101,6 +101,9 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     if let Some(v) = s.tgt_padding {
         mask.tgt_padding = v;
     }
+    if let Some(side) = s.pad_side {
+        mask.pad_side = side;
+    }
     if let Some(m) = s.mask_method {
         mask.method = m;
     }

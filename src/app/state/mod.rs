@@ -17,7 +17,7 @@ use crate::app::session_file::SessionStatus;
 use crate::app::settings::{FinetuneSettings, Settings};
 use crate::bundled_models::{self, Bundled};
 use crate::i18n::{Said, said, tr, trf};
-use crate::masks::MaskSettings;
+use crate::masks::{MaskSettings, PadSide};
 use crate::model::Engine;
 use crate::model::leaks::{LeakReadouts, leak_readouts};
 use crate::model::tracing::TokenSide;
@@ -585,6 +585,9 @@ pub fn mask_summary(m: &MaskSettings) -> String {
     }
     if m.tgt_padding {
         on.push(tr("tgt pad"));
+    }
+    if m.pad_side == PadSide::Left {
+        on.push(tr("padded on the left"));
     }
     let on = if on.is_empty() {
         tr("no masks").to_owned()

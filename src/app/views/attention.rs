@@ -269,12 +269,12 @@ fn enlarged(ui: &mut Ui, seq: &SequenceTrace, shown: &Shown, pinned: Option<&Pin
         .min(ui.available_height().max(300.0) - 60.0)
         .clamp(220.0, 620.0);
     let (q_tokens, k_tokens) = seq.axis_tokens(kind);
-    let (q_real, k_real) = seq.real_lengths(kind);
+    let (q_real, k_real) = seq.real_ranges(kind);
     let heatmap = |values| {
         Heatmap::new(values)
             .labels(q_tokens, k_tokens)
             .highlight_cell(shown.highlight)
-            .real_lengths(q_real, k_real)
+            .real_ranges(q_real.clone(), k_real.clone())
             .mask(seq.mask(kind))
             .max_size(vec2(side, side))
             .cell_range(4.0, ENLARGED_MAX_CELL)

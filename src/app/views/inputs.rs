@@ -161,7 +161,7 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
         tr("source"),
         &seq.src_tokens,
         &seq.src_ids,
-        seq.src_len,
+        seq.src_real(),
         Some(&typed_src),
     );
     // The decoder input is <bos> + target: typed pieces shift one to the right.
@@ -173,7 +173,7 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
         tr("decoder in"),
         &seq.tgt_input_tokens,
         &seq.tgt_input_ids,
-        seq.tgt_len,
+        seq.tgt_real(),
         Some(&typed_in),
     );
     chip_row(
@@ -181,7 +181,7 @@ fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {
         tr("labels"),
         &seq.label_tokens,
         &seq.labels,
-        seq.tgt_len,
+        seq.tgt_real(),
         Some(&typed_tgt),
     );
     if let Some(warnings) = state.warnings.get(i) {
@@ -217,12 +217,11 @@ pub fn strip(ui: &mut Ui, state: &AppState) -> bool {
         };
         ui.label(RichText::new(trf("row {}", &[&(state.selected_row + 1)])).weak());
         ui.add_space(6.0);
-        let real_src = seq.src_len.min(seq.src_tokens.len());
-        let real_tgt = seq.tgt_len.min(seq.tgt_input_tokens.len());
-        let source = (&seq.src_tokens[..real_src], &seq.src_ids[..real_src]);
+        let (real_src, real_tgt) = (seq.src_real(), seq.tgt_real());
+        let source = (&seq.src_tokens[real_src.clone()], &seq.src_ids[real_src]);
         let decoder = (
-            &seq.tgt_input_tokens[..real_tgt],
-            &seq.tgt_input_ids[..real_tgt],
+            &seq.tgt_input_tokens[real_tgt.clone()],
+            &seq.tgt_input_ids[real_tgt],
         );
         // Chips when both rows fit on the line; else the tokens as text, larger for the room
         // and never cut off at the window's edge (the full panel is one click away).

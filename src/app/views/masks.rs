@@ -194,7 +194,7 @@ fn mask_grids(
             &trf("Causal (look-ahead){}", &[&off(switches.causal)]),
             Heatmap::mask_only(&masks.causal)
                 .labels(tgt, tgt)
-                .real_lengths(seq.tgt_len, seq.tgt_len)
+                .real_ranges(seq.tgt_real(), seq.tgt_real())
                 .max_size(square)
                 .dim(!switches.causal)
                 .highlight_cell(classroom.highlight_for(AttentionKind::DecoderSelf))
@@ -230,7 +230,7 @@ fn mask_grids(
             tr("Decoder self = causal + target padding"),
             Heatmap::mask_only(&seq.masks.decoder_self)
                 .labels(tgt, tgt)
-                .real_lengths(seq.tgt_len, seq.tgt_len)
+                .real_ranges(seq.tgt_real(), seq.tgt_real())
                 .max_size(square)
                 .highlight_cell(classroom.highlight_for(AttentionKind::DecoderSelf))
                 .name(tr("Decoder self-attention mask grid")),
@@ -241,7 +241,7 @@ fn mask_grids(
             tr("Cross = source padding"),
             Heatmap::mask_only(&seq.masks.cross)
                 .labels(tgt, src)
-                .real_lengths(seq.tgt_len, seq.src_len)
+                .real_ranges(seq.tgt_real(), seq.src_real())
                 .axis_names(tr("decoder query"), tr("source key"))
                 .max_size(square)
                 .highlight_cell(classroom.highlight_for(AttentionKind::Cross))
@@ -281,7 +281,7 @@ fn score_pipeline(
         return;
     };
     let (q_tokens, k_tokens) = seq.axis_tokens(kind);
-    let (q_real, k_real) = seq.real_lengths(kind);
+    let (q_real, k_real) = seq.real_ranges(kind);
     let mask = seq.mask(kind);
     let sums = trace::row_sums(&pipeline.weights.to_owned());
     let side = grid.pipeline_side(ui.available_width());
@@ -289,7 +289,7 @@ fn score_pipeline(
         Heatmap::new(values)
             .labels(q_tokens, k_tokens)
             .highlight_cell(classroom.highlight_for(kind))
-            .real_lengths(q_real, k_real)
+            .real_ranges(q_real.clone(), k_real.clone())
             .mask(mask)
             .max_size(vec2(side, side))
             .show_values(settings.show_values)

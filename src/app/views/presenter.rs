@@ -72,7 +72,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
     };
     let mask = seq.mask(kind);
     let (q_tokens, k_tokens) = seq.axis_tokens(kind);
-    let (q_real, k_real) = seq.real_lengths(kind);
+    let (q_real, k_real) = seq.real_ranges(kind);
     let highlight = state.classroom.highlight_for(kind);
     let sums = crate::trace::row_sums(&pipeline.weights.to_owned());
     // Room for a title line above each grid, and under them what each grid's key and the
@@ -100,7 +100,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
             ui.label(RichText::new(trf("{}: mask", &[&labels::attention_kind(kind)])).strong());
             let grid = Heatmap::mask_only(mask)
                 .labels(q_tokens, k_tokens)
-                .real_lengths(q_real, k_real)
+                .real_ranges(q_real.clone(), k_real.clone())
                 .highlight_cell(highlight)
                 .max_size(max_size)
                 .cell_range(4.0, MAX_CELL)
@@ -120,7 +120,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
             ui.label(RichText::new(title).strong());
             let weights = Heatmap::new(pipeline.weights)
                 .labels(q_tokens, k_tokens)
-                .real_lengths(q_real, k_real)
+                .real_ranges(q_real.clone(), k_real.clone())
                 .highlight_cell(highlight)
                 .mask(mask)
                 .blocked(weights_style)
@@ -182,7 +182,7 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
     let head = a.head.min(att.heads().saturating_sub(1));
     let mask = seq.mask(a.kind);
     let (q_tokens, k_tokens) = seq.axis_tokens(a.kind);
-    let (q_real, k_real) = seq.real_lengths(a.kind);
+    let (q_real, k_real) = seq.real_ranges(a.kind);
     let values = attention_matrix(&seq, a.kind, layer, head, a.mean_over_heads);
     let scale: Scale = weights_scale(&values, mask, a.auto_range, state.settings.colormap);
     let blocked = if state.settings.mask.method == MaskMethod::None {
@@ -198,7 +198,7 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
     ui.horizontal_top(|ui| {
         let grid = Heatmap::new(values.view())
             .labels(q_tokens, k_tokens)
-            .real_lengths(q_real, k_real)
+            .real_ranges(q_real.clone(), k_real.clone())
             .highlight_cell(state.classroom.highlight_for(a.kind))
             .mask(mask)
             .blocked(blocked)

@@ -1,6 +1,8 @@
 //! Token chips: one small box per token with its id underneath. Special tokens, `<unk>` and
 //! padding look different from ordinary tokens by text *and* by style.
 
+use std::ops::Range;
+
 use egui::{
     Align2, Color32, CornerRadius, FontId, Rect, Response, Sense, Stroke, StrokeKind, Ui, vec2,
 };
@@ -193,14 +195,15 @@ pub fn chip(ui: &mut Ui, token: &str, id: u32, kind: ChipKind, typed: Option<&st
     response.on_hover_text(what)
 }
 
-/// A labelled, wrapping row of chips; positions from `real_len` on are padding. `typed`
-/// gives the typed piece per position (for `<unk>`).
+/// A labelled, wrapping row of chips; positions outside `real` are padding (before it when
+/// the row is left-padded, after it otherwise). `typed` gives the typed piece per real token
+/// (for `<unk>`), counted from the first real position.
 pub fn chip_row(
     ui: &mut Ui,
     label: &str,
     tokens: &[String],
     ids: &[u32],
-    real_len: usize,
+    real: Range<usize>,
     typed: Option<&[String]>,
 ) {
     ui.horizontal_wrapped(|ui| {
@@ -211,8 +214,11 @@ pub fn chip_row(
                 ui,
                 token,
                 id,
-                ChipKind::of(token, i >= real_len),
-                typed.and_then(|t| t.get(i)).map(String::as_str),
+                ChipKind::of(token, !real.contains(&i)),
+                typed
+                    .zip(i.checked_sub(real.start))
+                    .and_then(|(t, k)| t.get(k))
+                    .map(String::as_str),
             );
         }
     });

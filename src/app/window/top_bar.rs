@@ -11,7 +11,7 @@ use crate::app::settings::ViewId;
 use crate::app::state::{AppState, ModelOrigin};
 use crate::bundled_models;
 use crate::i18n::{Language, set_language, tr, trf};
-use crate::masks::MaskMethod;
+use crate::masks::{MaskMethod, PadSide};
 
 /// Presenter mode's top bar: only what a presenter touches live (the lessons, the mask
 /// switches, the view); files, sessions, exports, theme and language wait in the menu.
@@ -69,6 +69,20 @@ pub(super) fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Act
         }
     });
     ui.add_space(2.0);
+}
+
+/// Which end of each row gets the `<pad>` tokens.
+fn pad_side(ui: &mut Ui, side: &mut PadSide) {
+    let mut left = *side == PadSide::Left;
+    if ui
+        .checkbox(&mut left, tr("Pad on the left"))
+        .on_hover_text(tr(
+            "Put each row's <pad> tokens before its real tokens instead of after them; positions still count from the first real token",
+        ))
+        .changed()
+    {
+        *side = if left { PadSide::Left } else { PadSide::Right };
+    }
 }
 
 /// The mask method (additive, multiply after softmax, none).
@@ -196,6 +210,7 @@ pub(super) fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) 
             ));
         ui.checkbox(&mut mask.tgt_padding, tr("Target padding mask"))
             .on_hover_text(tr("No decoder query may attend to a <pad> decoder input"));
+        pad_side(ui, &mut mask.pad_side);
         mask_method(ui, &mut mask.method);
         if ui
             .small_button(tr("Defaults"))

@@ -32,7 +32,14 @@ pub(super) fn ui(ui: &mut Ui, state: &mut AppState) {
 
     let src_ids = state.selected_source_ids();
     let src_tokens = state.engine.token_names(&src_ids, TokenSide::Source);
-    chip_row(ui, tr("source"), &src_tokens, &src_ids, src_ids.len(), None);
+    chip_row(
+        ui,
+        tr("source"),
+        &src_tokens,
+        &src_ids,
+        0..src_ids.len(),
+        None,
+    );
     let steps: Vec<StepTrace> = state.stepper.steps().to_vec();
     let Some(last) = steps.last() else {
         ui.label(
@@ -49,7 +56,7 @@ pub(super) fn ui(ui: &mut Ui, state: &mut AppState) {
         tr("decoder input"),
         &last.input_tokens,
         &last.input_ids,
-        last.input_ids.len(),
+        0..last.input_ids.len(),
         None,
     );
     let output: Vec<u32> = steps.iter().map(|s| s.chosen).collect();

@@ -30,7 +30,9 @@ pub(super) fn ui(ui: &mut Ui, state: &AppState) {
 /// One column per decoder position, one row per thing fed or scored there. `presenter`
 /// shortens the longest row name, so the whole sentence fits at projector sizes.
 fn positions_table(ui: &mut Ui, seq: &SequenceTrace, presenter: bool) {
-    let n = seq.tgt_len;
+    // Only the real columns: with left padding they are the last ones. Positions count from
+    // the first real token, as the model's position encodings do.
+    let real = seq.tgt_real();
     let weak = ui.visuals().weak_text_color();
     egui::Grid::new("teacher_forcing")
         .striped(true)
@@ -40,14 +42,14 @@ fn positions_table(ui: &mut Ui, seq: &SequenceTrace, presenter: bool) {
         .min_col_width(18.0)
         .show(ui, |ui| {
             ui.label(RichText::new(tr("position")).color(weak));
-            for p in 0..n {
-                ui.label(RichText::new(p.to_string()).color(weak));
+            for p in real.clone() {
+                ui.label(RichText::new((p - real.start).to_string()).color(weak));
             }
             ui.end_row();
             ui.label(tr("target"));
-            for p in 0..n {
+            for p in real.clone() {
                 // The target is one shorter than the labels (which end with <eos>).
-                let t = if p + 1 < n {
+                let t = if p + 1 < real.end {
                     display_token(&seq.label_tokens[p])
                 } else {
                     String::new()
@@ -60,7 +62,7 @@ fn positions_table(ui: &mut Ui, seq: &SequenceTrace, presenter: bool) {
             } else {
                 tr("decoder input (shifted right)")
             });
-            for p in 0..n {
+            for p in real.clone() {
                 ui.label(
                     RichText::new(display_token(&seq.tgt_input_tokens[p]))
                         .monospace()
@@ -69,17 +71,17 @@ fn positions_table(ui: &mut Ui, seq: &SequenceTrace, presenter: bool) {
             }
             ui.end_row();
             ui.label(tr("label (to predict)"));
-            for p in 0..n {
+            for p in real.clone() {
                 ui.label(RichText::new(display_token(&seq.label_tokens[p])).monospace());
             }
             ui.end_row();
             ui.label(tr("predicted"));
-            for p in 0..n {
+            for p in real.clone() {
                 prediction(ui, seq, p);
             }
             ui.end_row();
             ui.label(tr("loss (cross-entropy)"));
-            for p in 0..n {
+            for p in real.clone() {
                 let loss = seq.loss.get(p).copied().flatten();
                 ui.label(RichText::new(loss.map_or(String::new(), loss_text)).small());
             }
@@ -118,7 +120,8 @@ fn summary(ui: &mut Ui, seq: &SequenceTrace) {
         return;
     };
     let n = seq.tgt_len;
-    let correct = (0..n)
+    let correct = seq
+        .tgt_real()
         .filter(|&p| seq.predicted[p] == seq.labels[p])
         .count();
     ui.label(trf(

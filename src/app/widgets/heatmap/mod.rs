@@ -2,6 +2,8 @@
 //! blocked cells drawn with a pattern (diagonal hatching for future tokens, a cross for
 //! padding) so that "blocked" never relies on colour alone.
 
+use std::ops::Range;
+
 mod paint;
 
 use egui::{Color32, FontId, Pos2, Rect, Response, Sense, Ui, Vec2, vec2};
@@ -55,8 +57,8 @@ pub struct Heatmap<'a> {
     max_size: Vec2,
     cell_range: (f32, f32),
     value_name: &'a str,
-    row_real: Option<usize>,
-    col_real: Option<usize>,
+    row_real: Option<Range<usize>>,
+    col_real: Option<Range<usize>>,
     highlight_row: Option<usize>,
     highlight_cell: Option<(usize, usize)>,
     label_size: f32,
@@ -165,8 +167,9 @@ impl<'a> Heatmap<'a> {
         self
     }
 
-    /// Real (unpadded) lengths of the two axes: labels past them are drawn dimmed.
-    pub fn real_lengths(mut self, rows: usize, cols: usize) -> Self {
+    /// The real (unpadded) rows and columns: labels outside them are drawn dimmed. Ranges,
+    /// not lengths: a left-padded row's real tokens are its last ones.
+    pub fn real_ranges(mut self, rows: Range<usize>, cols: Range<usize>) -> Self {
         self.row_real = Some(rows);
         self.col_real = Some(cols);
         self

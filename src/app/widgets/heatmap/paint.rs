@@ -150,7 +150,10 @@ impl Heatmap<'_> {
             }
         };
         for (r, label) in layout.row_labels.iter().enumerate().take(self.rows) {
-            let pad = self.row_real.is_some_and(|n| r >= n);
+            let pad = self
+                .row_real
+                .as_ref()
+                .is_some_and(|real| !real.contains(&r));
             let hot = hovered.is_some_and(|(hr, _)| hr == r);
             let marked = outlined.is_some_and(|(hr, _)| hr == r);
             let color = label_color(marked, hot, pad);
@@ -163,7 +166,10 @@ impl Heatmap<'_> {
             painter.galley(at.min, galley, color);
         }
         for (c, label) in layout.col_labels.iter().enumerate().take(self.cols) {
-            let pad = self.col_real.is_some_and(|n| c >= n);
+            let pad = self
+                .col_real
+                .as_ref()
+                .is_some_and(|real| !real.contains(&c));
             let hot = hovered.is_some_and(|(_, hc)| hc == c);
             let marked = outlined.is_some_and(|(_, hc)| hc == c);
             let color = label_color(marked, hot, pad);
@@ -210,7 +216,7 @@ impl Heatmap<'_> {
     ) {
         let small = FontId::proportional(11.0);
         for (r, s) in sums.iter().enumerate().take(self.rows) {
-            let real = self.row_real.is_none_or(|n| r < n);
+            let real = self.row_real.as_ref().is_none_or(|real| real.contains(&r));
             let off = real && (s - 1.0).abs() > 1e-3;
             let color = if off {
                 Color32::from_rgb(0xe0, 0x40, 0x40)
