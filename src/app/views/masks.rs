@@ -14,7 +14,7 @@ use crate::app::state::classroom::Classroom;
 use crate::app::widgets::delta_text;
 use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
 use crate::i18n::{tr, trf};
-use crate::masks::{MaskMethod, MaskSettings};
+use crate::masks::{MaskMethod, MaskSettings, PadSide};
 use crate::model::leaks::LeakReadouts;
 use crate::trace::{self, AttentionKind, BatchTrace, SequenceTrace};
 
@@ -46,7 +46,7 @@ impl View for MasksView {
             return Intents::new();
         };
         let grid = TileGrid::new(ui.available_width(), settings.presenter);
-        leak_tests(ui, readouts);
+        leak_tests(ui, readouts, settings.mask.pad_side);
         ui.add_space(6.0);
         mask_grids(
             ui,
@@ -93,7 +93,7 @@ impl TileGrid {
 }
 
 /// The two live leak tests in a frame: padding and a changed future token.
-fn leak_tests(ui: &mut Ui, readouts: &LeakReadouts) {
+fn leak_tests(ui: &mut Ui, readouts: &LeakReadouts, pad_side: PadSide) {
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.label(
@@ -106,7 +106,16 @@ fn leak_tests(ui: &mut Ui, readouts: &LeakReadouts) {
             tr("Padding changes real outputs by"),
             readouts.padding_delta,
             &trf(
-                "The selected row alone vs the same row in a batch where it gets {} source and {} target padding positions; logits compared at its real positions. Needs the source padding mask (the target side is already covered by the causal mask).",
+                match pad_side {
+                    PadSide::Right => {
+                        "The selected row alone vs the same row in a batch where it gets {} source and {} target padding positions; logits compared at its real positions. Needs the source padding mask (the target side is already covered by the causal mask)."
+                    }
+                    // Left pads come before the real target tokens, so the causal mask lets
+                    // every real query see them.
+                    PadSide::Left => {
+                        "The selected row alone vs the same row in a batch where it gets {} source and {} target padding positions, on the left; logits compared at its real positions. Needs both padding masks: left target pads come before the real tokens, so the causal mask does not hide them."
+                    }
+                },
                 &[&readouts.padding_added.0, &readouts.padding_added.1],
             ),
         );
