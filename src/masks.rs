@@ -102,8 +102,6 @@ pub enum PadSide {
 }
 
 impl PadSide {
-    pub const ALL: [PadSide; 2] = [PadSide::Right, PadSide::Left];
-
     /// The columns of a row of `padded` cells that hold its `len` real tokens.
     pub fn real_range(self, len: usize, padded: usize) -> Range<usize> {
         let len = len.min(padded);
@@ -124,14 +122,6 @@ impl PadSide {
         match self {
             PadSide::Right => ids.iter().copied().chain(fill).collect(),
             PadSide::Left => fill.chain(ids.iter().copied()).collect(),
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<PadSide> {
-        match text {
-            "right" => Some(PadSide::Right),
-            "left" => Some(PadSide::Left),
-            _ => None,
         }
     }
 }

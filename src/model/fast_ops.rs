@@ -267,13 +267,14 @@ fn gemm_into(
 // ---------------------------------------------------------------------------------------------
 // exp that vectorises
 
-/// `e^x` for `x <= 0` (softmax's shifted scores) within 2 ulp, written so the compiler vectorises loops over it (a call to libm's
-/// `expf` runs one element at a time): Cephes' `expf`, range reduction `x = n ln 2 + r` with
-/// `|r| <= ln 2 / 2` and a degree-6 polynomial, then `2^n` built from its exponent bits.
-/// Plain multiplies and adds only, so every instruction set gives the same bits. Below
-/// `MIN_ARG`, where `e^x` is subnormal, the result is 0; above 0 it is 1.
+/// `e^x` for `x <= 0` (softmax's shifted scores) within 2 ulp, written so the compiler
+/// vectorises loops over it (a call to libm's `expf` runs one element at a time): Cephes'
+/// `expf`, range reduction `x = n ln 2 + r` with `|r| <= ln 2 / 2` and a degree-6
+/// polynomial, then `2^n` built from its exponent bits. Plain multiplies and adds only, so
+/// every instruction set gives the same bits. Below `MIN_ARG`, where `e^x` is subnormal, the
+/// result is 0; above 0 it is 1.
 #[inline(always)]
-fn exp_of_nonpositive(x: f32) -> f32 {
+pub(super) fn exp_of_nonpositive(x: f32) -> f32 {
     const MIN_ARG: f32 = -87.336_55; // ln of the smallest normal f32
     const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
     let clamped = x.clamp(MIN_ARG, 0.0);
@@ -1293,12 +1294,6 @@ impl CustomOp1 for DropoutOp {
 /// Inverted dropout with drop probability `p` in `[0, 1)`; the mask is determined by `seed`.
 pub fn dropout(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
     x.contiguous()?.apply_op1(DropoutOp::new(p, seed))
-}
-
-/// [`exp_of_nonpositive`], for tests.
-#[cfg(test)]
-pub(crate) fn exp_for_tests(x: f32) -> f32 {
-    exp_of_nonpositive(x)
 }
 
 /// The fraction of elements [`dropout`] keeps for `seed`, over `n` elements (for tests).
