@@ -43,7 +43,7 @@ fn main() -> anyhow::Result<()> {
     run(&mut state, &form, encoder, "frozen encoder")?;
     run(&mut state, &form, BTreeSet::new(), "everything trainable")?;
     state.settings.view = ViewId::Finetune;
-    if let Some(warning) = session::capture_warning(&state) {
+    if let Some(warning) = session::capture_warnings(&state).first() {
         anyhow::bail!("the session would not reproduce: {warning}");
     }
     session::capture(&state, Some(WINDOW)).save(&out)?;

@@ -28,7 +28,7 @@ struct Step {
     name: &'static str,
 }
 
-const STEPS: [Step; 3] = [
+const STEPS: [Step; 5] = [
     Step {
         lesson: "causal-mask",
         step: 1,
@@ -46,6 +46,18 @@ const STEPS: [Step; 3] = [
         step: 3,
         view: ViewId::Finetune,
         name: "finetune",
+    },
+    Step {
+        lesson: "decoder-inputs",
+        step: 1,
+        view: ViewId::Decoder,
+        name: "decoder",
+    },
+    Step {
+        lesson: "decoder-inputs",
+        step: 4,
+        view: ViewId::Decoder,
+        name: "stepper",
     },
 ];
 
@@ -162,6 +174,7 @@ fn the_presenter_bar_holds_only_live_controls() {
         "Causal",
         "Source pad",
         "Target pad",
+        "Left pad",
         "Attention",
     ] {
         assert!(harness.query_by_label(live).is_some(), "{live} in the bar");

@@ -183,7 +183,7 @@ fn a_model_file_round_trips_and_its_loss_or_change_is_reported() {
     let warnings = session::apply(&Session::load(&path).unwrap(), &mut other);
     assert!(
         // (Warnings follow the language, which other tests switch: match what both share.)
-        warnings.iter().any(|w| w.contains("SHA-256")),
+        warnings.iter().any(|w| w.render().contains("SHA-256")),
         "{warnings:?}"
     );
     let problem = other.session.problem.as_ref().expect("a problem");
@@ -194,7 +194,9 @@ fn a_model_file_round_trips_and_its_loss_or_change_is_reported() {
     let mut other = fresh();
     let warnings = session::apply(&Session::load(&path).unwrap(), &mut other);
     assert!(
-        warnings.iter().any(|w| w.contains("m.safetensors")),
+        warnings
+            .iter()
+            .any(|w| w.render().contains("m.safetensors")),
         "{warnings:?}"
     );
     assert_eq!(
@@ -337,7 +339,7 @@ fn an_unknown_bundled_model_is_reported() {
     let mut state = fresh();
     let warnings = session::apply(&saved, &mut state);
     assert!(
-        warnings.iter().any(|w| w.contains("klingon")),
+        warnings.iter().any(|w| w.render().contains("klingon")),
         "{warnings:?}"
     );
     assert_eq!(

@@ -394,7 +394,10 @@ pub fn session_state(
         return Ok((state, None, vec![]));
     };
     let saved = Session::load(path)?;
-    let warnings = session::apply(&saved, &mut state);
+    let warnings: Vec<String> = session::apply(&saved, &mut state)
+        .iter()
+        .map(|w| w.render())
+        .collect();
     if let Some(problem) = &state.session.problem
         && problem.kind == ProblemKind::Missing
     {

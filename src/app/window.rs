@@ -335,11 +335,8 @@ impl App {
                 }
                 ViewId::Finetune => self.finetune.presenter_ui(ui, &mut self.state),
                 ViewId::Decoder => {
-                    egui::ScrollArea::vertical()
-                        .id_salt("presenter_decoder")
-                        .auto_shrink([false, false])
-                        .show(ui, |ui| self.decoder.ui(ui, &mut self.state))
-                        .inner
+                    views::decoder::presenter_figure(ui, &mut self.state);
+                    vec![]
                 }
             };
             self.actions.act(&mut self.state, intents);

@@ -20,7 +20,7 @@ use crate::app::session_file::{
 use crate::app::state::runs::{RunRecord, RunStatus, Training};
 use crate::app::state::{AppState, InputRow, ModelInfo, ModelOrigin};
 use crate::bundled_models::{self, Bundled};
-use crate::i18n::{said, tr, trf};
+use crate::i18n::{Said, said, tr, trf};
 use crate::model::groups::Group;
 use crate::tasks::Task;
 use crate::trace::{EvalMetrics, StepMetrics};
@@ -156,12 +156,12 @@ fn capture_run(run: &RunRecord) -> SessionRun {
     }
 }
 
-/// A warning to show when saving `state`: a fine-tuned model that is not saved cannot
+/// Warnings to show when saving `state`: a fine-tuned model that is not saved cannot
 /// be reproduced from its file, and a run still training is saved only as far as it got.
-pub fn capture_warning(state: &AppState) -> Option<String> {
+pub fn capture_warnings(state: &AppState) -> Vec<Said> {
     let mut warnings = vec![];
     if state.model.modified {
-        warnings.push(trf(
+        warnings.push(said(
             "the model was fine-tuned and not saved; the session refers to {} as it is on disk, so save the model first to reproduce this view",
             &[&state.model.name],
         ));
@@ -171,12 +171,12 @@ pub fn capture_warning(state: &AppState) -> Option<String> {
         .live_index()
         .and_then(|i| state.training.runs.get(i))
     {
-        warnings.push(trf(
+        warnings.push(said(
             "{} was still training; the session keeps its curves so far, as stopped",
             &[&run.name],
         ));
     }
-    (!warnings.is_empty()).then(|| warnings.join("; "))
+    warnings
 }
 
 /// Reproduces the session in `state`: re-opens the model if needed, replaces the batch,
@@ -184,7 +184,7 @@ pub fn capture_warning(state: &AppState) -> Option<String> {
 /// steps. Sets the language (process-wide). Returns what could not be reproduced; a
 /// missing or changed checkpoint also leaves a [`SessionProblem`] in
 /// `state.session.problem` for the window to offer locating the file.
-pub fn apply(session: &Session, state: &mut AppState) -> Vec<String> {
+pub fn apply(session: &Session, state: &mut AppState) -> Vec<Said> {
     let mut warnings = vec![];
     state.session.problem = None;
     apply_model(session, state, &mut warnings);
@@ -215,18 +215,18 @@ pub fn apply(session: &Session, state: &mut AppState) -> Vec<String> {
     state.invalidate();
     state.refresh();
     if let Some(e) = &state.inspect_error {
-        warnings.push(e.clone());
+        warnings.push(e.clone().into());
     }
 
     let taken = state.redecode(session.decode_steps);
     if taken < session.decode_steps {
-        warnings.push(trf(
+        warnings.push(said(
             "decoding stopped after {} of the session's {} steps",
             &[&taken, &session.decode_steps],
         ));
     }
     if let Some(e) = &state.stepper.error {
-        warnings.push(e.clone());
+        warnings.push(e.clone().into());
     }
 
     let c = &mut state.classroom;
@@ -240,7 +240,7 @@ pub fn apply(session: &Session, state: &mut AppState) -> Vec<String> {
                 c.applied = true;
                 state.settings.lesson = l.id.clone();
             }
-            None => warnings.push(trf("unknown lesson {}", &[&l.id])),
+            None => warnings.push(said("unknown lesson {}", &[&l.id])),
         }
     }
     if let Some(finetune) = &session.finetune {
@@ -251,11 +251,10 @@ pub fn apply(session: &Session, state: &mut AppState) -> Vec<String> {
 }
 
 /// Restores the fine-tune form, the freeze choices and the runs (replacing the runs shown).
-fn apply_finetune(saved: &FinetuneSession, state: &mut AppState, warnings: &mut Vec<String>) {
+fn apply_finetune(saved: &FinetuneSession, state: &mut AppState, warnings: &mut Vec<Said>) {
     if state.training.is_running() {
         warnings.push(
-            tr("a training run is in progress: the session's fine-tune settings and runs were not loaded")
-                .to_owned(),
+            said("a training run is in progress: the session's fine-tune settings and runs were not loaded", &[]),
         );
         return;
     }
@@ -271,11 +270,11 @@ fn apply_finetune(saved: &FinetuneSession, state: &mut AppState, warnings: &mut 
     t.multipliers = parse_multipliers(&saved.lr_multipliers, &config, warnings);
     state.settings.finetune = saved.form.clone();
     if let Err(e) = t.replace_runs(runs) {
-        warnings.push(e);
+        warnings.push(e.into());
     }
 }
 
-fn restore_run(saved: &SessionRun, config: &[Group], warnings: &mut Vec<String>) -> RunRecord {
+fn restore_run(saved: &SessionRun, config: &[Group], warnings: &mut Vec<Said>) -> RunRecord {
     let status = if saved.status == RUN_FINISHED {
         RunStatus::Finished
     } else if let Some(why) = saved.status.strip_prefix(RUN_FAILED_PREFIX) {
@@ -319,12 +318,12 @@ fn restore_run(saved: &SessionRun, config: &[Group], warnings: &mut Vec<String>)
 }
 
 /// Group keys for this model; a key it does not have is reported and skipped.
-fn parse_groups(keys: &[String], config: &[Group], warnings: &mut Vec<String>) -> BTreeSet<Group> {
+fn parse_groups(keys: &[String], config: &[Group], warnings: &mut Vec<Said>) -> BTreeSet<Group> {
     let mut groups = BTreeSet::new();
     for key in keys {
         match Group::parse_many(key, config) {
             Some(found) => groups.extend(found),
-            None => warnings.push(trf(
+            None => warnings.push(said(
                 "the session names a parameter group {} that this model does not have",
                 &[key],
             )),
@@ -336,7 +335,7 @@ fn parse_groups(keys: &[String], config: &[Group], warnings: &mut Vec<String>) -
 fn parse_multipliers(
     keys: &BTreeMap<String, f64>,
     config: &[Group],
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Said>,
 ) -> BTreeMap<Group, f64> {
     let mut multipliers = BTreeMap::new();
     for (key, m) in keys {
@@ -347,14 +346,14 @@ fn parse_multipliers(
     multipliers
 }
 
-fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<String>) {
+fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Said>) {
     let unchanged = |state: &AppState, origin: &ModelOrigin| {
         &state.model.origin == origin && !state.model.modified
     };
     match &session.model {
         ModelRef::Bundled { name, sha256 } => {
             let Some(b) = Bundled::by_name(name) else {
-                warnings.push(trf(
+                warnings.push(said(
                     "the session's bundled model {} is unknown to this version",
                     &[name],
                 ));
@@ -362,7 +361,7 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Strin
                 return;
             };
             let Some(bytes) = b.bytes() else {
-                warnings.push(trf(
+                warnings.push(said(
                     "the bundled {} model is not available in this build",
                     &[name],
                 ));
@@ -370,43 +369,43 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Strin
                 return;
             };
             if !sha256.is_empty() && &sha256_hex(bytes) != sha256 {
-                warnings.push(trf(
+                warnings.push(said(
                     "the bundled {} model differs from the one the session was saved with (SHA-256 changed); the views may differ",
                     &[name],
                 ));
             }
             if !unchanged(state, &ModelOrigin::Bundled(b.name)) && !state.open_bundled(b) {
-                warnings.push(state.last_error().unwrap_or_default());
+                warnings.extend(state.last_error_said());
             }
         }
         ModelRef::File { path, sha256 } => {
             let shown = path.display().to_string();
             if !path.exists() {
-                warnings.push(trf("the model file {} was not found", &[&shown]));
+                warnings.push(said("the model file {} was not found", &[&shown]));
                 problem(session, state, ProblemKind::Missing, &shown);
                 return;
             }
             match sha256_file(path) {
                 Err(e) => {
-                    warnings.push(trf("could not read {}: {}", &[&shown, &e]));
+                    warnings.push(said("could not read {}: {}", &[&shown, &e]));
                     problem(session, state, ProblemKind::Missing, &shown);
                     return;
                 }
                 Ok(actual) if &actual != sha256 => {
-                    warnings.push(trf(
+                    warnings.push(said(
                         "the model file {} has changed since the session was saved (SHA-256 differs)",
                         &[&shown],
                     ));
                     problem(session, state, ProblemKind::Changed, &shown);
                     if !state.open_model(path) {
-                        warnings.push(state.last_error().unwrap_or_default());
+                        warnings.extend(state.last_error_said());
                     }
                     return;
                 }
                 Ok(_) => {}
             }
             if !unchanged(state, &ModelOrigin::File(path.clone())) && !state.open_model(path) {
-                warnings.push(state.last_error().unwrap_or_default());
+                warnings.extend(state.last_error_said());
             }
         }
         ModelRef::Untrained { task } => {
@@ -423,7 +422,7 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Strin
                     modified: false,
                 };
                 if !state.set_model(engine, info, None) {
-                    warnings.push(state.last_error().unwrap_or_default());
+                    warnings.extend(state.last_error_said());
                 }
             }
         }
@@ -444,7 +443,7 @@ fn problem(session: &Session, state: &mut AppState, kind: ProblemKind, wanted: &
 /// Saves what `state` shows to `path`; messages go to the status bar.
 pub fn save_to(state: &mut AppState, path: &Path) -> bool {
     let session = capture(state, state.session.window_size);
-    if let Some(w) = capture_warning(state) {
+    for w in capture_warnings(state) {
         state.error(w);
     }
     match session.save(path) {

@@ -219,6 +219,14 @@ impl AppState {
         self.messages.last().filter(|m| m.error).map(Message::text)
     }
 
+    /// The newest message if it is an error, as said (it re-renders in a later language).
+    pub fn last_error_said(&self) -> Option<Said> {
+        self.messages
+            .last()
+            .filter(|m| m.error)
+            .map(|m| m.said.clone())
+    }
+
     // ---------------------------------------------------------------------------------------
     // The forward pass
 

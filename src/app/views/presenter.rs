@@ -25,7 +25,7 @@ use crate::trace::AttentionKind;
 pub const LABEL_POINTS: f32 = 14.0;
 /// Labels grow with the cells up to this, so a large grid on a large screen has labels the
 /// back of the room reads too.
-const MAX_LABEL_POINTS: f32 = 20.0;
+pub const MAX_LABEL_POINTS: f32 = 20.0;
 
 /// The label size for a `rows` x `cols` grid in `room`: about half the cell side the
 /// room allows, within [`LABEL_POINTS`]..=[`MAX_LABEL_POINTS`].

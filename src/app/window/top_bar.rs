@@ -18,6 +18,8 @@ use crate::masks::{MaskMethod, PadSide};
 pub(super) fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     ui.add_space(2.0);
     ui.horizontal_wrapped(|ui| {
+        // Tighter than egui's default, so the bar stays one line on a 1280 px projector.
+        ui.spacing_mut().item_spacing.x = 5.0;
         ui.menu_button(tr("Menu"), |ui| {
             ui.menu_button(tr("Open model..."), |ui| {
                 open_model_items(ui, state, actions)
@@ -49,7 +51,7 @@ pub(super) fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Act
                 actions.act(state, [Intent::CloseLessons]);
             }
         }
-        ui.separator();
+        ui.add_space(10.0);
         let mut mask = state.settings.mask;
         ui.checkbox(&mut mask.causal, tr("Causal"))
             .on_hover_text(tr("Causal mask (M)"));
@@ -57,8 +59,9 @@ pub(super) fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Act
             .on_hover_text(tr("Source padding mask"));
         ui.checkbox(&mut mask.tgt_padding, tr("Target pad"))
             .on_hover_text(tr("Target padding mask"));
+        pad_side(ui, tr("Left pad"), &mut mask.pad_side);
         state.set_mask(mask);
-        ui.separator();
+        ui.add_space(10.0);
         for id in ViewId::ALL {
             if ui
                 .selectable_label(state.settings.view == id, labels::view_title(id))
@@ -71,11 +74,11 @@ pub(super) fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Act
     ui.add_space(2.0);
 }
 
-/// Which end of each row gets the `<pad>` tokens.
-fn pad_side(ui: &mut Ui, side: &mut PadSide) {
+/// Which end of each row gets the `<pad>` tokens; `label` says it long or short.
+fn pad_side(ui: &mut Ui, label: &str, side: &mut PadSide) {
     let mut left = *side == PadSide::Left;
     if ui
-        .checkbox(&mut left, tr("Pad on the left"))
+        .checkbox(&mut left, label)
         .on_hover_text(tr(
             "Put each row's <pad> tokens before its real tokens instead of after them; positions still count from the first real token",
         ))
@@ -210,7 +213,7 @@ pub(super) fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) 
             ));
         ui.checkbox(&mut mask.tgt_padding, tr("Target padding mask"))
             .on_hover_text(tr("No decoder query may attend to a <pad> decoder input"));
-        pad_side(ui, &mut mask.pad_side);
+        pad_side(ui, tr("Pad on the left"), &mut mask.pad_side);
         mask_method(ui, &mut mask.method);
         if ui
             .small_button(tr("Defaults"))

@@ -15,6 +15,7 @@ use rand::{SeedableRng, rngs::StdRng};
 
 use super::{MarianError, MarianModel, MarianResult, build};
 use crate::fsio::write_atomically;
+use crate::i18n::{Said, said};
 use crate::masks::MaskSettings;
 use crate::model::batch::{Batch, Example};
 use crate::model::fast_ops::AdamWStep;
@@ -239,13 +240,16 @@ const COPIED_FILES: [&str; 6] = [
 
 impl MarianModel {
     /// Tokenizes text pairs for fine-tuning; pairs too long for the model are reported.
-    pub fn examples(&self, pairs: &[(String, String)]) -> (Vec<Example>, Vec<String>) {
+    pub fn examples(&self, pairs: &[(String, String)]) -> (Vec<Example>, Vec<Said>) {
         let mut examples = vec![];
         let mut warnings = vec![];
         for (i, (src, tgt)) in pairs.iter().enumerate() {
             let (example, _) = self.tokenize(src, tgt);
             if self.check_lengths(std::slice::from_ref(&example)).is_err() {
-                warnings.push(format!("pair {}: too long for the model, skipped", i + 1));
+                warnings.push(said(
+                    "pair {}: too long for the model, skipped",
+                    &[&(i + 1)],
+                ));
             } else {
                 examples.push(example);
             }

@@ -2,9 +2,12 @@
 //! every position, all at once) next to autoregressive decoding (inference: the model's own
 //! previous output, one step at a time).
 
+mod figure;
 mod next_token;
 mod stepper;
 mod teacher_forcing;
+
+pub use figure::presenter_figure;
 
 use egui::{Color32, RichText, Ui};
 

@@ -127,7 +127,7 @@ fn strategy_controls(ui: &mut Ui, d: &mut DecoderSettings) {
 
 /// Which transport buttons were pressed this frame.
 #[derive(Default)]
-struct Transport {
+pub(super) struct Transport {
     step: bool,
     back: bool,
     toggle_play: bool,
@@ -135,7 +135,7 @@ struct Transport {
 }
 
 impl Transport {
-    fn apply(self, state: &mut AppState, now: f64) {
+    pub(super) fn apply(self, state: &mut AppState, now: f64) {
         if self.reset {
             state.stepper.reset();
         }
@@ -154,7 +154,7 @@ impl Transport {
 /// Step, Back, Play/Pause, Reset and the seconds per step of Play. The keys (Right/Space,
 /// Left, P, R) and the timed steps of Play are handled for the whole window in
 /// `app::actions::shortcuts`.
-fn transport(ui: &mut Ui, state: &mut AppState) -> Transport {
+pub(super) fn transport(ui: &mut Ui, state: &mut AppState) -> Transport {
     let mut pressed = Transport::default();
     let finished = state.stepper.finished();
     let playing = state.stepper.playing;
@@ -219,7 +219,7 @@ fn step_summary(ui: &mut Ui, steps: &[StepTrace], output_text: &str, finished: b
 /// Beam search's hypotheses after a step: what each has written, the sum of its
 /// log-probabilities and its length-normalised score (the ranking). The stepper replays the
 /// best finished one.
-fn beam_table(ui: &mut Ui, step: usize, beams: &[BeamHypothesis]) {
+pub(super) fn beam_table(ui: &mut Ui, step: usize, beams: &[BeamHypothesis]) {
     ui.label(RichText::new(trf("Beams after step {} (best score first)", &[&step])).strong());
     egui::Grid::new("beam_table")
         .striped(true)
