@@ -29,6 +29,15 @@ pub enum LessonView {
     Finetune,
 }
 
+/// A part of a long view that a step scrolls into sight, when what it talks about sits below
+/// the first screen (the masks view's row sums at 1366x768, say).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewSection {
+    /// The masks view's scores -> masked scores -> weights with row sums.
+    ScorePipeline,
+}
+
 /// The decoding strategy a step selects in the stepper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -157,6 +166,8 @@ pub struct StepState {
     pub finetune: Option<FinetunePreset>,
     /// English `run_name` of a run to emphasise among the curves (per step).
     pub highlight_run: Option<String>,
+    /// The part of the view to scroll into sight when the step is entered (per step).
+    pub scroll_to: Option<ViewSection>,
 }
 
 impl StepState {
@@ -192,6 +203,7 @@ impl StepState {
             beam_width,
             finetune,
             highlight_run,
+            scroll_to,
         } = later;
         keep(&mut self.model, model);
         keep(&mut self.inputs, inputs);
@@ -216,6 +228,7 @@ impl StepState {
         self.decode_steps.clone_from(decode_steps);
         self.finetune.clone_from(finetune);
         self.highlight_run.clone_from(highlight_run);
+        self.scroll_to.clone_from(scroll_to);
     }
 }
 

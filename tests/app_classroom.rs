@@ -297,3 +297,32 @@ fn t_starts_then_pauses_and_resumes_fine_tuning() {
         .training
         .send(maskscope::model::training::TrainCommand::Cancel);
 }
+
+#[test]
+fn a_step_about_row_sums_scrolls_them_into_sight_at_1366x768() {
+    let mut harness = common::app_sized([1366.0, 768.0]);
+    harness.run_steps(3);
+    press(&mut harness, Key::L);
+    let index = lesson_index(&harness, "padding-side");
+    harness.state_mut().state_mut().classroom.lesson = index;
+    harness.run_steps(2);
+    // Start the lesson at "Key side and query side", then on to "The empty row".
+    let window = harness.ctx.content_rect();
+    let weights_in_sight = |harness: &Harness<'static, App>| {
+        let rect = harness.get_by_label("Weights heatmap").rect();
+        window.contains_rect(rect) && rect.top() < 700.0
+    };
+    for step in 0..4 {
+        press(&mut harness, Key::N);
+        if step == 0 || step == 3 {
+            harness.run_steps(3);
+            assert!(
+                weights_in_sight(&harness),
+                "step {}: the weights with row sums are out of sight",
+                step + 1
+            );
+        }
+    }
+    // Scrolled once: a reader who scrolls back up is not pulled down again.
+    assert!(harness.state().state().classroom.scroll_to.is_none());
+}

@@ -218,6 +218,7 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
         .highlight_cell
         .map(|(query, key)| Highlight { kind, query, key });
     state.classroom.highlight_run = s.highlight_run.as_deref().and_then(|n| run_text(&l, n));
+    state.classroom.scroll_to = s.scroll_to;
 
     let c = &mut state.classroom;
     c.lesson = lesson;

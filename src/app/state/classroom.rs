@@ -3,7 +3,7 @@
 //! [`crate::app::settings::Settings`]; applying a step is `actions::lessons`.
 
 use crate::app::highlight::Highlight;
-use crate::lessons::{Lesson, Text};
+use crate::lessons::{Lesson, Text, ViewSection};
 use crate::trace::AttentionKind;
 
 pub struct Classroom {
@@ -24,6 +24,8 @@ pub struct Classroom {
     pub highlight_run: Option<Text>,
     /// Name given to the next training run (from a lesson's fine-tune preset).
     pub run_name: Option<Text>,
+    /// A section the entered step wants in sight; the view scrolls to it once and clears it.
+    pub scroll_to: Option<ViewSection>,
 }
 
 impl Default for Classroom {
@@ -42,6 +44,7 @@ impl Default for Classroom {
             highlight: None,
             highlight_run: None,
             run_name: None,
+            scroll_to: None,
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::app::state::classroom::Classroom;
 use crate::app::widgets::delta_text;
 use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
 use crate::i18n::{tr, trf};
+use crate::lessons::ViewSection;
 use crate::masks::{MaskMethod, MaskSettings, PadSide};
 use crate::model::leaks::LeakReadouts;
 use crate::trace::{self, AttentionKind, BatchTrace, SequenceTrace};
@@ -59,6 +60,10 @@ impl View for MasksView {
         );
         ui.add_space(8.0);
         ui.separator();
+        if classroom.scroll_to == Some(ViewSection::ScorePipeline) {
+            ui.scroll_to_cursor(Some(egui::Align::TOP));
+            classroom.scroll_to = None;
+        }
         score_pipeline(ui, seq, settings, classroom, grid);
         Intents::new()
     }
@@ -346,6 +351,8 @@ fn score_pipeline(
                 .scale(pipeline.weight_scale)
                 .value_name(tr("weight"))
                 .row_sums(&sums)
+                // The tile's extra width is for the sums, so the cells match the other two.
+                .max_size(vec2(side + 50.0, side))
                 .name(tr("Weights heatmap"))
                 .show(ui);
             color_bar(ui, pipeline.weight_scale, 100.0);
