@@ -37,17 +37,16 @@ pub(crate) fn trace_batch(
 ) -> candle_core::Result<BatchTrace> {
     let settings = batch.settings;
     let out = model.forward(&batch.tensors(device)?, &Pass::eval(settings.method, true))?;
-    let logits = out.logits.to_vec3::<f32>()?; // [batch][tgt][vocab]
-    let probs = super::ops::softmax_last_dim(&out.logits)?.to_vec3::<f32>()?;
+    let logits = per_sequence_matrices(&out.logits)?; // [batch] (tgt, vocab)
+    let probs = per_sequence_matrices(&super::ops::softmax_last_dim(&out.logits)?)?;
     let (enc, dec, cross) = (
         per_sequence(&out.encoder)?,
         per_sequence(&out.decoder_self)?,
         per_sequence(&out.cross)?,
     );
     let mut sequences = Vec::with_capacity(batch.len());
-    for (b, ((encoder, decoder_self), cross)) in enc.into_iter().zip(dec).zip(cross).enumerate() {
-        let logits = to_matrix(&logits[b]);
-        let probs = to_matrix(&probs[b]);
+    let per_batch = enc.into_iter().zip(dec).zip(cross).zip(logits).zip(probs);
+    for (b, ((((encoder, decoder_self), cross), logits), probs)) in per_batch.enumerate() {
         let predicted: Vec<u32> = probs.rows().into_iter().map(argmax).collect();
         let real = batch.tgt_real(b);
         let loss = batch.labels[b]
@@ -95,9 +94,21 @@ fn argmax(row: ndarray::ArrayView1<f32>) -> u32 {
         .0 as u32
 }
 
-fn to_matrix(rows: &[Vec<f32>]) -> Array2<f32> {
-    let cols = rows.first().map_or(0, Vec::len);
-    Array2::from_shape_vec((rows.len(), cols), rows.concat()).expect("rows of equal length")
+/// Splits a `(batch, rows, cols)` tensor into one matrix per sequence. A translator's logits
+/// are rows x 65,001: one copy out of the tensor, and the first sequence keeps that buffer.
+fn per_sequence_matrices(t: &Tensor) -> candle_core::Result<Vec<Array2<f32>>> {
+    let (b, rows, cols) = t.dims3()?;
+    let mut flat = t.flatten_all()?.to_vec1::<f32>()?;
+    let mut tails = Vec::with_capacity(b);
+    for i in (1..b).rev() {
+        tails.push(flat.split_off(i * rows * cols));
+    }
+    tails.push(flat);
+    Ok(tails
+        .into_iter()
+        .rev()
+        .map(|m| Array2::from_shape_vec((rows, cols), m).expect("sizes match"))
+        .collect())
 }
 
 /// Splits per-layer records `(batch, heads, q, k)` into one `(layer, head, q, k)` trace per sequence.
