@@ -166,12 +166,16 @@ fn a_lesson_step_sets_the_app_state() {
         "the step's title is shown"
     );
 
-    // Back (B) goes to the previous step: the mask is on again, the view is attention.
+    // Back (B) goes to the previous step: the mask is on again, and the view is the masks
+    // view, whose future-token readout that step is about.
     press(&mut harness, Key::B);
     let state = harness.state().state();
     assert_eq!(state.classroom.step, 2);
     assert!(state.settings.mask.causal);
-    assert_eq!(state.settings.view, ViewId::Attention);
+    assert_eq!(state.settings.view, ViewId::Masks);
+    // The lesson text quotes the readout's label, and the readout itself is drawn.
+    let quoted = "Changing a future token changes earlier outputs by";
+    assert!(harness.query_all_by_label_contains(quoted).count() >= 2);
 
     // Closing the panel (L) removes the lesson's highlight.
     press(&mut harness, Key::L);

@@ -16,7 +16,8 @@ const LARGE_VOCABULARY: usize = 1000;
 pub(super) fn top_tokens(ui: &mut Ui, step: &StepTrace) {
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 10.0;
-        for c in step.top.iter().take(5) {
+        // Tokens that top-k / top-p cut have probability 0: not candidates, not listed.
+        for c in step.top.iter().filter(|c| c.prob > 0.0).take(5) {
             let text = RichText::new(format!("'{}' {:.3}", display_token(&c.token), c.prob))
                 .monospace()
                 .small();
@@ -44,6 +45,7 @@ fn bars_of(step: &StepTrace, top_n: usize) -> Vec<TokenBar> {
     let mut bars: Vec<TokenBar> = step
         .top
         .iter()
+        .filter(|c| c.prob > 0.0 || c.id == step.chosen)
         .take(top_n.max(1))
         .map(|c| TokenBar {
             id: c.id,
@@ -128,4 +130,53 @@ pub(super) fn chart(
                 }
             });
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::TokenChance;
+    use ndarray::Array3;
+
+    /// A step whose most likely tokens are `top` (id, probability) and which chose `chosen`.
+    fn step(top: &[(u32, f32)], chosen: u32) -> StepTrace {
+        let mut probs = vec![0.0; 10];
+        for &(id, p) in top {
+            probs[id as usize] = p;
+        }
+        StepTrace {
+            position: 0,
+            input_ids: vec![1],
+            input_tokens: vec!["<bos>".into()],
+            self_row: Array3::zeros((1, 1, 1)),
+            cross_row: Array3::zeros((1, 1, 1)),
+            probs,
+            top: top
+                .iter()
+                .map(|&(id, prob)| TokenChance {
+                    id,
+                    token: id.to_string(),
+                    prob,
+                })
+                .collect(),
+            chosen,
+            chosen_token: chosen.to_string(),
+        }
+    }
+
+    fn bar_ids(step: &StepTrace, top_n: usize) -> Vec<u32> {
+        bars_of(step, top_n).iter().map(|b| b.id).collect()
+    }
+
+    #[test]
+    fn tokens_cut_by_top_k_or_top_p_get_no_bar() {
+        let cut = step(&[(5, 0.7), (6, 0.3), (7, 0.0), (8, 0.0)], 6);
+        assert_eq!(bar_ids(&cut, 20), [5, 6]);
+    }
+
+    #[test]
+    fn the_chosen_token_always_has_a_bar() {
+        let unlikely = step(&[(5, 0.6), (6, 0.3), (7, 0.1)], 7);
+        assert_eq!(bar_ids(&unlikely, 2), [5, 7]);
+    }
 }
