@@ -36,6 +36,10 @@ pub enum LessonView {
 pub enum ViewSection {
     /// The masks view's scores -> masked scores -> weights with row sums.
     ScorePipeline,
+    /// The fine-tune form's parameter groups down to the trainable count.
+    TrainableCount,
+    /// The fine-tune form's hyper-parameters (learning rate, schedule, penalties, new head).
+    Hyperparameters,
 }
 
 /// The decoding strategy a step selects in the stepper.

@@ -330,3 +330,41 @@ fn a_step_about_row_sums_scrolls_them_into_sight_at_1366x768() {
     // Scrolled once: a reader who scrolls back up is not pulled down again.
     assert!(harness.state().state().classroom.scroll_to.is_none());
 }
+
+/// Enters `lesson` at its first step and goes on to the 0-based `step`, at 1366x768.
+fn at_step_1366(lesson: &str, step: usize) -> Harness<'static, App> {
+    let mut harness = common::app_sized([1366.0, 768.0]);
+    harness.run_steps(3);
+    press(&mut harness, Key::L);
+    let index = lesson_index(&harness, lesson);
+    harness.state_mut().state_mut().classroom.lesson = index;
+    harness.run_steps(2);
+    for _ in 0..=step {
+        press(&mut harness, Key::N);
+    }
+    harness.run_steps(3);
+    harness
+}
+
+#[test]
+fn fine_tune_steps_scroll_the_form_to_what_they_name_at_1366x768() {
+    for (lesson, step, named) in [
+        ("finetuning-strategies", 2, "Trainable parameters:"),
+        ("lr-schedules", 1, "Warmup + cosine"),
+        ("regularisation", 2, "L1 penalty"),
+        ("course-words", 3, "Re-initialise the output head first"),
+    ] {
+        let harness = at_step_1366(lesson, step);
+        let window = harness.ctx.content_rect();
+        let rect = harness
+            .query_all_by_label_contains(named)
+            // The form's own widget, not a quote of it in the lesson text.
+            .map(|n| n.rect())
+            .find(|r| r.right() < 0.8 * window.width())
+            .unwrap_or_else(|| panic!("{lesson} {step}: no {named} in the form"));
+        assert!(
+            window.contains_rect(rect) && rect.bottom() < window.bottom() - 20.0,
+            "{lesson} step {step}: {named} at {rect:?}, out of sight in {window:?}"
+        );
+    }
+}

@@ -50,6 +50,16 @@ impl Default for Classroom {
 }
 
 impl Classroom {
+    /// Whether the entered step wants `section` in sight; true once, then forgotten, so a
+    /// reader who scrolls away is not pulled back.
+    pub fn take_scroll(&mut self, section: ViewSection) -> bool {
+        let wanted = self.scroll_to == Some(section);
+        if wanted {
+            self.scroll_to = None;
+        }
+        wanted
+    }
+
     /// The highlighted `(query, key)` cell if it belongs to `kind`.
     pub fn highlight_for(&self, kind: AttentionKind) -> Option<(usize, usize)> {
         self.highlight

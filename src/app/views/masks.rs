@@ -60,9 +60,8 @@ impl View for MasksView {
         );
         ui.add_space(8.0);
         ui.separator();
-        if classroom.scroll_to == Some(ViewSection::ScorePipeline) {
+        if classroom.take_scroll(ViewSection::ScorePipeline) {
             ui.scroll_to_cursor(Some(egui::Align::TOP));
-            classroom.scroll_to = None;
         }
         score_pipeline(ui, seq, settings, classroom, grid);
         Intents::new()

@@ -15,6 +15,7 @@ use crate::app::state::AppState;
 use crate::app::state::runs::RunStatus;
 use crate::app::widgets::{labeled_drag, thousands};
 use crate::i18n::{tr, trf};
+use crate::lessons::ViewSection;
 use crate::model::groups::Group;
 use crate::model::training::{TrainCommand, trainable_counts};
 use crate::tasks::Task;
@@ -113,6 +114,9 @@ fn form(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
                 .default_open(false)
                 .show(ui, |ui| hyper_section(ui, state));
         } else {
+            if state.classroom.take_scroll(ViewSection::Hyperparameters) {
+                ui.scroll_to_cursor(Some(egui::Align::TOP));
+            }
             hyper_section(ui, state);
         }
     });
@@ -349,6 +353,9 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
         ))
         .strong(),
     );
+    if state.classroom.take_scroll(ViewSection::TrainableCount) {
+        ui.scroll_to_cursor(Some(egui::Align::BOTTOM));
+    }
 }
 
 /// The branch of the freeze tree a group sits on.
