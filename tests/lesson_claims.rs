@@ -841,3 +841,24 @@ fn greedy_and_beam_search_part_ways_on_an_unseen_date_format() {
     let narrow = enter("greedy-vs-beam", 4);
     assert_eq!(output(&narrow).concat(), "20 Aug 158<eos>");
 }
+
+#[test]
+fn a_step_that_only_compares_runs_shows_the_latest_preset_when_opened_directly() {
+    // overfitting step 1 talks about the 64-example run of step 0; regularisation step 4
+    // compares the runs of steps 0-3; lr-schedules step 2 the runs of steps 0-1.
+    for (id, step, train_size, steps) in [
+        ("overfitting", 1, 64, 800),
+        ("regularisation", 4, 64, 400),
+        ("lr-schedules", 2, 2000, 300),
+    ] {
+        let state = enter(id, step);
+        let form = &state.settings.finetune;
+        assert_eq!(
+            (form.train_size, form.steps),
+            (train_size, steps),
+            "{id} step {step}"
+        );
+        // Only a step's own preset names the next run.
+        assert!(state.classroom.run_name.is_none(), "{id} step {step}");
+    }
+}

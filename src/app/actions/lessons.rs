@@ -158,8 +158,15 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
         state.redecode(n);
     }
 
+    // The form shows the latest preset up to this step, so a step that only compares runs
+    // looks the same whether it was reached step by step or opened directly; only a step's
+    // own preset names the next run.
+    let form_preset = l.steps[..=step]
+        .iter()
+        .rev()
+        .find_map(|st| st.state.finetune.as_ref());
     state.classroom.run_name = None;
-    if let Some(p) = &s.finetune {
+    if let Some(p) = form_preset {
         let f = &mut state.settings.finetune;
         if let Some(task) = p.task {
             f.source = DataSource::Task(task);
@@ -210,7 +217,9 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
                 .flat_map(|(groups, m)| groups.into_iter().map(move |g| (g, m)))
                 .collect();
         }
-        state.classroom.run_name = p.run_name.clone();
+        if s.finetune.is_some() {
+            state.classroom.run_name = p.run_name.clone();
+        }
     }
 
     let kind = state.settings.attention.kind;
