@@ -40,6 +40,8 @@ pub enum ViewSection {
     TrainableCount,
     /// The fine-tune form's hyper-parameters (learning rate, schedule, penalties, new head).
     Hyperparameters,
+    /// The selected row in the inputs panel (every step that points at the inputs).
+    SelectedRow,
 }
 
 /// The decoding strategy a step selects in the stepper.

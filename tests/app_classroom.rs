@@ -368,3 +368,18 @@ fn fine_tune_steps_scroll_the_form_to_what_they_name_at_1366x768() {
         );
     }
 }
+
+#[test]
+fn a_step_pointing_at_the_inputs_brings_its_selected_row_into_sight() {
+    // padding-masks step 0 selects the third of three rows, below the panel's first screen.
+    let harness = at_step_1366("padding-masks", 0);
+    let window = harness.ctx.content_rect();
+    assert_eq!(harness.state().state().selected_row, 2);
+    for label in ["Source text 3", "Target text 3"] {
+        let rect = harness.get_by_label(label).rect();
+        assert!(
+            window.contains_rect(rect) && rect.bottom() < window.bottom() - 20.0,
+            "{label} at {rect:?}, out of sight in {window:?}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use crate::app::settings::{DataSource, StrategyKind, ViewId};
 use crate::app::state::{AppState, InputRow, ModelOrigin};
 use crate::bundled_models::Bundled;
 use crate::i18n::trf;
-use crate::lessons::{Lesson, LessonView, Schedule, StepState, Strategy, Text};
+use crate::lessons::{Lesson, LessonView, Schedule, StepState, Strategy, Text, ViewSection};
 use crate::model::groups::Group;
 
 /// The tab a lesson's view opens; `inputs` is the side panel, not a tab (`None`).
@@ -227,7 +227,9 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
         .highlight_cell
         .map(|(query, key)| Highlight { kind, query, key });
     state.classroom.highlight_run = s.highlight_run.as_deref().and_then(|n| run_text(&l, n));
-    state.classroom.scroll_to = s.scroll_to;
+    // A step that points at the inputs panel brings its selected row into sight.
+    let inputs = s.view == Some(LessonView::Inputs);
+    state.classroom.scroll_to = s.scroll_to.or(inputs.then_some(ViewSection::SelectedRow));
 
     let c = &mut state.classroom;
     c.lesson = lesson;

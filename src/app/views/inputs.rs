@@ -8,6 +8,7 @@ use crate::app::intents::Intents;
 use crate::app::state::{AppState, InputRow, ModelOrigin};
 use crate::app::widgets::tokens::{ChipKind, chip, chip_row, chip_width, display_token};
 use crate::i18n::{tr, trf};
+use crate::lessons::ViewSection;
 use crate::model::tracing::TokenSide;
 use crate::tasks::Task;
 
@@ -64,7 +65,7 @@ impl View for InputsView {
                     } else {
                         ui.visuals().widgets.noninteractive.bg_stroke
                     });
-                    frame.show(ui, |ui| {
+                    let shown = frame.show(ui, |ui| {
                         ui.set_width(ui.available_width());
                         ui.horizontal(|ui| {
                             if ui
@@ -119,6 +120,9 @@ impl View for InputsView {
                         }
                         row_chips(ui, state, i);
                     });
+                    if selected && state.classroom.take_scroll(ViewSection::SelectedRow) {
+                        shown.response.scroll_to_me(None);
+                    }
                 }
                 if let Some(i) = remove {
                     state.remove_row(i);
