@@ -42,6 +42,8 @@ pub enum ViewSection {
     Hyperparameters,
     /// The selected row in the inputs panel (every step that points at the inputs).
     SelectedRow,
+    /// The decoder view's stepper (every step that takes decoding steps).
+    Stepper,
 }
 
 /// The decoding strategy a step selects in the stepper.

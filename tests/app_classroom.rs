@@ -383,3 +383,22 @@ fn a_step_pointing_at_the_inputs_brings_its_selected_row_into_sight() {
         );
     }
 }
+
+#[test]
+fn a_step_that_decodes_brings_the_stepper_into_sight() {
+    // greedy-vs-beam step 2: eight beam-search steps; the beams table and the next-token
+    // chart sit under the teacher-forcing table.
+    let harness = at_step_1366("greedy-vs-beam", 2);
+    let window = harness.ctx.content_rect();
+    for label in [
+        "Beams after step 8 (best score first)",
+        "Next-token distribution (chosen in orange)",
+    ] {
+        let rect = harness.get_by_label(label).rect();
+        assert!(
+            // Room under it for the chart (at least 140 points tall).
+            window.contains_rect(rect) && rect.bottom() < window.bottom() - 150.0,
+            "{label} at {rect:?}, not in sight in {window:?}"
+        );
+    }
+}

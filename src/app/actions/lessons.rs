@@ -229,7 +229,12 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     state.classroom.highlight_run = s.highlight_run.as_deref().and_then(|n| run_text(&l, n));
     // A step that points at the inputs panel brings its selected row into sight.
     let inputs = s.view == Some(LessonView::Inputs);
-    state.classroom.scroll_to = s.scroll_to.or(inputs.then_some(ViewSection::SelectedRow));
+    // One that takes decoding steps brings the stepper (under the teacher-forcing table).
+    let stepping = s.view == Some(LessonView::Decoder) && s.decode_steps.is_some_and(|n| n > 0);
+    state.classroom.scroll_to = s
+        .scroll_to
+        .or(inputs.then_some(ViewSection::SelectedRow))
+        .or(stepping.then_some(ViewSection::Stepper));
 
     let c = &mut state.classroom;
     c.lesson = lesson;

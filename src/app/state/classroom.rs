@@ -50,11 +50,13 @@ impl Default for Classroom {
 }
 
 impl Classroom {
-    /// Whether the entered step wants `section` in sight; true once, then forgotten, so a
-    /// reader who scrolls away is not pulled back.
-    pub fn take_scroll(&mut self, section: ViewSection) -> bool {
+    /// Whether the entered step wants `section` in sight. Forgotten once asked in a pass
+    /// egui keeps, so a reader who scrolls away is not pulled back; a pass egui will discard
+    /// (a grid measuring its columns the first time it is shown) drops the scroll with it,
+    /// so the next pass asks again.
+    pub fn take_scroll(&mut self, section: ViewSection, ui: &egui::Ui) -> bool {
         let wanted = self.scroll_to == Some(section);
-        if wanted {
+        if wanted && !ui.ctx().will_discard() {
             self.scroll_to = None;
         }
         wanted

@@ -120,7 +120,7 @@ impl View for InputsView {
                         }
                         row_chips(ui, state, i);
                     });
-                    if selected && state.classroom.take_scroll(ViewSection::SelectedRow) {
+                    if selected && state.classroom.take_scroll(ViewSection::SelectedRow, ui) {
                         shown.response.scroll_to_me(None);
                     }
                 }

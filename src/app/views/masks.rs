@@ -60,7 +60,7 @@ impl View for MasksView {
         );
         ui.add_space(8.0);
         ui.separator();
-        if classroom.take_scroll(ViewSection::ScorePipeline) {
+        if classroom.take_scroll(ViewSection::ScorePipeline, ui) {
             ui.scroll_to_cursor(Some(egui::Align::TOP));
         }
         score_pipeline(ui, seq, settings, classroom, grid);

@@ -15,6 +15,7 @@ use super::{View, explain};
 use crate::app::intents::Intents;
 use crate::app::state::AppState;
 use crate::i18n::{tr, trf};
+use crate::lessons::ViewSection;
 
 #[derive(Default)]
 pub struct DecoderView;
@@ -34,7 +35,10 @@ impl View for DecoderView {
                 teacher_forcing::ui(ui, state);
             });
         ui.separator();
-        ui.label(RichText::new(tr("Autoregressive decoding (inference)")).strong());
+        let heading = ui.label(RichText::new(tr("Autoregressive decoding (inference)")).strong());
+        if state.classroom.take_scroll(ViewSection::Stepper, ui) {
+            heading.scroll_to_me(Some(egui::Align::TOP));
+        }
         explain(
             ui,
             &trf(

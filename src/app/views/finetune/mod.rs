@@ -114,7 +114,10 @@ fn form(ui: &mut Ui, state: &mut AppState, intents: &mut Intents) {
                 .default_open(false)
                 .show(ui, |ui| hyper_section(ui, state));
         } else {
-            if state.classroom.take_scroll(ViewSection::Hyperparameters) {
+            if state
+                .classroom
+                .take_scroll(ViewSection::Hyperparameters, ui)
+            {
                 ui.scroll_to_cursor(Some(egui::Align::TOP));
             }
             hyper_section(ui, state);
@@ -353,7 +356,7 @@ fn groups_section(ui: &mut Ui, state: &mut AppState) {
         ))
         .strong(),
     );
-    if state.classroom.take_scroll(ViewSection::TrainableCount) {
+    if state.classroom.take_scroll(ViewSection::TrainableCount, ui) {
         ui.scroll_to_cursor(Some(egui::Align::BOTTOM));
     }
 }
