@@ -9,7 +9,7 @@ use egui::{Align2, Color32, FontId, Rect, RichText, Sense, Stroke, Ui, pos2, vec
 
 use super::super::masks::{BAD_COLOR, OK_COLOR};
 use super::super::presenter::{LABEL_POINTS, MAX_LABEL_POINTS};
-use super::{CHOSEN, next_token, stepper};
+use super::{CHOSEN, next_token, stepper, teacher_forcing};
 use crate::app::regions::{self, FigureInfo};
 use crate::app::state::AppState;
 use crate::app::widgets::tokens::display_token;
@@ -268,16 +268,7 @@ fn teacher_forcing(ui: &mut Ui, state: &AppState) {
     let room = vec2(ui.available_width(), ui.available_height() - 2.0 * line);
     let info = teacher_forcing_table(seq).show(ui, room, tr("Decoder inputs table"));
     regions::remember_figure(ui.ctx(), info);
-    if let Some(mean) = seq.mean_loss() {
-        let correct = seq
-            .tgt_real()
-            .filter(|&p| seq.predicted[p] == seq.labels[p])
-            .count();
-        ui.label(trf(
-            "mean loss {}; {} of {} positions predicted correctly",
-            &[&format!("{mean:.3}"), &correct, &seq.tgt_real().len()],
-        ));
-    }
+    teacher_forcing::summary(ui, seq);
 }
 
 fn stepping(ui: &mut Ui, state: &AppState) {

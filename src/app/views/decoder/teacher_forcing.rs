@@ -115,7 +115,7 @@ fn loss_text(loss: f32) -> String {
 }
 
 /// The mean loss and how many positions were predicted right.
-fn summary(ui: &mut Ui, seq: &SequenceTrace) {
+pub(super) fn summary(ui: &mut Ui, seq: &SequenceTrace) {
     let Some(mean) = seq.mean_loss() else {
         return;
     };
