@@ -61,3 +61,25 @@ fn finetune_view() {
     open_tab(&mut harness, "Fine-tune");
     harness.snapshot_options("app_finetune", &options());
 }
+
+#[test]
+fn attention_view_tags_the_outlined_cell_with_its_value() {
+    // A lesson's outlined cell: the grid's cells are too small for values, so the outlined
+    // one carries its weight on a tag beside it.
+    let mut harness = harness();
+    open_tab(&mut harness, "Attention");
+    {
+        let state = harness.state_mut().state_mut();
+        // A long source: its 17 key columns leave cells too small for their values.
+        state.rows[0].src = "November 28, 2026".to_owned();
+        state.invalidate();
+        state.settings.attention.kind = maskscope::trace::AttentionKind::Cross;
+        state.classroom.highlight = Some(maskscope::app::highlight::Highlight {
+            kind: maskscope::trace::AttentionKind::Cross,
+            query: 3,
+            key: 1,
+        });
+    }
+    harness.run();
+    harness.snapshot_options("app_attention_outlined_value", &options());
+}

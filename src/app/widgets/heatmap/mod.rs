@@ -259,6 +259,7 @@ impl<'a> Heatmap<'a> {
         if let Some(sums) = self.row_sums {
             self.paint_row_sums(ui, &painter, cells, sums);
         }
+        self.paint_outlined_value(&painter, cells);
         if let Some((r, c)) = hovered {
             paint_hover_ring(&painter, cells.rect(r, c));
         }

@@ -8,6 +8,9 @@ use super::{Blocked, Cells, HIGHLIGHT_COLOR, Heatmap, Layout, format_short};
 use crate::app::colormap::{Colormap, blocked_fill, open_fill};
 use crate::masks::Cell;
 
+/// Cells at least this large (points) hold their own value.
+const VALUES_IN_CELLS: f32 = 30.0;
+
 impl Heatmap<'_> {
     /// Every cell's fill, the pattern of blocked cells, values when asked, and thin grid
     /// lines between cells large enough to read.
@@ -39,7 +42,7 @@ impl Heatmap<'_> {
                     paint_pattern(painter, cell_rect, state, color);
                 }
                 if self.show_values
-                    && cells.size >= 30.0
+                    && cells.size >= VALUES_IN_CELLS
                     && let Some(v) = value
                     && !(state.is_blocked() && self.blocked == Blocked::Replace)
                 {
@@ -117,6 +120,50 @@ impl Heatmap<'_> {
             Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color)
         };
         painter.rect_stroke(grid, 0.0, border, egui::StrokeKind::Outside);
+    }
+
+    /// The outlined cell's value on a tag beside it, when values are asked for but the cells
+    /// are too small to hold them: a lesson quotes that number, and the class should read it
+    /// without hovering.
+    pub(super) fn paint_outlined_value(&self, painter: &egui::Painter, cells: Cells) {
+        let Some((r, c)) = self
+            .highlight_cell
+            .filter(|&(r, c)| r < self.rows && c < self.cols)
+        else {
+            return;
+        };
+        let state = self.mask.map_or(Cell::Open, |m| m.cells[[r, c]]);
+        let Some(value) = self.values.map(|v| v[[r, c]]) else {
+            return;
+        };
+        if !self.show_values
+            || cells.size >= VALUES_IN_CELLS
+            || (state.is_blocked() && self.blocked == Blocked::Replace)
+        {
+            return;
+        }
+        let font = FontId::monospace(self.label_size.max(12.0));
+        let galley = painter.layout_no_wrap(format_short(value), font, Color32::BLACK);
+        let ring = cells
+            .rect(r, c)
+            .expand((cells.size * 0.18).clamp(3.0, 8.0) + 2.0);
+        // Right of the ring if the grid has room there, else left of it.
+        let size = galley.size();
+        let x = if ring.right() + 6.0 + size.x <= cells.grid.right() {
+            ring.right() + 6.0
+        } else {
+            ring.left() - 6.0 - size.x
+        };
+        let at = pos2(x, ring.center().y - size.y / 2.0);
+        let tag = Rect::from_min_size(at, size).expand(3.0);
+        painter.rect_filled(tag, 3.0, HIGHLIGHT_COLOR);
+        painter.rect_stroke(
+            tag,
+            3.0,
+            Stroke::new(1.5, Color32::BLACK),
+            egui::StrokeKind::Outside,
+        );
+        painter.galley(at, galley, Color32::BLACK);
     }
 
     /// Token labels on both axes: the hovered row and column stand out, padding is dimmed.
