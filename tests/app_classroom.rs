@@ -402,3 +402,25 @@ fn a_step_that_decodes_brings_the_stepper_into_sight() {
         );
     }
 }
+
+#[test]
+fn with_the_causal_mask_off_the_attention_view_says_so() {
+    // causal-mask step 4: the causal mask is off and the attention view shows decoder self.
+    let harness = at_step_1366("causal-mask", 4);
+    assert!(!harness.state().state().settings.mask.causal);
+    assert!(
+        harness
+            .query_by_label_contains("decoder self-attention (causal mask off)")
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label_contains("later ones included: the causal mask is off")
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label_contains("may only attend to itself and earlier positions")
+            .is_none()
+    );
+}

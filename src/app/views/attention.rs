@@ -13,7 +13,7 @@ use crate::app::settings::AttentionSettings;
 use crate::app::state::{AppState, Pinned};
 use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
 use crate::i18n::{tr, trf};
-use crate::masks::{MaskGrid, MaskMethod};
+use crate::masks::{MaskGrid, MaskMethod, MaskSettings};
 use crate::trace::{AttentionKind, SequenceTrace};
 
 /// Largest cell of the enlarged heatmap: it grows into the free space, so a short sequence
@@ -129,6 +129,7 @@ struct Shown {
     blocked: Blocked,
     show_values: bool,
     highlight: Option<(usize, usize)>,
+    mask: MaskSettings,
 }
 
 impl Shown {
@@ -150,6 +151,7 @@ impl Shown {
             },
             show_values: state.settings.show_values,
             highlight: state.classroom.highlight_for(settings.kind),
+            mask: state.settings.mask,
             settings,
         }
     }
@@ -263,7 +265,12 @@ fn enlarged(ui: &mut Ui, seq: &SequenceTrace, shown: &Shown, pinned: Option<&Pin
     } else {
         trf("layer {}, head {}", &[&shown.layer, &shown.head])
     };
-    ui.label(RichText::new(format!("{} - {which}", labels::attention_kind(kind))).strong());
+    let title = if kind == AttentionKind::DecoderSelf && !causal_applied(shown.mask) {
+        tr("decoder self-attention (causal mask off)")
+    } else {
+        labels::attention_kind(kind)
+    };
+    ui.label(RichText::new(format!("{title} - {which}")).strong());
     let current = shown.matrix_of(seq);
     let side = (ui.available_width() - 20.0)
         .min(ui.available_height().max(300.0) - 60.0)
@@ -320,17 +327,29 @@ fn enlarged(ui: &mut Ui, seq: &SequenceTrace, shown: &Shown, pinned: Option<&Pin
             .show(ui);
         color_bar(ui, scale, 140.0);
     }
-    explain(ui, axes_hint(kind));
+    explain(ui, axes_hint(kind, shown.mask));
 }
 
-/// What a row and a column of `kind`'s matrix are.
-fn axes_hint(kind: AttentionKind) -> &'static str {
+/// Whether the causal mask reaches the weights (switched on, and a method applies it).
+fn causal_applied(mask: MaskSettings) -> bool {
+    mask.causal && mask.method != MaskMethod::None
+}
+
+/// What a row and a column of `kind`'s matrix are, under the masks in force.
+fn axes_hint(kind: AttentionKind, mask: MaskSettings) -> &'static str {
+    let src_padding = mask.src_padding && mask.method != MaskMethod::None;
     match kind {
-        AttentionKind::EncoderSelf => {
+        AttentionKind::EncoderSelf if src_padding => {
             tr("Each source token (row) attends over all real source tokens (columns).")
         }
-        AttentionKind::DecoderSelf => tr(
+        AttentionKind::EncoderSelf => tr(
+            "Each source token (row) attends over all source tokens (columns), <pad> included: the source padding mask is off.",
+        ),
+        AttentionKind::DecoderSelf if causal_applied(mask) => tr(
             "Each decoder position (row) may only attend to itself and earlier positions: the causal mask.",
+        ),
+        AttentionKind::DecoderSelf => tr(
+            "Each decoder position (row) attends over every position, later ones included: the causal mask is off.",
         ),
         AttentionKind::Cross => tr(
             "Each decoder position (row) looks at the encoder's outputs for the source (columns).",
