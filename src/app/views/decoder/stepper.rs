@@ -245,6 +245,15 @@ pub(super) fn beam_table(ui: &mut Ui, step: usize, beams: &[BeamHypothesis]) {
                 ui.end_row();
             }
         });
+    if beams.iter().any(|b| b.finished) && beams.iter().any(|b| !b.finished) {
+        // More rows than the beam width: say why.
+        ui.label(
+            RichText::new(tr(
+                "Finished hypotheses stay in the table; the search goes on with as many open ones as the beam width.",
+            ))
+            .weak(),
+        );
+    }
 }
 
 /// What the newest decoder position saw and predicted, with every earlier step's rows.
