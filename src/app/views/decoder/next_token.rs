@@ -9,6 +9,9 @@ use crate::app::widgets::tokens::display_token;
 use crate::i18n::{tr, trf};
 use crate::trace::StepTrace;
 
+/// Width per bar (points) below which the token labels on top of the bars run together.
+const MIN_BAR_WIDTH: f32 = 40.0;
+
 /// Above this many tokens the chart says it shows only the most likely few.
 const LARGE_VOCABULARY: usize = 1000;
 
@@ -75,7 +78,9 @@ pub(super) fn chart(
     width: f32,
     height: f32,
 ) {
-    let token_bars = bars_of(step, top_n);
+    // As many bars as their labels have room for (`<eos>` is five characters wide).
+    let fit = ((width - 50.0) / MIN_BAR_WIDTH).floor().max(3.0) as usize;
+    let token_bars = bars_of(step, top_n.min(fit));
     // Say how few of a translator's tens of thousands of tokens are drawn.
     if vocab_size > LARGE_VOCABULARY {
         ui.label(
