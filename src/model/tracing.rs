@@ -94,19 +94,25 @@ fn argmax(row: ndarray::ArrayView1<f32>) -> u32 {
         .0 as u32
 }
 
-/// Splits a `(batch, rows, cols)` tensor into one matrix per sequence. A translator's logits
-/// are rows x 65,001: one copy out of the tensor, and the first sequence keeps that buffer.
+/// Splits `flat` into `count` equal parts, one per sequence; the first keeps the buffer, so
+/// a single sentence (a translator's 20 x 65,001 logits) is not copied again.
+fn split_per_sequence(mut flat: Vec<f32>, count: usize) -> Vec<Vec<f32>> {
+    if count == 0 {
+        return vec![];
+    }
+    let size = flat.len() / count;
+    let mut parts: Vec<Vec<f32>> = (1..count).rev().map(|i| flat.split_off(i * size)).collect();
+    parts.push(flat);
+    parts.reverse();
+    parts
+}
+
+/// Splits a `(batch, rows, cols)` tensor into one matrix per sequence.
 fn per_sequence_matrices(t: &Tensor) -> candle_core::Result<Vec<Array2<f32>>> {
     let (b, rows, cols) = t.dims3()?;
-    let mut flat = t.flatten_all()?.to_vec1::<f32>()?;
-    let mut tails = Vec::with_capacity(b);
-    for i in (1..b).rev() {
-        tails.push(flat.split_off(i * rows * cols));
-    }
-    tails.push(flat);
-    Ok(tails
+    let flat = t.flatten_all()?.to_vec1::<f32>()?;
+    Ok(split_per_sequence(flat, b)
         .into_iter()
-        .rev()
         .map(|m| Array2::from_shape_vec((rows, cols), m).expect("sizes match"))
         .collect())
 }
@@ -118,12 +124,9 @@ fn per_sequence(records: &[AttnRecord]) -> candle_core::Result<Vec<AttentionTrac
         let (l, b, h, q, k) = layers.dims5()?;
         let per_batch = layers.transpose(0, 1)?.contiguous()?; // (batch, layer, heads, q, k)
         let flat = per_batch.flatten_all()?.to_vec1::<f32>()?;
-        let size = l * h * q * k;
-        Ok((0..b)
-            .map(|i| {
-                Array4::from_shape_vec((l, h, q, k), flat[i * size..(i + 1) * size].to_vec())
-                    .expect("sizes match")
-            })
+        Ok(split_per_sequence(flat, b)
+            .into_iter()
+            .map(|m| Array4::from_shape_vec((l, h, q, k), m).expect("sizes match"))
             .collect())
     };
     let (scores, masked, weights) = (
