@@ -210,6 +210,13 @@ pub struct StepTrace {
     pub chosen_token: String,
 }
 
+impl StepTrace {
+    /// The probability the chosen token had (0 if it lies outside `probs`).
+    pub fn chosen_probability(&self) -> f32 {
+        self.probs.get(self.chosen as usize).copied().unwrap_or(0.0)
+    }
+}
+
 /// A candidate next token and its probability.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenChance {

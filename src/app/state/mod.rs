@@ -216,7 +216,7 @@ impl AppState {
 
     /// The newest error message, if the newest message is one.
     pub fn last_error(&self) -> Option<String> {
-        self.messages.last().filter(|m| m.error).map(Message::text)
+        self.last_error_said().map(|said| said.render())
     }
 
     /// The newest message if it is an error, as said (it re-renders in a later language).

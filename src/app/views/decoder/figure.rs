@@ -225,10 +225,7 @@ fn stepping_table(steps: &[StepTrace]) -> TokenTable {
         .collect();
     let probability = steps
         .iter()
-        .map(|s| {
-            let p = s.probs.get(s.chosen as usize).copied().unwrap_or(0.0);
-            Cell::plain(format!("{:.0}", 100.0 * p))
-        })
+        .map(|s| Cell::plain(format!("{:.0}", 100.0 * s.chosen_probability())))
         .collect();
     TokenTable {
         header: (1..=steps.len()).map(|s| s.to_string()).collect(),

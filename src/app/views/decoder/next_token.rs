@@ -62,7 +62,7 @@ fn bars_of(step: &StepTrace, top_n: usize) -> Vec<TokenBar> {
         bars.push(TokenBar {
             id: step.chosen,
             label: display_token(&step.chosen_token),
-            probability: step.probs.get(step.chosen as usize).copied().unwrap_or(0.0) as f64,
+            probability: step.chosen_probability() as f64,
             chosen: true,
         });
     }

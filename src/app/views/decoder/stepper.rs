@@ -193,7 +193,7 @@ fn step_summary(ui: &mut Ui, steps: &[StepTrace], output_text: &str, finished: b
     let Some(last) = steps.last() else {
         return;
     };
-    let chosen_p = last.probs.get(last.chosen as usize).copied().unwrap_or(0.0);
+    let chosen_p = last.chosen_probability();
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new(trf("step {}: chose", &[&steps.len()])).weak());
         ui.label(

@@ -11,7 +11,18 @@ use crate::masks::Cell;
 /// Cells at least this large (points) hold their own value.
 const VALUES_IN_CELLS: f32 = 30.0;
 
+/// Width of the ring around a lesson's outlined cell of side `cell`.
+fn ring_width(cell: f32) -> f32 {
+    (cell * 0.18).clamp(3.0, 8.0)
+}
+
 impl Heatmap<'_> {
+    /// The lesson's outlined cell, if it lies inside the grid.
+    fn outlined(&self) -> Option<(usize, usize)> {
+        self.highlight_cell
+            .filter(|&(r, c)| r < self.rows && c < self.cols)
+    }
+
     /// Every cell's fill, the pattern of blocked cells, values when asked, and thin grid
     /// lines between cells large enough to read.
     pub(super) fn paint_cells(&self, ui: &Ui, painter: &egui::Painter, cells: Cells) {
@@ -76,14 +87,11 @@ impl Heatmap<'_> {
         cells: Cells,
         hovered: bool,
     ) {
-        if let Some((r, c)) = self
-            .highlight_cell
-            .filter(|&(r, c)| r < self.rows && c < self.cols)
-        {
+        if let Some((r, c)) = self.outlined() {
             // A thick bright ring with black rims inside and out, reaching past the cell so
             // it reads from the back of a room on every colormap and both themes.
             let cell_rect = cells.rect(r, c);
-            let width = (cells.size * 0.18).clamp(3.0, 8.0);
+            let width = ring_width(cells.size);
             let ring = cell_rect.expand(width * 0.5);
             painter.rect_stroke(
                 ring,
@@ -126,10 +134,7 @@ impl Heatmap<'_> {
     /// are too small to hold them: a lesson quotes that number, and the class should read it
     /// without hovering.
     pub(super) fn paint_outlined_value(&self, painter: &egui::Painter, cells: Cells) {
-        let Some((r, c)) = self
-            .highlight_cell
-            .filter(|&(r, c)| r < self.rows && c < self.cols)
-        else {
+        let Some((r, c)) = self.outlined() else {
             return;
         };
         let state = self.mask.map_or(Cell::Open, |m| m.cells[[r, c]]);
@@ -144,9 +149,7 @@ impl Heatmap<'_> {
         }
         let font = FontId::monospace(self.label_size.max(12.0));
         let galley = painter.layout_no_wrap(format_short(value), font, Color32::BLACK);
-        let ring = cells
-            .rect(r, c)
-            .expand((cells.size * 0.18).clamp(3.0, 8.0) + 2.0);
+        let ring = cells.rect(r, c).expand(ring_width(cells.size) + 2.0);
         // Right of the ring if the grid has room there, else left of it.
         let size = galley.size();
         let x = if ring.right() + 6.0 + size.x <= cells.grid.right() {
@@ -179,9 +182,7 @@ impl Heatmap<'_> {
         let label_font = FontId::monospace(layout.label_points());
         // The outlined cell's row and column labels sit on the outline's colour, so the eye
         // can follow the cell to its two tokens.
-        let outlined = self
-            .highlight_cell
-            .filter(|&(r, c)| r < self.rows && c < self.cols);
+        let outlined = self.outlined();
         let backdrop = |rect: Rect| {
             painter.rect_filled(rect.expand(2.0), 3.0, HIGHLIGHT_COLOR);
         };
