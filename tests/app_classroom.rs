@@ -302,14 +302,29 @@ fn t_starts_then_pauses_and_resumes_fine_tuning() {
         .send(maskscope::model::training::TrainCommand::Cancel);
 }
 
-#[test]
-fn a_step_about_row_sums_scrolls_them_into_sight_at_1366x768() {
+/// The window at 1366x768 with the lessons panel open on `lesson`, no step entered yet.
+fn lesson_open_1366(lesson: &str) -> Harness<'static, App> {
     let mut harness = common::app_sized([1366.0, 768.0]);
     harness.run_steps(3);
     press(&mut harness, Key::L);
-    let index = lesson_index(&harness, "padding-side");
+    let index = lesson_index(&harness, lesson);
     harness.state_mut().state_mut().classroom.lesson = index;
     harness.run_steps(2);
+    harness
+}
+
+/// Asserts `rect` is inside the window with at least `room_below` points under it.
+fn assert_in_sight(harness: &Harness<'static, App>, rect: egui::Rect, room_below: f32, what: &str) {
+    let window = harness.ctx.content_rect();
+    assert!(
+        window.contains_rect(rect) && rect.bottom() < window.bottom() - room_below,
+        "{what} at {rect:?}, out of sight in {window:?}"
+    );
+}
+
+#[test]
+fn a_step_about_row_sums_scrolls_them_into_sight_at_1366x768() {
+    let mut harness = lesson_open_1366("padding-side");
     // Start the lesson at "Key side and query side", then on to "The empty row".
     let window = harness.ctx.content_rect();
     let weights_in_sight = |harness: &Harness<'static, App>| {
@@ -333,12 +348,7 @@ fn a_step_about_row_sums_scrolls_them_into_sight_at_1366x768() {
 
 /// Enters `lesson` at its first step and goes on to the 0-based `step`, at 1366x768.
 fn at_step_1366(lesson: &str, step: usize) -> Harness<'static, App> {
-    let mut harness = common::app_sized([1366.0, 768.0]);
-    harness.run_steps(3);
-    press(&mut harness, Key::L);
-    let index = lesson_index(&harness, lesson);
-    harness.state_mut().state_mut().classroom.lesson = index;
-    harness.run_steps(2);
+    let mut harness = lesson_open_1366(lesson);
     for _ in 0..=step {
         press(&mut harness, Key::N);
     }
@@ -362,9 +372,11 @@ fn fine_tune_steps_scroll_the_form_to_what_they_name_at_1366x768() {
             .map(|n| n.rect())
             .find(|r| r.right() < 0.8 * window.width())
             .unwrap_or_else(|| panic!("{lesson} {step}: no {named} in the form"));
-        assert!(
-            window.contains_rect(rect) && rect.bottom() < window.bottom() - 20.0,
-            "{lesson} step {step}: {named} at {rect:?}, out of sight in {window:?}"
+        assert_in_sight(
+            &harness,
+            rect,
+            20.0,
+            &format!("{lesson} step {step}: {named}"),
         );
     }
 }
@@ -373,14 +385,9 @@ fn fine_tune_steps_scroll_the_form_to_what_they_name_at_1366x768() {
 fn a_step_pointing_at_the_inputs_brings_its_selected_row_into_sight() {
     // padding-masks step 0 selects the third of three rows, below the panel's first screen.
     let harness = at_step_1366("padding-masks", 0);
-    let window = harness.ctx.content_rect();
     assert_eq!(harness.state().state().selected_row, 2);
     for label in ["Source text 3", "Target text 3"] {
-        let rect = harness.get_by_label(label).rect();
-        assert!(
-            window.contains_rect(rect) && rect.bottom() < window.bottom() - 20.0,
-            "{label} at {rect:?}, out of sight in {window:?}"
-        );
+        assert_in_sight(&harness, harness.get_by_label(label).rect(), 20.0, label);
     }
 }
 
@@ -389,17 +396,12 @@ fn a_step_that_decodes_brings_the_stepper_into_sight() {
     // greedy-vs-beam step 2: eight beam-search steps; the beams table and the next-token
     // chart sit under the teacher-forcing table.
     let harness = at_step_1366("greedy-vs-beam", 2);
-    let window = harness.ctx.content_rect();
     for label in [
         "Beams after step 8 (best score first)",
         "Next-token distribution (chosen in orange)",
     ] {
-        let rect = harness.get_by_label(label).rect();
-        assert!(
-            // Room under it for the chart (at least 140 points tall).
-            window.contains_rect(rect) && rect.bottom() < window.bottom() - 150.0,
-            "{label} at {rect:?}, not in sight in {window:?}"
-        );
+        // Room under it for the chart (at least 140 points tall).
+        assert_in_sight(&harness, harness.get_by_label(label).rect(), 150.0, label);
     }
 }
 
