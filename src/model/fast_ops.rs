@@ -8,7 +8,8 @@
 //! `bwd` returns the finished gradients:
 //!
 //! - linear layers through gemm with the bias fused in (its gradient a column sum), also with
-//!   the attention head split / merge folded into the same node;
+//!   the attention head split / merge folded into the same node; with only a few input rows
+//!   (a trace, a decoding step) the forward product runs in [`super::few_rows`] instead;
 //! - attention scores `q k^T * scale`, the additive mask (no gradient built for the constant),
 //!   softmax, log-softmax, LayerNorm, ReLU;
 //! - dropout whose mask is a pure function of a seed (SplitMix64), so backward regenerates it;
@@ -23,6 +24,8 @@ use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor, bail,
 };
 use gemm::{Parallelism, gemm};
+
+use super::few_rows;
 
 /// Independent accumulators per reduction (one AVX-512 register, two AVX2 ones).
 const LANES: usize = 16;
@@ -175,6 +178,15 @@ impl<'a> View<'a> {
             (rows, cols),
             (stride[0], stride[1]),
         )
+    }
+
+    /// The view as row-major rows, when its columns are contiguous.
+    fn as_rows(&self) -> Option<few_rows::Rows<'a>> {
+        Some(few_rows::Rows {
+            data: self.data.get(self.offset..)?,
+            rows: self.rows,
+            stride: self.rs,
+        })
     }
 
     fn t(self) -> Self {
@@ -495,12 +507,17 @@ impl CustomOp3 for LinearOp {
                 wl.dims()
             );
         }
-        let rows = x.rows;
-        let mut dst = Vec::with_capacity(rows * out_dim);
-        for _ in 0..rows {
-            dst.extend_from_slice(&bias);
-        }
-        matmul_into(&mut dst, true, x, w.t())?;
+        let dst = match few_rows_linear(x, w, &bias) {
+            Some(dst) => dst,
+            None => {
+                let mut dst = Vec::with_capacity(x.rows * out_dim);
+                for _ in 0..x.rows {
+                    dst.extend_from_slice(&bias);
+                }
+                matmul_into(&mut dst, true, x, w.t())?;
+                dst
+            }
+        };
         Ok(match self.0 {
             Arrange::Plain => {
                 let mut shape = dims[..dims.len() - 1].to_vec();
@@ -587,6 +604,14 @@ impl CustomOp3 for LinearOp {
             Ok((gx, gw, gb))
         })
     }
+}
+
+/// `bias + x @ w^T` by [`few_rows`] when both are row-major and `x` has few rows.
+fn few_rows_linear(x: View, w: View, bias: &[f32]) -> Option<Vec<f32>> {
+    if x.cs != 1 || w.cs != 1 {
+        return None;
+    }
+    few_rows::linear(x.as_rows()?, w.as_rows()?, bias, x.cols)
 }
 
 fn apply_linear(x: &Tensor, weight: &Tensor, bias: &Tensor, arrange: Arrange) -> Result<Tensor> {
@@ -950,7 +975,7 @@ kernel! {
         for row in x.chunks_exact(d) {
             let m = max(row);
             for (e, v) in e.iter_mut().zip(row) {
-                *e = (v - m).exp();
+                *e = exp_of_nonpositive(v - m);
             }
             let s = sum(&e);
             out.extend(e.iter().map(|e| e / s));
@@ -1019,7 +1044,7 @@ kernel! {
         for row in x.chunks_exact(d) {
             let m = max(row);
             for (e, v) in e.iter_mut().zip(row) {
-                *e = (v - m).exp();
+                *e = exp_of_nonpositive(v - m);
             }
             let lse = sum(&e).ln();
             out.extend(row.iter().map(|v| (v - m) - lse));

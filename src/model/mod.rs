@@ -9,6 +9,7 @@ pub mod decoding;
 pub mod engine;
 pub mod family;
 pub mod fast_ops;
+mod few_rows;
 pub mod groups;
 pub mod layers;
 pub mod leaks;
