@@ -9,7 +9,7 @@
 //!
 //! - linear layers through gemm with the bias fused in (its gradient a column sum), also with
 //!   the attention head split / merge folded into the same node; with only a few input rows
-//!   (a trace, a decoding step) the forward product runs in [`super::few_rows`] instead;
+//!   (a trace, a decoding step) the forward product runs in `few_rows` instead;
 //! - attention scores `q k^T * scale`, the additive mask (no gradient built for the constant),
 //!   softmax, log-softmax, LayerNorm, ReLU;
 //! - dropout whose mask is a pure function of a seed (SplitMix64), so backward regenerates it;
