@@ -35,7 +35,7 @@ const LANES: usize = 16;
 
 /// 2 = x86-64-v4 (AVX-512), 1 = x86-64-v3 (AVX2 + FMA), 0 = the baseline the crate is built for.
 #[cfg(target_arch = "x86_64")]
-fn simd_level() -> u8 {
+pub(super) fn simd_level() -> u8 {
     use std::sync::OnceLock;
     static LEVEL: OnceLock<u8> = OnceLock::new();
     *LEVEL.get_or_init(|| {
