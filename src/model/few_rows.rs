@@ -466,6 +466,42 @@ mod tests {
     }
 
     #[test]
+    fn threads_split_the_columns_without_gaps_or_overlaps() {
+        let (rows, outs, cols) = (3, 1030, 512); // 1.6 M multiply-adds: two threads
+        let (xd, wd, bias) = (
+            values(rows * cols, 4),
+            values(outs * cols, 5),
+            values(outs, 6),
+        );
+        let x = Rows {
+            data: &xd,
+            rows,
+            stride: cols,
+        };
+        let w = Rows {
+            data: &wd,
+            rows: outs,
+            stride: cols,
+        };
+        let want = reference(x, w, &bias, cols);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for isa in supported() {
+            let got = pool
+                .install(|| linear_with(isa, x, w, &bias, cols))
+                .unwrap();
+            for (g, e) in got.iter().zip(&want) {
+                assert!(
+                    (g - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                    "{isa:?}: {g} vs {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn declines_what_it_cannot_do() {
         let d = vec![0f32; 64 * 8];
         let x = Rows {
