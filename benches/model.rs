@@ -7,7 +7,10 @@
 //!   (d_model 128, 4 heads, 2+2 layers, d_ff 512, batch 32, length 16, vocab 64, dropout 0.1),
 //!   inside a rayon pool of N threads;
 //! - `greedy_20_tokens`: a `DecodeSession` stepped 20 times (greedy, with step traces);
-//! - `optimizer/adamw_*`: the AdamW part of a step, composed tensor ops vs the fused update.
+//! - `optimizer/adamw_*`: the AdamW part of a step, composed tensor ops vs the fused update;
+//! - `linear_20_rows/*`: the projections of a traced opus-mt-sized sentence pair (20 rows
+//!   through 24 different 512 x 512 weights, so they come from memory as in a trace), the
+//!   app's linear op (the few-rows kernel) vs candle's matmul (gemm).
 //!
 //! ```sh
 //! cargo bench --bench model                                     # all
@@ -186,6 +189,47 @@ fn optimizer(c: &mut Criterion) {
     group.finish();
 }
 
+/// 20 rows through 24 distinct 512 x 512 weights (96 MB of weights would be the whole
+/// opus-mt-sized stack; 24 MB is already far past the caches).
+fn linear_20_rows(c: &mut Criterion) {
+    use candle_core::Device;
+    use maskscope::model::ops;
+
+    let normal = |shape: &[usize], seed: u64| {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n as u64)
+            .map(|i| {
+                ((i.wrapping_mul(2_654_435_761).wrapping_add(seed) % 2001) as f32 - 1000.0) * 1e-3
+            })
+            .collect();
+        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+    };
+    let x = normal(&[20, 512], 1);
+    let layers: Vec<(Tensor, Tensor)> = (0..24)
+        .map(|i| (normal(&[512, 512], 10 + i), normal(&[512], 100 + i)))
+        .collect();
+    let mut group = c.benchmark_group("linear_20_rows");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("few_rows_kernel", |b| {
+        b.iter(|| {
+            for (w, bias) in &layers {
+                ops::linear(&x, w, bias).unwrap();
+            }
+        })
+    });
+    group.bench_function("candle_matmul", |b| {
+        b.iter(|| {
+            for (w, bias) in &layers {
+                ops::reference::linear_2d(&x, w, bias).unwrap();
+            }
+        })
+    });
+    group.finish();
+}
+
 fn bench_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
@@ -199,7 +243,8 @@ criterion_group!(
     trace_batch1,
     greedy_20_tokens,
     train_step,
-    optimizer
+    optimizer,
+    linear_20_rows
 );
 
 fn main() {
