@@ -426,3 +426,92 @@ fn with_the_causal_mask_off_the_attention_view_says_so() {
             .is_none()
     );
 }
+
+/// Every step whose text quotes a leak readout shows that readout's value at 1366x768
+/// without a scroll, together with the heatmap it outlines a cell in: padding-masks 5-6
+/// (attention view), causal-mask 3-4, padding-side 3 and 5 and masking-pitfalls 1-3 (score
+/// pipeline). Entered step by step, so a scroll left by the step before counts too.
+#[test]
+fn a_step_quoting_a_readout_shows_it_beside_its_cells_at_1366x768() {
+    let readouts = [
+        "Padding changes real outputs by",
+        "Changing a future token changes earlier outputs by",
+    ];
+    let lessons = maskscope::lessons::builtin().unwrap();
+    let mut checked = 0;
+    for lesson in &lessons {
+        for (step, s) in lesson.steps.iter().enumerate() {
+            // Quoted by name, or as "the readout" by a step that names it in its state.
+            let named = s.state.readout.map(|r| match r {
+                maskscope::lessons::Readout::Padding => &readouts[0],
+                maskscope::lessons::Readout::FutureToken => &readouts[1],
+            });
+            let Some(quoted) = readouts.iter().find(|r| s.body.en.contains(*r)).or(named) else {
+                continue;
+            };
+            let harness = at_step_1366(&lesson.id, step);
+            let what = format!("{} step {}", lesson.id, step + 1);
+            let window = harness.ctx.content_rect();
+            let readout = harness
+                .query_all_by_label(quoted)
+                .map(|n| n.rect())
+                .find(|r| window.contains_rect(*r) && r.bottom() < window.bottom() - 20.0)
+                .unwrap_or_else(|| panic!("{what}: {quoted} is out of sight"));
+            assert!(
+                harness
+                    .query_all_by_label_contains("max |delta| = ")
+                    .any(|n| (n.rect().center().y - readout.center().y).abs() < 12.0
+                        && window.contains_rect(n.rect())),
+                "{what}: no value beside {quoted}"
+            );
+            let view = harness.state().state().settings.view;
+            let heatmap = match view {
+                ViewId::Attention => Some("Attention heatmap"),
+                ViewId::Masks if s.state.scroll_to.is_some() => Some("Weights heatmap"),
+                _ => None,
+            };
+            if let Some(name) = heatmap {
+                let rect = harness.get_by_label(name).rect();
+                assert!(
+                    window.contains_rect(rect),
+                    "{what}: {name} at {rect:?} out of sight"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "{checked} steps quote a readout");
+}
+
+#[test]
+fn with_the_mask_method_none_the_mask_grids_say_nothing_is_applied() {
+    // masking-pitfalls step 3: the method "none" blocks nothing, so no grid may read as
+    // blocked; each says so in its title.
+    let harness = at_step_1366("masking-pitfalls", 2);
+    assert_eq!(
+        harness.state().state().settings.mask.method,
+        MaskMethod::None
+    );
+    assert!(
+        harness
+            .query_by_label_contains("Not applied: with the mask method “none” nothing is blocked")
+            .is_some()
+    );
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("(not applied: method none)")
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn a_step_quoting_several_cells_outlines_each() {
+    // cross-attention step 3 quotes "N", "o" and "v" of one row.
+    let harness = at_step_1366("cross-attention", 2);
+    let c = &harness.state().state().classroom;
+    assert_eq!(
+        c.outlined_for(AttentionKind::Cross),
+        [(3, 2), (3, 0), (3, 1)]
+    );
+}

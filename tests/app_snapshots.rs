@@ -83,3 +83,25 @@ fn attention_view_tags_the_outlined_cell_with_its_value() {
     harness.run();
     harness.snapshot_options("app_attention_outlined_value", &options());
 }
+
+#[test]
+fn attention_view_tags_every_quoted_cell_with_its_value() {
+    // cross-attention 3 quotes three cells of one row, side by side: each is outlined and
+    // each value tag finds a place that covers neither another ring nor another tag.
+    let mut harness = harness();
+    open_tab(&mut harness, "Attention");
+    {
+        let state = harness.state_mut().state_mut();
+        state.rows[0].src = "November 28, 2026".to_owned();
+        state.invalidate();
+        state.settings.attention.kind = maskscope::trace::AttentionKind::Cross;
+        state.classroom.highlight = Some(maskscope::app::highlight::Highlight {
+            kind: maskscope::trace::AttentionKind::Cross,
+            query: 3,
+            key: 2,
+        });
+        state.classroom.quoted_cells = vec![(3, 0), (3, 1)];
+    }
+    harness.run();
+    harness.snapshot_options("app_attention_quoted_values", &options());
+}

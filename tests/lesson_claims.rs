@@ -862,3 +862,42 @@ fn a_step_that_only_compares_runs_shows_the_latest_preset_when_opened_directly()
         assert!(state.classroom.run_name.is_none(), "{id} step {step}");
     }
 }
+
+/// A step that quotes several cells outlines each, and the text quotes each value as the
+/// window prints it (two decimals, on the cell or on its tag): cross-attention 3 and 5.
+#[test]
+fn every_quoted_cell_is_outlined_and_its_value_is_in_the_text() {
+    let lessons = maskscope::lessons::builtin().unwrap();
+    let mut checked = 0;
+    for lesson in &lessons {
+        for (index, step) in lesson.steps.iter().enumerate() {
+            if step.state.quoted_cells.is_none() {
+                continue;
+            }
+            let state = enter(&lesson.id, index);
+            assert_eq!(
+                state.settings.view,
+                maskscope::app::settings::ViewId::Attention,
+                "{} {index}: quoted cells are checked in the attention view",
+                lesson.id
+            );
+            let kind = state.settings.attention.kind;
+            let outlined = state.classroom.outlined_for(kind);
+            assert!(outlined.len() >= 2, "{} {index}: {outlined:?}", lesson.id);
+            let w = shown(&state, kind);
+            for (q, k) in outlined {
+                let value = format!("{:.2}", w[[q, k]]);
+                for lang in maskscope::i18n::Language::ALL {
+                    assert!(
+                        step.body.get(lang).contains(&value),
+                        "{} step {}: cell ({q}, {k}) shows {value}, not in the {lang:?} text",
+                        lesson.id,
+                        index + 1
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 7, "{checked} cells checked");
+}

@@ -226,6 +226,8 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     state.classroom.highlight = s
         .highlight_cell
         .map(|(query, key)| Highlight { kind, query, key });
+    state.classroom.quoted_cells = s.quoted_cells.clone().unwrap_or_default();
+    state.classroom.readout = s.readout;
     state.classroom.highlight_run = s.highlight_run.as_deref().and_then(|n| run_text(&l, n));
     // A step that points at the inputs panel brings its selected row into sight.
     let inputs = s.view == Some(LessonView::Inputs);
@@ -289,5 +291,7 @@ pub fn select(state: &mut AppState, lesson: usize) {
 pub fn close(state: &mut AppState) {
     state.settings.lessons_open = false;
     state.classroom.highlight = None;
+    state.classroom.quoted_cells.clear();
+    state.classroom.readout = None;
     state.classroom.highlight_run = None;
 }

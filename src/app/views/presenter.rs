@@ -73,7 +73,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
     let mask = seq.mask(kind);
     let (q_tokens, k_tokens) = seq.axis_tokens(kind);
     let (q_real, k_real) = seq.real_ranges(kind);
-    let highlight = state.classroom.highlight_for(kind);
+    let highlight = state.classroom.outlined_for(kind);
     let sums = crate::trace::row_sums(&pipeline.weights.to_owned());
     // Room for a title line above each grid, and under them what each grid's key and the
     // readouts took last frame (they wrap differently at each width).
@@ -101,7 +101,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
             let grid = Heatmap::mask_only(mask)
                 .labels(q_tokens, k_tokens)
                 .real_ranges(q_real.clone(), k_real.clone())
-                .highlight_cell(highlight)
+                .highlight_cells(highlight.iter().copied())
                 .max_size(max_size)
                 .cell_range(4.0, MAX_CELL)
                 .label_size(labels)
@@ -121,7 +121,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
             let weights = Heatmap::new(pipeline.weights)
                 .labels(q_tokens, k_tokens)
                 .real_ranges(q_real.clone(), k_real.clone())
-                .highlight_cell(highlight)
+                .highlight_cells(highlight.iter().copied())
                 .mask(mask)
                 .blocked(weights_style)
                 .scale(pipeline.weight_scale)
@@ -199,7 +199,7 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
         let grid = Heatmap::new(values.view())
             .labels(q_tokens, k_tokens)
             .real_ranges(q_real.clone(), k_real.clone())
-            .highlight_cell(state.classroom.highlight_for(a.kind))
+            .highlight_cells(state.classroom.outlined_for(a.kind))
             .mask(mask)
             .blocked(blocked)
             .scale(scale)
