@@ -515,3 +515,55 @@ fn a_step_quoting_several_cells_outlines_each() {
         [(3, 2), (3, 0), (3, 1)]
     );
 }
+
+#[test]
+fn the_runs_table_shows_the_numbers_a_step_quotes_at_1366x768() {
+    // masking-pitfalls step 6 quotes each run's validation loss and exact match (about 0.22
+    // and 70 %, 0.07 and 0.5 %): the runs table shows them inside the fine-tune view, left of
+    // the lessons panel, to the one decimal 200 validation examples give.
+    let mut harness = at_step_1366("masking-pitfalls", 5);
+    let run = |name: &str, color: usize, val_loss: f32, exact_match: f32| {
+        maskscope::app::state::runs::RunRecord {
+            name: name.to_owned(),
+            visible: true,
+            steps: (1..=300)
+                .map(|step| maskscope::trace::StepMetrics {
+                    step,
+                    train_loss: 3.0 / step as f32,
+                    learning_rate: 1e-3,
+                })
+                .collect(),
+            evals: vec![maskscope::trace::EvalMetrics {
+                step: 300,
+                val_loss,
+                token_accuracy: 0.9,
+                exact_match,
+                weight_norm: None,
+            }],
+            status: maskscope::app::state::runs::RunStatus::Finished,
+            total_steps: 300,
+            trainable: 236_430,
+            summary: String::new(),
+            color,
+            best: None,
+            settings: Default::default(),
+            frozen: Default::default(),
+            multipliers: Default::default(),
+        }
+    };
+    {
+        let runs = &mut harness.state_mut().state_mut().training.runs;
+        runs.push(run("masked (correct)", 0, 0.2251, 0.70));
+        runs.push(run("no causal mask (leaks)", 1, 0.0731, 0.005));
+    }
+    harness.run_steps(3);
+    let panel_left = harness.get_by_label("Where the leak shows").rect().left();
+    for quoted in ["0.225 / 70.0 %", "0.073 / 0.5 %"] {
+        let rect = harness.get_by_label(quoted).rect();
+        assert_in_sight(&harness, rect, 0.0, quoted);
+        assert!(
+            rect.right() < panel_left,
+            "{quoted} at {rect:?} runs under the lessons panel (from x = {panel_left})"
+        );
+    }
+}
