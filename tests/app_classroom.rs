@@ -503,6 +503,15 @@ fn with_the_mask_method_none_the_mask_grids_say_nothing_is_applied() {
             .count(),
         5
     );
+    // The presenter figure's mask grid too.
+    let mut harness = harness;
+    press(&mut harness, Key::F5);
+    assert!(harness.state().state().settings.presenter);
+    assert!(
+        harness
+            .query_by_label_contains("mask (not applied: method none)")
+            .is_some()
+    );
 }
 
 #[test]

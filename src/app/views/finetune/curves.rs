@@ -194,7 +194,11 @@ fn plot_fitted(id: &str, width: f32, height: f32, x_end: Option<f64>) -> Plot<'_
         // a loss from 0 to 7 on a 130-point plot had a label at 0 only, and 800 steps on the
         // loss plot's width none but 0, so a lesson's "3.4 against 7.1" or "around step 50"
         // could not be read off the axes.
-        .custom_y_axes(vec![AxisHints::new_y().label_spacing(12.0..=18.0)])
+        .custom_y_axes(vec![
+            AxisHints::new_y()
+                .label_spacing(12.0..=18.0)
+                .formatter(tick_label),
+        ])
         .y_grid_spacer(uniform_grid_spacer(one_two_five))
         .custom_x_axes(vec![
             AxisHints::new_x()
@@ -233,6 +237,13 @@ fn one_two_five(input: egui_plot::GridInput) -> [f64; 3] {
     };
     let second = next(first);
     [first, second, next(second)]
+}
+
+/// A y tick label with as many decimals as its grid step needs: egui_plot rounds the
+/// decimals, so steps of 0.0005 on the learning-rate plot read 0.003, 0.003, 0.002, ...
+fn tick_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    let decimals = (-(mark.step_size.log10() + 1e-9).floor()).max(0.0) as usize;
+    format!("{:.*}", decimals, mark.value)
 }
 
 /// One curve of `run`: `point` gives each item's step and value. `name` is a pattern with
