@@ -46,6 +46,16 @@ pub enum ViewSection {
     Stepper,
 }
 
+/// A live leak readout of the masks view that a step's text quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readout {
+    /// "Padding changes real outputs by".
+    Padding,
+    /// "Changing a future token changes earlier outputs by".
+    FutureToken,
+}
+
 /// The decoding strategy a step selects in the stepper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -131,7 +141,8 @@ pub struct Step {
 /// - *persistent* settings (model, inputs, selected_row, the mask switches, view, attention
 ///   kind, layer, head, mean_over_heads, strategy and its sampling settings): `None` leaves the setting as it is, so a
 ///   step only states what it changes;
-/// - *per-step* actions (`highlight_cell`, `highlight_run`, `decode_steps`, `finetune`):
+/// - *per-step* actions (`highlight_cell`, `quoted_cells`, `readout`, `highlight_run`,
+///   `decode_steps`, `finetune`, `scroll_to`):
 ///   they belong to the step that sets them; `None` means no highlight / no stepping / no
 ///   preset for this step.
 ///
@@ -160,6 +171,13 @@ pub struct StepState {
     pub mean_over_heads: Option<bool>,
     /// `(query, key)` cell to outline in the current heatmap or mask grid (per step).
     pub highlight_cell: Option<(usize, usize)>,
+    /// Further cells of the same heatmap whose values the text quotes (per step): outlined
+    /// like `highlight_cell`, and each labelled with its value where cells are too small to
+    /// hold one.
+    pub quoted_cells: Option<Vec<(usize, usize)>>,
+    /// The leak readout the text quotes (per step): the view that shows the step's cells
+    /// repeats it beside them, so both are in sight without scrolling.
+    pub readout: Option<Readout>,
     /// Reset the decoding stepper and take this many steps (per step).
     pub decode_steps: Option<usize>,
     pub strategy: Option<Strategy>,
@@ -202,6 +220,8 @@ impl StepState {
             head,
             mean_over_heads,
             highlight_cell,
+            quoted_cells,
+            readout,
             decode_steps,
             strategy,
             temperature,
@@ -233,6 +253,8 @@ impl StepState {
         keep(&mut self.seed, seed);
         keep(&mut self.beam_width, beam_width);
         self.highlight_cell.clone_from(highlight_cell);
+        self.quoted_cells.clone_from(quoted_cells);
+        self.readout.clone_from(readout);
         self.decode_steps.clone_from(decode_steps);
         self.finetune.clone_from(finetune);
         self.highlight_run.clone_from(highlight_run);
@@ -485,6 +507,9 @@ fn check_state(at: &str, state: &StepState, runs: &HashSet<&str>) -> Result<(), 
     }
     if let Some(preset) = &state.finetune {
         check_preset(at, preset)?;
+    }
+    if state.quoted_cells.is_some() && state.highlight_cell.is_none() {
+        return Err(invalid(at, "quoted_cells needs a highlight_cell"));
     }
     if let Some(run) = &state.highlight_run
         && !runs.contains(run.as_str())

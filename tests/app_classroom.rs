@@ -426,3 +426,153 @@ fn with_the_causal_mask_off_the_attention_view_says_so() {
             .is_none()
     );
 }
+
+/// Every step whose text quotes a leak readout shows that readout's value at 1366x768
+/// without a scroll, together with the heatmap it outlines a cell in: padding-masks 5-6
+/// (attention view), causal-mask 3-4, padding-side 3 and 5 and masking-pitfalls 1-3 (score
+/// pipeline). Entered step by step, so a scroll left by the step before counts too.
+#[test]
+fn a_step_quoting_a_readout_shows_it_beside_its_cells_at_1366x768() {
+    let readouts = [
+        "Padding changes real outputs by",
+        "Changing a future token changes earlier outputs by",
+    ];
+    let lessons = maskscope::lessons::builtin().unwrap();
+    let mut checked = 0;
+    for lesson in &lessons {
+        for (step, s) in lesson.steps.iter().enumerate() {
+            // Quoted by name, or as "the readout" by a step that names it in its state.
+            let named = s.state.readout.map(|r| match r {
+                maskscope::lessons::Readout::Padding => &readouts[0],
+                maskscope::lessons::Readout::FutureToken => &readouts[1],
+            });
+            let Some(quoted) = readouts.iter().find(|r| s.body.en.contains(*r)).or(named) else {
+                continue;
+            };
+            let harness = at_step_1366(&lesson.id, step);
+            let what = format!("{} step {}", lesson.id, step + 1);
+            let window = harness.ctx.content_rect();
+            let readout = harness
+                .query_all_by_label(quoted)
+                .map(|n| n.rect())
+                .find(|r| window.contains_rect(*r) && r.bottom() < window.bottom() - 20.0)
+                .unwrap_or_else(|| panic!("{what}: {quoted} is out of sight"));
+            assert!(
+                harness
+                    .query_all_by_label_contains("max |delta| = ")
+                    .any(|n| (n.rect().center().y - readout.center().y).abs() < 12.0
+                        && window.contains_rect(n.rect())),
+                "{what}: no value beside {quoted}"
+            );
+            let view = harness.state().state().settings.view;
+            let heatmap = match view {
+                ViewId::Attention => Some("Attention heatmap"),
+                ViewId::Masks if s.state.scroll_to.is_some() => Some("Weights heatmap"),
+                _ => None,
+            };
+            if let Some(name) = heatmap {
+                let rect = harness.get_by_label(name).rect();
+                assert!(
+                    window.contains_rect(rect),
+                    "{what}: {name} at {rect:?} out of sight"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "{checked} steps quote a readout");
+}
+
+#[test]
+fn with_the_mask_method_none_the_mask_grids_say_nothing_is_applied() {
+    // masking-pitfalls step 3: the method "none" blocks nothing, so no grid may read as
+    // blocked; each says so in its title.
+    let harness = at_step_1366("masking-pitfalls", 2);
+    assert_eq!(
+        harness.state().state().settings.mask.method,
+        MaskMethod::None
+    );
+    assert!(
+        harness
+            .query_by_label_contains("Not applied: with the mask method “none” nothing is blocked")
+            .is_some()
+    );
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("(not applied: method none)")
+            .count(),
+        5
+    );
+    // The presenter figure's mask grid too.
+    let mut harness = harness;
+    press(&mut harness, Key::F5);
+    assert!(harness.state().state().settings.presenter);
+    assert!(
+        harness
+            .query_by_label_contains("mask (not applied: method none)")
+            .is_some()
+    );
+}
+
+#[test]
+fn a_step_quoting_several_cells_outlines_each() {
+    // cross-attention step 3 quotes "N", "o" and "v" of one row.
+    let harness = at_step_1366("cross-attention", 2);
+    let c = &harness.state().state().classroom;
+    assert_eq!(
+        c.outlined_for(AttentionKind::Cross),
+        [(3, 2), (3, 0), (3, 1)]
+    );
+}
+
+#[test]
+fn the_runs_table_shows_the_numbers_a_step_quotes_at_1366x768() {
+    // masking-pitfalls step 6 quotes each run's validation loss and exact match (about 0.22
+    // and 70 %, 0.07 and 0.5 %): the runs table shows them inside the fine-tune view, left of
+    // the lessons panel, to the one decimal 200 validation examples give.
+    let mut harness = at_step_1366("masking-pitfalls", 5);
+    let run = |name: &str, color: usize, val_loss: f32, exact_match: f32| {
+        maskscope::app::state::runs::RunRecord {
+            name: name.to_owned(),
+            visible: true,
+            steps: (1..=300)
+                .map(|step| maskscope::trace::StepMetrics {
+                    step,
+                    train_loss: 3.0 / step as f32,
+                    learning_rate: 1e-3,
+                })
+                .collect(),
+            evals: vec![maskscope::trace::EvalMetrics {
+                step: 300,
+                val_loss,
+                token_accuracy: 0.9,
+                exact_match,
+                weight_norm: None,
+            }],
+            status: maskscope::app::state::runs::RunStatus::Finished,
+            total_steps: 300,
+            trainable: 236_430,
+            summary: String::new(),
+            color,
+            best: None,
+            settings: Default::default(),
+            frozen: Default::default(),
+            multipliers: Default::default(),
+        }
+    };
+    {
+        let runs = &mut harness.state_mut().state_mut().training.runs;
+        runs.push(run("masked (correct)", 0, 0.2251, 0.70));
+        runs.push(run("no causal mask (leaks)", 1, 0.0731, 0.005));
+    }
+    harness.run_steps(3);
+    let panel_left = harness.get_by_label("Where the leak shows").rect().left();
+    for quoted in ["0.225 / 70.0 %", "0.073 / 0.5 %"] {
+        let rect = harness.get_by_label(quoted).rect();
+        assert_in_sight(&harness, rect, 0.0, quoted);
+        assert!(
+            rect.right() < panel_left,
+            "{quoted} at {rect:?} runs under the lessons panel (from x = {panel_left})"
+        );
+    }
+}

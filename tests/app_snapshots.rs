@@ -83,3 +83,71 @@ fn attention_view_tags_the_outlined_cell_with_its_value() {
     harness.run();
     harness.snapshot_options("app_attention_outlined_value", &options());
 }
+
+#[test]
+fn attention_view_tags_every_quoted_cell_with_its_value() {
+    // cross-attention 3 quotes three cells of one row, side by side: each is outlined and
+    // each value tag finds a place that covers neither another ring nor another tag.
+    let mut harness = harness();
+    open_tab(&mut harness, "Attention");
+    {
+        let state = harness.state_mut().state_mut();
+        state.rows[0].src = "November 28, 2026".to_owned();
+        state.invalidate();
+        state.settings.attention.kind = maskscope::trace::AttentionKind::Cross;
+        state.classroom.highlight = Some(maskscope::app::highlight::Highlight {
+            kind: maskscope::trace::AttentionKind::Cross,
+            query: 3,
+            key: 2,
+        });
+        state.classroom.quoted_cells = vec![(3, 0), (3, 1)];
+    }
+    harness.run();
+    harness.snapshot_options("app_attention_quoted_values", &options());
+}
+
+#[test]
+fn finetune_view_with_four_runs() {
+    // One legend entry per run on the loss plot only, and tick labels on both axes of every
+    // plot (a loss from 0 to 7 had a label at 0 only; four runs' legends covered the plots).
+    let mut harness = harness();
+    open_tab(&mut harness, "Fine-tune");
+    let run = |name: &str, color: usize, start: f32| maskscope::app::state::runs::RunRecord {
+        name: name.to_owned(),
+        visible: true,
+        steps: (1..=400)
+            .map(|step| maskscope::trace::StepMetrics {
+                step,
+                train_loss: start / (1.0 + 0.05 * step as f32),
+                learning_rate: 1e-3,
+            })
+            .collect(),
+        evals: (1..=16)
+            .map(|i| maskscope::trace::EvalMetrics {
+                step: 25 * i,
+                val_loss: 0.9 + 0.04 * i as f32 * (1.0 + color as f32) / 4.0,
+                token_accuracy: 0.5 + 0.02 * i as f32,
+                exact_match: 0.2 + 0.01 * i as f32,
+                weight_norm: Some(52.0 - 0.05 * (i * color) as f32),
+            })
+            .collect(),
+        status: maskscope::app::state::runs::RunStatus::Finished,
+        total_steps: 400,
+        trainable: 236_430,
+        summary: format!("{name}: copy on sort (64 train / 200 val)"),
+        color,
+        best: None,
+        settings: Default::default(),
+        frozen: Default::default(),
+        multipliers: Default::default(),
+    };
+    {
+        let runs = &mut harness.state_mut().state_mut().training.runs;
+        runs.push(run("no regularisation", 0, 6.66));
+        runs.push(run("L2 0.0001", 1, 6.92));
+        runs.push(run("L1 0.0001", 2, 8.47));
+        runs.push(run("weight decay 0.5", 3, 6.66));
+    }
+    harness.run();
+    harness.snapshot_options("app_finetune_runs", &options());
+}

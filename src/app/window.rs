@@ -40,6 +40,8 @@ pub struct App {
     ctx: Option<egui::Context>,
     frame_stats: super::frame_stats::FrameStats,
     side_widths: SideWidths,
+    /// A lesson's runs trained one after another (`MASKSCOPE_START_TRAINING=lesson`).
+    lesson_runs: Option<super::actions::lessons::LessonRuns>,
 }
 
 const ZOOM_KEY: &str = "maskscope_zoom";
@@ -86,7 +88,9 @@ impl App {
             app.state.open_model(path);
         }
         // For frame-time measurements under load (see README): start the fine-tune form's run.
-        if std::env::var_os("MASKSCOPE_START_TRAINING").is_some() {
+        // `=lesson` trains every run the entered lesson step compares (see `LessonRuns`).
+        app.lesson_runs = super::actions::lessons::LessonRuns::from_env(&app.state);
+        if std::env::var_os("MASKSCOPE_START_TRAINING").is_some() && app.lesson_runs.is_none() {
             app.state.start_training();
         }
         app.ctx = Some(cc.egui_ctx.clone());
@@ -106,6 +110,7 @@ impl App {
             ctx: None,
             frame_stats: Default::default(),
             side_widths: SideWidths::default(),
+            lesson_runs: None,
         }
     }
 
@@ -211,6 +216,11 @@ impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         self.frame_stats
             .record(frame.info().cpu_usage, self.state.training.is_running());
+        if let Some(runs) = &mut self.lesson_runs
+            && !runs.drive(&mut self.state)
+        {
+            self.lesson_runs = None;
+        }
         if self.state.poll_training() {
             // Drain again soon; not every frame, so an idle run does not spin the CPU.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));

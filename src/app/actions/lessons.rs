@@ -226,6 +226,8 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     state.classroom.highlight = s
         .highlight_cell
         .map(|(query, key)| Highlight { kind, query, key });
+    state.classroom.quoted_cells = s.quoted_cells.clone().unwrap_or_default();
+    state.classroom.readout = s.readout;
     state.classroom.highlight_run = s.highlight_run.as_deref().and_then(|n| run_text(&l, n));
     // A step that points at the inputs panel brings its selected row into sight.
     let inputs = s.view == Some(LessonView::Inputs);
@@ -289,5 +291,59 @@ pub fn select(state: &mut AppState, lesson: usize) {
 pub fn close(state: &mut AppState) {
     state.settings.lessons_open = false;
     state.classroom.highlight = None;
+    state.classroom.quoted_cells.clear();
+    state.classroom.readout = None;
     state.classroom.highlight_run = None;
+}
+
+/// The runs a lesson step compares, trained one after another in the window: with
+/// `MASKSCOPE_LESSON=<id>:<step>` and `MASKSCOPE_START_TRAINING=lesson`, every step of the
+/// lesson up to `<step>` that has a fine-tune preset is entered and its run started once the
+/// one before has finished; then `<step>` is entered again. A way to check, in the real
+/// window, what a step that compares several runs says about their curves.
+pub struct LessonRuns {
+    lesson: usize,
+    target: usize,
+    pending: std::collections::VecDeque<usize>,
+}
+
+impl LessonRuns {
+    /// The queue for the lesson step the app has entered, if the environment asks for it.
+    pub fn from_env(state: &AppState) -> Option<Self> {
+        if std::env::var("MASKSCOPE_START_TRAINING").ok()?.trim() != "lesson" {
+            return None;
+        }
+        let c = &state.classroom;
+        let lesson = c.current_lesson()?;
+        let pending = lesson.steps[..=c.step.min(lesson.steps.len().saturating_sub(1))]
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.state.finetune.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        Some(Self {
+            lesson: c.lesson,
+            target: c.step,
+            pending,
+        })
+    }
+
+    /// Starts the next run when none is live; enters the target step once all have run.
+    /// Returns whether there is more to do.
+    pub fn drive(&mut self, state: &mut AppState) -> bool {
+        if state.training.is_running() {
+            return true;
+        }
+        match self.pending.pop_front() {
+            Some(step) => {
+                apply_step(state, self.lesson, step);
+                state.start_training();
+                true
+            }
+            None => {
+                apply_step(state, self.lesson, self.target);
+                false
+            }
+        }
+    }
 }

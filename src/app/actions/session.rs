@@ -231,6 +231,8 @@ pub fn apply(session: &Session, state: &mut AppState) -> Vec<Said> {
 
     let c = &mut state.classroom;
     c.highlight = session.highlight;
+    c.quoted_cells.clear();
+    c.readout = None;
     c.applied = false;
     if let Some(l) = &session.lesson {
         match c.lessons.iter().position(|x| x.id == l.id) {

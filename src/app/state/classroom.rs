@@ -3,7 +3,7 @@
 //! [`crate::app::settings::Settings`]; applying a step is `actions::lessons`.
 
 use crate::app::highlight::Highlight;
-use crate::lessons::{Lesson, Text, ViewSection};
+use crate::lessons::{Lesson, Readout, Text, ViewSection};
 use crate::trace::AttentionKind;
 
 pub struct Classroom {
@@ -20,6 +20,10 @@ pub struct Classroom {
     pub step_notes: Vec<String>,
     /// The cell a lesson step (or a session) outlines.
     pub highlight: Option<Highlight>,
+    /// Further `(query, key)` cells of the highlight's heatmap that the step quotes.
+    pub quoted_cells: Vec<(usize, usize)>,
+    /// The leak readout the step quotes, repeated beside its cells.
+    pub readout: Option<Readout>,
     /// Curves of runs with this name are drawn emphasised.
     pub highlight_run: Option<Text>,
     /// Name given to the next training run (from a lesson's fine-tune preset).
@@ -42,6 +46,8 @@ impl Default for Classroom {
             applied: false,
             step_notes: vec![],
             highlight: None,
+            quoted_cells: vec![],
+            readout: None,
             highlight_run: None,
             run_name: None,
             scroll_to: None,
@@ -67,6 +73,16 @@ impl Classroom {
         self.highlight
             .filter(|h| h.kind == kind)
             .map(|h| (h.query, h.key))
+    }
+
+    /// Every cell of `kind` the step outlines: the highlighted one, then the quoted ones.
+    pub fn outlined_for(&self, kind: AttentionKind) -> Vec<(usize, usize)> {
+        match self.highlight_for(kind) {
+            Some(cell) => std::iter::once(cell)
+                .chain(self.quoted_cells.iter().copied())
+                .collect(),
+            None => vec![],
+        }
     }
 
     /// Whether a run called `name` is the one a lesson step emphasises.

@@ -4,6 +4,7 @@
 use egui::{RichText, Ui, vec2};
 use ndarray::Array2;
 
+use super::masks::quoted_readout;
 use super::{View, explain, kind_selector};
 use crate::app::colormap::{Colormap, Scale};
 use crate::app::figures::{attention_matrix as matrix, difference, weights_scale};
@@ -58,7 +59,12 @@ impl View for AttentionView {
                 legend(ui);
             });
             ui.separator();
-            ui.vertical(|ui| enlarged(ui, &seq, &shown, state.pinned.as_ref()));
+            ui.vertical(|ui| {
+                if let Some(which) = state.classroom.readout {
+                    quoted_readout(ui, &state.readouts, which);
+                }
+                enlarged(ui, &seq, &shown, state.pinned.as_ref());
+            });
         });
         if let Some(pick) = picked {
             pick.apply(&mut state.settings.attention);
@@ -128,7 +134,7 @@ struct Shown {
     colormap: Colormap,
     blocked: Blocked,
     show_values: bool,
-    highlight: Option<(usize, usize)>,
+    highlight: Vec<(usize, usize)>,
     mask: MaskSettings,
 }
 
@@ -150,7 +156,7 @@ impl Shown {
                 Blocked::Replace
             },
             show_values: state.settings.show_values,
-            highlight: state.classroom.highlight_for(settings.kind),
+            highlight: state.classroom.outlined_for(settings.kind),
             mask: state.settings.mask,
             settings,
         }
@@ -280,7 +286,7 @@ fn enlarged(ui: &mut Ui, seq: &SequenceTrace, shown: &Shown, pinned: Option<&Pin
     let heatmap = |values| {
         Heatmap::new(values)
             .labels(q_tokens, k_tokens)
-            .highlight_cell(shown.highlight)
+            .highlight_cells(shown.highlight.iter().copied())
             .real_ranges(q_real.clone(), k_real.clone())
             .mask(seq.mask(kind))
             .max_size(vec2(side, side))

@@ -14,8 +14,8 @@ use crate::app::state::classroom::Classroom;
 use crate::app::widgets::delta_text;
 use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
 use crate::i18n::{tr, trf};
-use crate::lessons::ViewSection;
-use crate::masks::{MaskMethod, MaskSettings, PadSide};
+use crate::lessons::{Readout, ViewSection};
+use crate::masks::{Cell, MaskGrid, MaskMethod, MaskSettings, PadSide};
 use crate::model::leaks::LeakReadouts;
 use crate::trace::{self, AttentionKind, BatchTrace, SequenceTrace};
 
@@ -63,7 +63,7 @@ impl View for MasksView {
         if classroom.take_scroll(ViewSection::ScorePipeline, ui) {
             ui.scroll_to_cursor(Some(egui::Align::TOP));
         }
-        score_pipeline(ui, seq, settings, classroom, grid);
+        score_pipeline(ui, seq, settings, classroom, readouts, grid);
         Intents::new()
     }
 }
@@ -143,6 +143,12 @@ fn leak_tests(ui: &mut Ui, readouts: &LeakReadouts, pad_side: PadSide) {
 
 /// One leak test: its largest change in green ("no leak") or red ("LEAK"), and what it compares.
 fn leak_readout(ui: &mut Ui, label: &str, delta: Option<f32>, detail: &str) {
+    readout_line(ui, label, delta);
+    ui.label(RichText::new(detail).small().weak());
+}
+
+/// A leak test's label and its largest change, on one line.
+fn readout_line(ui: &mut Ui, label: &str, delta: Option<f32>) {
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new(label).strong());
         match delta {
@@ -166,7 +172,23 @@ fn leak_readout(ui: &mut Ui, label: &str, delta: Option<f32>, detail: &str) {
             }
         }
     });
-    ui.label(RichText::new(detail).small().weak());
+}
+
+/// The leak readout a lesson step quotes, framed on one line next to the cells the step
+/// outlines: the readouts at the top of the masks view are out of sight from the score
+/// pipeline, and the attention view has none.
+pub fn quoted_readout(ui: &mut Ui, readouts: &LeakReadouts, which: Readout) {
+    let (label, delta) = match which {
+        Readout::Padding => (
+            tr("Padding changes real outputs by"),
+            readouts.padding_delta,
+        ),
+        Readout::FutureToken => (
+            tr("Changing a future token changes earlier outputs by"),
+            readouts.future_delta,
+        ),
+    };
+    egui::Frame::group(ui.style()).show(ui, |ui| readout_line(ui, label, delta));
 }
 
 /// The three separate masks (causal, source and target padding of the whole batch) and the
@@ -197,7 +219,49 @@ fn mask_grids(
     let square = vec2(side, side);
     // The padding grids have one row per batch row: wider than tall.
     let batch_rows = vec2(side, side * 0.6);
-    let off = |on: bool| if on { "" } else { tr(" (off)") };
+    // With the method "none" no mask is applied, whatever the switches say: every grid is
+    // drawn open and faded, and says why, so nothing reads as blocked that is not.
+    let applied = switches.method != MaskMethod::None;
+    if !applied {
+        ui.label(
+            RichText::new(tr(
+                "Not applied: with the mask method “none” nothing is blocked, so every grid below is open.",
+            ))
+            .strong()
+            .color(ui.visuals().warn_fg_color),
+        );
+    }
+    let open = |m: &MaskGrid| MaskGrid {
+        cells: ndarray::Array2::from_elem(m.shape(), Cell::Open),
+    };
+    let unapplied = (!applied).then(|| {
+        [
+            open(&masks.causal),
+            open(&masks.src_padding),
+            open(&masks.tgt_padding),
+            open(&seq.masks.decoder_self),
+            open(&seq.masks.cross),
+        ]
+    });
+    let [causal, src_padding, tgt_padding, decoder_self, cross] = match &unapplied {
+        Some([a, b, c, d, e]) => [a, b, c, d, e],
+        None => [
+            &masks.causal,
+            &masks.src_padding,
+            &masks.tgt_padding,
+            &seq.masks.decoder_self,
+            &seq.masks.cross,
+        ],
+    };
+    let off = |on: bool| {
+        if !applied {
+            tr(" (not applied: method none)")
+        } else if on {
+            ""
+        } else {
+            tr(" (off)")
+        }
+    };
     let (tgt, src) = (&seq.tgt_input_tokens, &seq.src_tokens);
     wrap_top(ui, |ui| {
         ui.spacing_mut().item_spacing.x = 18.0;
@@ -205,59 +269,65 @@ fn mask_grids(
             ui,
             side,
             &trf("Causal (look-ahead){}", &[&off(switches.causal)]),
-            Heatmap::mask_only(&masks.causal)
+            Heatmap::mask_only(causal)
                 .labels(tgt, tgt)
                 .real_ranges(seq.tgt_real(), seq.tgt_real())
                 .max_size(square)
-                .dim(!switches.causal)
-                .highlight_cell(classroom.highlight_for(AttentionKind::DecoderSelf))
+                .dim(!(switches.causal && applied))
+                .highlight_cells(classroom.outlined_for(AttentionKind::DecoderSelf))
                 .name(tr("Causal mask grid")),
         );
         titled_tile(
             ui,
             side,
             &trf("Source padding{}", &[&off(switches.src_padding)]),
-            Heatmap::mask_only(&masks.src_padding)
+            Heatmap::mask_only(src_padding)
                 .labels(&masks.row_names, &masks.src_positions)
                 .axis_names(tr("batch"), tr("source position"))
                 .highlight_row(Some(selected_row))
                 .max_size(batch_rows)
-                .dim(!switches.src_padding)
+                .dim(!(switches.src_padding && applied))
                 .name(tr("Source padding mask grid")),
         );
         titled_tile(
             ui,
             side,
             &trf("Target padding{}", &[&off(switches.tgt_padding)]),
-            Heatmap::mask_only(&masks.tgt_padding)
+            Heatmap::mask_only(tgt_padding)
                 .labels(&masks.row_names, &masks.tgt_positions)
                 .axis_names(tr("batch"), tr("decoder position"))
                 .highlight_row(Some(selected_row))
                 .max_size(batch_rows)
-                .dim(!switches.tgt_padding)
+                .dim(!(switches.tgt_padding && applied))
                 .name(tr("Target padding mask grid")),
         );
         titled_tile(
             ui,
             side,
-            tr("Decoder self = causal + target padding"),
-            Heatmap::mask_only(&seq.masks.decoder_self)
+            &format!(
+                "{}{}",
+                tr("Decoder self = causal + target padding"),
+                off(true)
+            ),
+            Heatmap::mask_only(decoder_self)
                 .labels(tgt, tgt)
                 .real_ranges(seq.tgt_real(), seq.tgt_real())
                 .max_size(square)
-                .highlight_cell(classroom.highlight_for(AttentionKind::DecoderSelf))
+                .dim(!applied)
+                .highlight_cells(classroom.outlined_for(AttentionKind::DecoderSelf))
                 .name(tr("Decoder self-attention mask grid")),
         );
         titled_tile(
             ui,
             side,
-            tr("Cross = source padding"),
-            Heatmap::mask_only(&seq.masks.cross)
+            &format!("{}{}", tr("Cross = source padding"), off(true)),
+            Heatmap::mask_only(cross)
                 .labels(tgt, src)
                 .real_ranges(seq.tgt_real(), seq.src_real())
                 .axis_names(tr("decoder query"), tr("source key"))
                 .max_size(square)
-                .highlight_cell(classroom.highlight_for(AttentionKind::Cross))
+                .dim(!applied)
+                .highlight_cells(classroom.outlined_for(AttentionKind::Cross))
                 .name(tr("Cross-attention mask grid")),
         );
     });
@@ -278,6 +348,7 @@ fn score_pipeline(
     seq: &SequenceTrace,
     settings: &mut Settings,
     classroom: &Classroom,
+    readouts: &LeakReadouts,
     grid: TileGrid,
 ) {
     ui.label(
@@ -285,6 +356,9 @@ fn score_pipeline(
             .heading()
             .size(crate::app::fonts::SECTION_POINTS),
     );
+    if let Some(which) = classroom.readout {
+        quoted_readout(ui, readouts, which);
+    }
     let method = settings.mask.method;
     explain(ui, method_explanation(method));
     pipeline_pickers(ui, seq, &mut settings.masks_view);
@@ -301,7 +375,7 @@ fn score_pipeline(
     let stage = |values| {
         Heatmap::new(values)
             .labels(q_tokens, k_tokens)
-            .highlight_cell(classroom.highlight_for(kind))
+            .highlight_cells(classroom.outlined_for(kind))
             .real_ranges(q_real.clone(), k_real.clone())
             .mask(mask)
             .max_size(vec2(side, side))

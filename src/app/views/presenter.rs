@@ -17,7 +17,7 @@ use crate::app::widgets::heatmap::{
     Blocked, Heatmap, HeatmapResponse, color_bar_under, legend, legend_stacked,
 };
 use crate::i18n::{tr, trf};
-use crate::masks::MaskMethod;
+use crate::masks::{Cell, MaskGrid, MaskMethod};
 use crate::trace::AttentionKind;
 
 /// Token labels of the presenter figures, in points (21 px at the presenter zoom): the least,
@@ -73,7 +73,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
     let mask = seq.mask(kind);
     let (q_tokens, k_tokens) = seq.axis_tokens(kind);
     let (q_real, k_real) = seq.real_ranges(kind);
-    let highlight = state.classroom.highlight_for(kind);
+    let highlight = state.classroom.outlined_for(kind);
     let sums = crate::trace::row_sums(&pipeline.weights.to_owned());
     // Room for a title line above each grid, and under them what each grid's key and the
     // readouts took last frame (they wrap differently at each width).
@@ -97,11 +97,21 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
     let column = egui::Layout::top_down(egui::Align::Min);
     let grids = ui.horizontal_top(|ui| {
         let mask_grid = ui.allocate_ui_with_layout(max_size, column, |ui| {
-            ui.label(RichText::new(trf("{}: mask", &[&labels::attention_kind(kind)])).strong());
-            let grid = Heatmap::mask_only(mask)
+            // With the method "none" no mask is applied: the grid is drawn open and says so.
+            let applied = method != MaskMethod::None;
+            let mut title = trf("{}: mask", &[&labels::attention_kind(kind)]);
+            if !applied {
+                title.push_str(tr(" (not applied: method none)"));
+            }
+            ui.label(RichText::new(title).strong());
+            let open = MaskGrid {
+                cells: ndarray::Array2::from_elem(mask.shape(), Cell::Open),
+            };
+            let grid = Heatmap::mask_only(if applied { mask } else { &open })
                 .labels(q_tokens, k_tokens)
                 .real_ranges(q_real.clone(), k_real.clone())
-                .highlight_cell(highlight)
+                .highlight_cells(highlight.iter().copied())
+                .dim(!applied)
                 .max_size(max_size)
                 .cell_range(4.0, MAX_CELL)
                 .label_size(labels)
@@ -121,7 +131,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
             let weights = Heatmap::new(pipeline.weights)
                 .labels(q_tokens, k_tokens)
                 .real_ranges(q_real.clone(), k_real.clone())
-                .highlight_cell(highlight)
+                .highlight_cells(highlight.iter().copied())
                 .mask(mask)
                 .blocked(weights_style)
                 .scale(pipeline.weight_scale)
@@ -199,7 +209,7 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
         let grid = Heatmap::new(values.view())
             .labels(q_tokens, k_tokens)
             .real_ranges(q_real.clone(), k_real.clone())
-            .highlight_cell(state.classroom.highlight_for(a.kind))
+            .highlight_cells(state.classroom.outlined_for(a.kind))
             .mask(mask)
             .blocked(blocked)
             .scale(scale)

@@ -1,7 +1,7 @@
 //! The fine-tune view's right side: live curves of the runs, and the table of runs.
 
 use egui::{Color32, RichText, Ui, vec2};
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints, uniform_grid_spacer};
 
 use crate::app::regions::{self, FigureInfo};
 use crate::app::state::AppState;
@@ -71,6 +71,9 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
     ui.label(RichText::new(tr("Loss (solid: train, dashed: validation)")).strong());
     let loss = ui.name_inputs(tr("Loss plot"), |ui| {
         plot("loss_plot", width, height, x_end)
+            // The one legend: the narrow plots below use the same colour per run, and their
+            // own legends, wider than they are, covered each other.
+            .legend(Legend::default())
             .show(ui, |plot| {
                 for r in &runs {
                     let (c, w) = emphasis(r);
@@ -78,8 +81,10 @@ pub(super) fn curves(ui: &mut Ui, state: &AppState) {
                     let dashed = LineStyle::dashed_loose();
                     let train = |s: &StepMetrics| (s.step, s.train_loss as f64);
                     let val = |e: &EvalMetrics| (e.step, e.val_loss as f64);
-                    plot.line(curve(r, "{} train", &r.steps, train, (c, 1.5 * w), solid));
-                    plot.line(curve(r, "{} val", &r.evals, val, (c, 2.0 * w), dashed));
+                    // One name for both curves of a run: one legend entry per run (eight
+                    // entries for four runs covered the plot); the title tells the two apart.
+                    plot.line(curve(r, "{}", &r.steps, train, (c, 1.5 * w), solid));
+                    plot.line(curve(r, "{}", &r.evals, val, (c, 2.0 * w), dashed));
                 }
             })
             .response
@@ -185,15 +190,60 @@ fn plot(id: &str, width: f32, height: f32, x_end: Option<f64>) -> Plot<'_> {
 /// from 0 would flatten.
 fn plot_fitted(id: &str, width: f32, height: f32, x_end: Option<f64>) -> Plot<'_> {
     let plot = Plot::new(id)
-        .legend(Legend::default())
+        // Tick labels closer together than egui_plot's defaults (20 points on y, 60 on x):
+        // a loss from 0 to 7 on a 130-point plot had a label at 0 only, and 800 steps on the
+        // loss plot's width none but 0, so a lesson's "3.4 against 7.1" or "around step 50"
+        // could not be read off the axes.
+        .custom_y_axes(vec![
+            AxisHints::new_y()
+                .label_spacing(12.0..=18.0)
+                .formatter(tick_label),
+        ])
+        .y_grid_spacer(uniform_grid_spacer(one_two_five))
+        .custom_x_axes(vec![
+            AxisHints::new_x()
+                .label(tr("step"))
+                .label_spacing(30.0..=50.0),
+        ])
         .height(height)
         .width(width)
-        .include_x(0.0)
-        .x_axis_label(tr("step"));
+        .include_x(0.0);
     match x_end {
         Some(end) => plot.include_x(end).include_y(0.0).include_y(1.0),
         None => plot,
     }
+}
+
+/// Grid steps of 1, 2 or 5 times a power of ten, from the smallest the plot can show, each
+/// a multiple of the one before (1, 2, 10 or 5, 10, 20): with egui_plot's powers of ten a
+/// loss from 0 to 7 got lines every 1 (too close for a label on a short plot) and every 10
+/// (none inside), so only 0 was labelled; now every 2 is.
+fn one_two_five(input: egui_plot::GridInput) -> [f64; 3] {
+    let smallest = input.base_step_size.abs().max(f64::MIN_POSITIVE);
+    let power = 10f64.powf(smallest.log10().floor());
+    let first = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|&step| step >= smallest * (1.0 - 1e-9))
+        .unwrap_or(10.0 * power);
+    // 1 -> 2, 2 -> 10, 5 -> 10 times the power of ten: every step divides the next.
+    let next = |step: f64| {
+        let power = 10f64.powf((step * (1.0 + 1e-9)).log10().floor());
+        if step / power < 1.5 {
+            2.0 * power
+        } else {
+            10.0 * power
+        }
+    };
+    let second = next(first);
+    [first, second, next(second)]
+}
+
+/// A y tick label with as many decimals as its grid step needs: egui_plot rounds the
+/// decimals, so steps of 0.0005 on the learning-rate plot read 0.003, 0.003, 0.002, ...
+fn tick_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    let decimals = (-(mark.step_size.log10() + 1e-9).floor()).max(0.0) as usize;
+    format!("{:.*}", decimals, mark.value)
 }
 
 /// One curve of `run`: `point` gives each item's step and value. `name` is a pattern with
@@ -231,12 +281,14 @@ pub(super) fn runs_table(ui: &mut Ui, state: &mut AppState) {
         .num_columns(6)
         .spacing(vec2(10.0, 4.0))
         .show(ui, |ui| {
+            // The numbers a lesson quotes come right after the name, so a narrow panel cuts
+            // off the status rather than them.
             for h in [
                 tr("show"),
                 tr("name"),
-                tr("status"),
-                tr("steps"),
                 tr("last val loss / exact"),
+                tr("steps"),
+                tr("status"),
             ] {
                 ui.label(RichText::new(h).weak());
             }
@@ -253,6 +305,15 @@ pub(super) fn runs_table(ui: &mut Ui, state: &mut AppState) {
                 let number = i + 1;
                 ui.add_sized([100.0, 20.0], egui::TextEdit::singleline(&mut r.name))
                     .accessible_name(trf("Name of run {}", &[&number]));
+                ui.label(r.evals.last().map_or("-".to_owned(), |e| {
+                    // One decimal: 200 validation examples make steps of 0.5 %.
+                    format!("{:.3} / {:.1} %", e.val_loss, 100.0 * e.exact_match)
+                }));
+                ui.label(format!(
+                    "{}/{}",
+                    r.steps.last().map_or(0, |s| s.step),
+                    r.total_steps
+                ));
                 let status = run_status(&r.status);
                 let short = status
                     .split([':', '：'])
@@ -260,14 +321,6 @@ pub(super) fn runs_table(ui: &mut Ui, state: &mut AppState) {
                     .unwrap_or_default()
                     .to_owned();
                 ui.label(short).on_hover_text(status);
-                ui.label(format!(
-                    "{}/{}",
-                    r.steps.last().map_or(0, |s| s.step),
-                    r.total_steps
-                ));
-                ui.label(r.evals.last().map_or("-".to_owned(), |e| {
-                    format!("{:.3} / {:.0} %", e.val_loss, 100.0 * e.exact_match)
-                }));
                 if ui
                     .add_enabled(
                         live != Some(i),

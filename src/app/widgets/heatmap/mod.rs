@@ -60,7 +60,8 @@ pub struct Heatmap<'a> {
     row_real: Option<Range<usize>>,
     col_real: Option<Range<usize>>,
     highlight_row: Option<usize>,
-    highlight_cell: Option<(usize, usize)>,
+    /// The lesson's outlined cells, the first one the step's own.
+    highlight_cells: Vec<(usize, usize)>,
     label_size: f32,
     row_sums: Option<&'a [f32]>,
     show_values: bool,
@@ -104,7 +105,7 @@ impl<'a> Heatmap<'a> {
             row_real: None,
             col_real: None,
             highlight_row: None,
-            highlight_cell: None,
+            highlight_cells: Vec::new(),
             label_size: LABEL_POINTS,
             row_sums: None,
             show_values: false,
@@ -181,8 +182,14 @@ impl<'a> Heatmap<'a> {
     }
 
     /// Outlines one `(row, column)` cell (e.g. the cell a lesson step points at).
-    pub fn highlight_cell(mut self, cell: Option<(usize, usize)>) -> Self {
-        self.highlight_cell = cell;
+    pub fn highlight_cell(self, cell: Option<(usize, usize)>) -> Self {
+        self.highlight_cells(cell)
+    }
+
+    /// Outlines every `(row, column)` cell a lesson step quotes; with values on, each gets
+    /// its value on a tag when the cells are too small to hold it.
+    pub fn highlight_cells(mut self, cells: impl IntoIterator<Item = (usize, usize)>) -> Self {
+        self.highlight_cells = cells.into_iter().collect();
         self
     }
 
@@ -259,7 +266,12 @@ impl<'a> Heatmap<'a> {
         if let Some(sums) = self.row_sums {
             self.paint_row_sums(ui, &painter, cells, sums);
         }
-        self.paint_outlined_value(&painter, cells);
+        // Value tags may reach past the heatmap, as far as the panel shows.
+        let mut tags = ui.painter().clone();
+        if self.dim {
+            tags.set_opacity(0.35);
+        }
+        self.paint_outlined_values(&tags, cells);
         if let Some((r, c)) = hovered {
             paint_hover_ring(&painter, cells.rect(r, c));
         }
@@ -307,47 +319,71 @@ impl<'a> Heatmap<'a> {
         let row_labels = shown(self.row_labels);
         let col_labels = shown(self.col_labels);
         let text_color = ui.visuals().text_color();
-        // Width of the widest label (capped), plus a gap to the grid.
-        let widest = |labels: &[String]| {
-            labels
-                .iter()
-                .map(|s| {
-                    ui.fonts_mut(|f| {
-                        f.layout_no_wrap(s.to_owned(), font.clone(), text_color)
-                            .size()
-                            .x
-                    })
-                })
-                .fold(0.0, f32::max)
-                .min(90.0 * self.label_size / LABEL_POINTS)
-                + 6.0
+        let width = |s: &String| {
+            ui.fonts_mut(|f| {
+                f.layout_no_wrap(s.to_owned(), font.clone(), text_color)
+                    .size()
+                    .x
+            })
         };
+        // Width of the widest label (capped), plus a gap to the grid.
+        let cap = 90.0 * self.label_size / LABEL_POINTS;
+        let widest =
+            |widths: &mut dyn Iterator<Item = f32>| widths.fold(0.0, f32::max).min(cap) + 6.0;
         let show_labels = self.row_labels.is_some();
         let row_label_w = if show_labels {
-            widest(&row_labels)
+            widest(&mut row_labels.iter().map(width))
         } else {
             0.0
-        };
-        let rotate = col_labels.iter().any(|s| s.chars().count() > 2);
-        let col_label_h = match (show_labels, rotate) {
-            (false, _) => 0.0,
-            (true, true) => widest(&col_labels),
-            (true, false) => self.label_size + 4.0,
         };
         let sums_w = if self.row_sums.is_some() { 48.0 } else { 0.0 };
         let (rows, cols) = (self.rows.max(1), self.cols.max(1));
         let avail_w = (self.max_size.x - row_label_w - sums_w).max(10.0);
-        let avail_h = (self.max_size.y - col_label_h).max(10.0);
-        let cell = (avail_w / cols as f32)
-            .min(avail_h / rows as f32)
-            .clamp(self.cell_range.0, self.cell_range.1)
-            .floor();
+        let cell_for = |col_label_h: f32| {
+            let avail_h = (self.max_size.y - col_label_h).max(10.0);
+            (avail_w / cols as f32)
+                .min(avail_h / rows as f32)
+                .clamp(self.cell_range.0, self.cell_range.1)
+                .floor()
+        };
+        // A column label stands upright when it fits its column (a digit, a letter, one CJK
+        // character); only the ones that do not run upwards. Their height makes the cells
+        // smaller, so which ones fit is decided again at the final size (a label that fitted
+        // the larger cell is shorter than the rotated ones, so the margin still holds it).
+        let col_widths: Vec<f32> = col_labels.iter().map(width).collect();
+        let upright_h = self.label_size + 4.0;
+        let too_wide = |cell: f32| -> Vec<bool> {
+            let points = label_points(cell, self.label_size);
+            col_widths
+                .iter()
+                .map(|w| w * points / self.label_size > cell + 2.0)
+                .collect()
+        };
+        let (rotated, col_label_h) = if show_labels {
+            let first = too_wide(cell_for(upright_h));
+            if first.contains(&true) {
+                let rotated_h = widest(
+                    &mut col_widths
+                        .iter()
+                        .zip(&first)
+                        .filter(|(_, r)| **r)
+                        .map(|(w, _)| *w),
+                );
+                let h = rotated_h.max(upright_h);
+                (too_wide(cell_for(h)), h)
+            } else {
+                (first, upright_h)
+            }
+        } else {
+            (vec![false; col_labels.len()], 0.0)
+        };
+        let cell = cell_for(col_label_h);
         let grid_size = vec2(cell * self.cols as f32, cell * self.rows as f32);
         Layout {
             font,
             row_labels,
             col_labels,
-            rotate,
+            rotated,
             row_label_w,
             col_label_h,
             cell,
@@ -394,8 +430,8 @@ struct Layout {
     /// The labels as shown (special tokens and spaces made visible).
     row_labels: Vec<String>,
     col_labels: Vec<String>,
-    /// Column labels run upwards when any is longer than two characters.
-    rotate: bool,
+    /// Per column: its label runs upwards (it is wider than its column).
+    rotated: Vec<bool>,
     row_label_w: f32,
     col_label_h: f32,
     cell: f32,
@@ -406,11 +442,16 @@ struct Layout {
 impl Layout {
     /// The labels' size as drawn: cells under 11 points shrink them to fit a row.
     fn label_points(&self) -> f32 {
-        if self.cell < 11.0 {
-            self.cell.max(7.0).min(self.font.size)
-        } else {
-            self.font.size
-        }
+        label_points(self.cell, self.font.size)
+    }
+}
+
+/// The size token labels of `points` are drawn at beside cells of side `cell`.
+fn label_points(cell: f32, points: f32) -> f32 {
+    if cell < 11.0 {
+        cell.max(7.0).min(points)
+    } else {
+        points
     }
 }
 
@@ -546,4 +587,47 @@ pub fn color_bar_under(ui: &mut Ui, scale: Scale, width: f32) {
             });
         });
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::masks::Cell;
+
+    /// Which column labels a heatmap of these labels runs upwards, with cells of `cell`
+    /// points (the CJK font installed, as in the app).
+    fn rotated(labels: &[&str], cell: f32) -> Vec<bool> {
+        let ctx = egui::Context::default();
+        crate::app::fonts::ensure_installed(&ctx);
+        let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        let mask = MaskGrid {
+            cells: ndarray::Array2::from_elem((1, labels.len()), Cell::Open),
+        };
+        let mut out = vec![];
+        for _ in 0..2 {
+            // The fonts are in place from the second pass on.
+            let mut output = ctx.run_ui(egui::RawInput::default(), |ui| {
+                let heatmap = Heatmap::mask_only(&mask)
+                    .labels(&labels[..1], &labels)
+                    .cell_range(cell, cell);
+                out = heatmap.layout(ui).rotated;
+            });
+            output.textures_delta.clear();
+        }
+        out
+    }
+
+    #[test]
+    fn only_labels_wider_than_their_column_run_upwards() {
+        // chinese-numerals 4: <bos> does not fit a 24-point column, the CJK characters and
+        // a two-digit number do; they stay upright beside the rotated one.
+        assert_eq!(
+            rotated(&["<bos>", "三", "百", "2", "10"], 24.0),
+            [true, false, false, false, false]
+        );
+        // Short labels that fit stay upright even when no label is rotated.
+        assert_eq!(rotated(&["三", "a"], 24.0), [false, false]);
+        // In narrow columns a two-digit number no longer fits and turns.
+        assert_eq!(rotated(&["9", "10"], 6.0), [false, true]);
+    }
 }

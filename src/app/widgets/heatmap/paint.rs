@@ -17,9 +17,11 @@ fn ring_width(cell: f32) -> f32 {
 }
 
 impl Heatmap<'_> {
-    /// The lesson's outlined cell, if it lies inside the grid.
-    fn outlined(&self) -> Option<(usize, usize)> {
-        self.highlight_cell
+    /// The lesson's outlined cells that lie inside the grid.
+    fn outlined(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.highlight_cells
+            .iter()
+            .copied()
             .filter(|&(r, c)| r < self.rows && c < self.cols)
     }
 
@@ -87,7 +89,7 @@ impl Heatmap<'_> {
         cells: Cells,
         hovered: bool,
     ) {
-        if let Some((r, c)) = self.outlined() {
+        for (r, c) in self.outlined() {
             // A thick bright ring with black rims inside and out, reaching past the cell so
             // it reads from the back of a room on every colormap and both themes.
             let cell_rect = cells.rect(r, c);
@@ -130,43 +132,43 @@ impl Heatmap<'_> {
         painter.rect_stroke(grid, 0.0, border, egui::StrokeKind::Outside);
     }
 
-    /// The outlined cell's value on a tag beside it, when values are asked for but the cells
-    /// are too small to hold them: a lesson quotes that number, and the class should read it
-    /// without hovering.
-    pub(super) fn paint_outlined_value(&self, painter: &egui::Painter, cells: Cells) {
-        let Some((r, c)) = self.outlined() else {
-            return;
-        };
-        let state = self.mask.map_or(Cell::Open, |m| m.cells[[r, c]]);
-        let Some(value) = self.values.map(|v| v[[r, c]]) else {
-            return;
-        };
-        if !self.show_values
-            || cells.size >= VALUES_IN_CELLS
-            || (state.is_blocked() && self.blocked == Blocked::Replace)
-        {
+    /// Each outlined cell's value on a tag beside it, when values are asked for but the
+    /// cells are too small to hold them: a lesson quotes those numbers, and the class should
+    /// read them without hovering. A tag goes right of its ring, else left, above or below,
+    /// wherever it covers neither another ring nor another tag.
+    /// `painter` may draw past the heatmap (a tag beside a grid narrower than itself).
+    pub(super) fn paint_outlined_values(&self, painter: &egui::Painter, cells: Cells) {
+        if !self.show_values || cells.size >= VALUES_IN_CELLS {
             return;
         }
-        let font = FontId::monospace(self.label_size.max(12.0));
-        let galley = painter.layout_no_wrap(format_short(value), font, Color32::BLACK);
-        let ring = cells.rect(r, c).expand(ring_width(cells.size) + 2.0);
-        // Right of the ring if the grid has room there, else left of it.
-        let size = galley.size();
-        let x = if ring.right() + 6.0 + size.x <= cells.grid.right() {
-            ring.right() + 6.0
-        } else {
-            ring.left() - 6.0 - size.x
+        let Some(values) = self.values else {
+            return;
         };
-        let at = pos2(x, ring.center().y - size.y / 2.0);
-        let tag = Rect::from_min_size(at, size).expand(3.0);
-        painter.rect_filled(tag, 3.0, HIGHLIGHT_COLOR);
-        painter.rect_stroke(
-            tag,
-            3.0,
-            Stroke::new(1.5, Color32::BLACK),
-            egui::StrokeKind::Outside,
-        );
-        painter.galley(at, galley, Color32::BLACK);
+        let rings: Vec<Rect> = self
+            .outlined()
+            .map(|(r, c)| cells.rect(r, c).expand(ring_width(cells.size) + 2.0))
+            .collect();
+        let mut taken: Vec<Rect> = Vec::new();
+        for ((r, c), ring) in self.outlined().zip(rings.iter().copied()) {
+            let state = self.mask.map_or(Cell::Open, |m| m.cells[[r, c]]);
+            if state.is_blocked() && self.blocked == Blocked::Replace {
+                continue;
+            }
+            let font = FontId::monospace(self.label_size.max(12.0));
+            let galley = painter.layout_no_wrap(format_short(values[[r, c]]), font, Color32::BLACK);
+            let tag = tag_place(ring, galley.size(), cells.grid, painter.clip_rect(), |t| {
+                !rings.iter().chain(&taken).any(|o| o.intersects(t))
+            });
+            taken.push(tag);
+            painter.rect_filled(tag, 3.0, HIGHLIGHT_COLOR);
+            painter.rect_stroke(
+                tag,
+                3.0,
+                Stroke::new(1.5, Color32::BLACK),
+                egui::StrokeKind::Outside,
+            );
+            painter.galley(tag.min + vec2(3.0, 3.0), galley, Color32::BLACK);
+        }
     }
 
     /// Token labels on both axes: the hovered row and column stand out, padding is dimmed.
@@ -182,7 +184,7 @@ impl Heatmap<'_> {
         let label_font = FontId::monospace(layout.label_points());
         // The outlined cell's row and column labels sit on the outline's colour, so the eye
         // can follow the cell to its two tokens.
-        let outlined = self.outlined();
+        let outlined: Vec<(usize, usize)> = self.outlined().collect();
         let backdrop = |rect: Rect| {
             painter.rect_filled(rect.expand(2.0), 3.0, HIGHLIGHT_COLOR);
         };
@@ -203,7 +205,7 @@ impl Heatmap<'_> {
                 .as_ref()
                 .is_some_and(|real| !real.contains(&r));
             let hot = hovered.is_some_and(|(hr, _)| hr == r);
-            let marked = outlined.is_some_and(|(hr, _)| hr == r);
+            let marked = outlined.iter().any(|&(hr, _)| hr == r);
             let color = label_color(marked, hot, pad);
             let pos = pos2(grid.left() - 4.0, grid.top() + (r as f32 + 0.5) * cell);
             let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
@@ -219,10 +221,10 @@ impl Heatmap<'_> {
                 .as_ref()
                 .is_some_and(|real| !real.contains(&c));
             let hot = hovered.is_some_and(|(_, hc)| hc == c);
-            let marked = outlined.is_some_and(|(_, hc)| hc == c);
+            let marked = outlined.iter().any(|&(_, hc)| hc == c);
             let color = label_color(marked, hot, pad);
             let x = grid.left() + (c as f32 + 0.5) * cell;
-            if layout.rotate {
+            if layout.rotated.get(c).copied().unwrap_or(false) {
                 let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
                 let size = galley.size();
                 let pos = pos2(x - size.y / 2.0, grid.top() - 4.0);
@@ -286,6 +288,51 @@ impl Heatmap<'_> {
             painter.text(pos, Align2::LEFT_CENTER, text, small.clone(), color);
         }
     }
+}
+
+/// Where a value tag of text `size` goes beside `ring`: right, left, above, then below it,
+/// where `free` says it covers nothing. Inside the grid's width if one of those places is,
+/// else anywhere in `room` (a grid narrower than a tag puts them beside it); right of the
+/// ring if no place is free. The tag's rect includes its 3-point margin.
+fn tag_place(
+    ring: Rect,
+    size: egui::Vec2,
+    grid: Rect,
+    room: Rect,
+    free: impl Fn(Rect) -> bool,
+) -> Rect {
+    let tag = size + vec2(6.0, 6.0);
+    let gap = 3.0;
+    let mid_y = ring.center().y - tag.y / 2.0;
+    let candidates = |within: Rect| {
+        // Centred on the ring, slid back inside `within`'s width.
+        let centred_x = (ring.center().x - tag.x / 2.0)
+            .min(within.right() - tag.x)
+            .max(within.left());
+        [
+            pos2(ring.right() + gap, mid_y),
+            pos2(ring.left() - gap - tag.x, mid_y),
+            pos2(centred_x, ring.top() - gap - tag.y),
+            pos2(centred_x, ring.bottom() + gap),
+        ]
+        .map(|at| Rect::from_min_size(at, tag))
+    };
+    let inside = |r: Rect, within: Rect| {
+        r.left() >= within.left() - 1.0 && r.right() <= within.right() + 1.0
+    };
+    let in_grid = candidates(grid);
+    let in_room = candidates(room);
+    in_grid
+        .iter()
+        .find(|r| inside(**r, grid) && free(**r))
+        .or_else(|| {
+            in_room
+                .iter()
+                .find(|r| room.contains_rect(**r) && free(**r))
+        })
+        .or_else(|| in_grid.iter().find(|r| inside(**r, grid)))
+        .copied()
+        .unwrap_or(in_room[0])
 }
 
 /// A white ring with a black inner rim around the hovered cell.
