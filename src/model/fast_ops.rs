@@ -975,7 +975,7 @@ kernel! {
         for row in x.chunks_exact(d) {
             let m = max(row);
             for (e, v) in e.iter_mut().zip(row) {
-                *e = exp_of_nonpositive(v - m);
+                *e = (v - m).exp();
             }
             let s = sum(&e);
             out.extend(e.iter().map(|e| e / s));
@@ -1044,7 +1044,7 @@ kernel! {
         for row in x.chunks_exact(d) {
             let m = max(row);
             for (e, v) in e.iter_mut().zip(row) {
-                *e = exp_of_nonpositive(v - m);
+                *e = (v - m).exp();
             }
             let lse = sum(&e).ln();
             out.extend(row.iter().map(|v| (v - m) - lse));
