@@ -132,13 +132,14 @@ impl Heatmap<'_> {
         painter.rect_stroke(grid, 0.0, border, egui::StrokeKind::Outside);
     }
 
-    /// Each outlined cell's value on a tag beside it, when values are asked for but the
-    /// cells are too small to hold them: a lesson quotes those numbers, and the class should
-    /// read them without hovering. A tag goes right of its ring, else left, above or below,
-    /// wherever it covers neither another ring nor another tag.
+    /// Each outlined cell's value on a tag beside it, unless the cells already print their
+    /// values: a lesson quotes those numbers, and the class should read them without
+    /// hovering, with values off or cells too small for them (presenter mode has no values
+    /// switch). A tag goes right of its ring, else left, above or below, wherever it covers
+    /// neither another ring nor another tag.
     /// `painter` may draw past the heatmap (a tag beside a grid narrower than itself).
     pub(super) fn paint_outlined_values(&self, painter: &egui::Painter, cells: Cells) {
-        if !self.show_values || cells.size >= VALUES_IN_CELLS {
+        if self.show_values && cells.size >= VALUES_IN_CELLS {
             return;
         }
         let Some(values) = self.values else {
