@@ -139,6 +139,56 @@ fn round_trip_reproduces_the_view_exactly() {
     );
 }
 
+/// A session saved on a lesson step brings back the cells and the readout its text quotes
+/// (cross-attention 3 quotes three cells), not only the one highlighted cell.
+#[test]
+fn a_lesson_step_comes_back_with_its_quoted_cells_and_readout() {
+    let mut before = fresh();
+    let steps_with = |state: &AppState| {
+        state
+            .classroom
+            .lessons
+            .iter()
+            .enumerate()
+            .flat_map(|(l, lesson)| {
+                lesson
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(move |(s, step)| (l, s, step))
+            })
+            .find(|(_, _, step)| {
+                step.state
+                    .quoted_cells
+                    .as_ref()
+                    .is_some_and(|c| c.len() > 1)
+            })
+            .map(|(l, s, step)| {
+                (
+                    l,
+                    s,
+                    step.state.quoted_cells.clone().unwrap(),
+                    step.state.readout,
+                )
+            })
+            .expect("a step that quotes several cells")
+    };
+    let (lesson, step, cells, readout) = steps_with(&before);
+    before.classroom.lesson = lesson;
+    before.classroom.step = step;
+    before.classroom.applied = true;
+    before.classroom.quoted_cells = cells.clone();
+    before.classroom.readout = readout;
+    before.settings.lessons_open = true;
+    let saved = session::capture(&before, None);
+
+    let mut after = fresh();
+    let warnings = session::apply(&saved, &mut after);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(after.classroom.quoted_cells, cells);
+    assert_eq!(after.classroom.readout, readout);
+}
+
 /// Sessions saved before the pad side existed load right-padded.
 #[test]
 fn a_session_without_a_pad_side_loads_right_padded() {

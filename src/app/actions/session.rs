@@ -240,6 +240,12 @@ pub fn apply(session: &Session, state: &mut AppState) -> Vec<Said> {
                 c.lesson = i;
                 c.step = l.step.min(c.lessons[i].steps.len().saturating_sub(1));
                 c.applied = true;
+                // The cells and readout the step's text quotes belong to the step, so they
+                // come back with it (the highlight is the user's and was saved).
+                if let Some(step) = c.lessons[i].steps.get(c.step) {
+                    c.quoted_cells = step.state.quoted_cells.clone().unwrap_or_default();
+                    c.readout = step.state.readout;
+                }
                 state.settings.lesson = l.id.clone();
             }
             None => warnings.push(said("unknown lesson {}", &[&l.id])),
