@@ -28,7 +28,7 @@ enum Isa {
 /// The widest kernel this CPU runs (the same levels the other fused kernels use).
 fn detected() -> Option<Isa> {
     #[cfg(target_arch = "x86_64")]
-    return match super::fast_ops::simd_level() {
+    return match super::simd_level::simd_level() {
         2 => Some(Isa::Avx512),
         1 => Some(Isa::Avx2),
         _ => None,

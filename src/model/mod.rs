@@ -18,6 +18,7 @@ pub mod ops;
 pub mod params;
 pub mod pass;
 pub mod seq2seq;
+mod simd_level;
 pub mod tracing;
 pub mod training;
 
