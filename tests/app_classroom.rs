@@ -532,33 +532,21 @@ fn the_runs_table_shows_the_numbers_a_step_quotes_at_1366x768() {
     // the lessons panel, to the one decimal 200 validation examples give.
     let mut harness = at_step_1366("masking-pitfalls", 5);
     let run = |name: &str, color: usize, val_loss: f32, exact_match: f32| {
-        maskscope::app::state::runs::RunRecord {
-            name: name.to_owned(),
-            visible: true,
-            steps: (1..=300)
-                .map(|step| maskscope::trace::StepMetrics {
-                    step,
-                    train_loss: 3.0 / step as f32,
-                    learning_rate: 1e-3,
-                })
-                .collect(),
-            evals: vec![maskscope::trace::EvalMetrics {
-                step: 300,
-                val_loss,
-                token_accuracy: 0.9,
-                exact_match,
-                weight_norm: None,
-            }],
-            status: maskscope::app::state::runs::RunStatus::Finished,
-            total_steps: 300,
-            trainable: 236_430,
-            summary: String::new(),
-            color,
-            best: None,
-            settings: Default::default(),
-            frozen: Default::default(),
-            multipliers: Default::default(),
-        }
+        let steps = (1..=300)
+            .map(|step| maskscope::trace::StepMetrics {
+                step,
+                train_loss: 3.0 / step as f32,
+                learning_rate: 1e-3,
+            })
+            .collect();
+        let evals = vec![maskscope::trace::EvalMetrics {
+            step: 300,
+            val_loss,
+            token_accuracy: 0.9,
+            exact_match,
+            weight_norm: None,
+        }];
+        common::finished_run(name, color, steps, evals)
     };
     {
         let runs = &mut harness.state_mut().state_mut().training.runs;

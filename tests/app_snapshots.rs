@@ -66,43 +66,39 @@ fn finetune_view() {
 fn attention_view_tags_the_outlined_cell_with_its_value() {
     // A lesson's outlined cell: the grid's cells are too small for values, so the outlined
     // one carries its weight on a tag beside it.
+    let mut harness = cross_attention_outlining((3, 1), vec![]);
+    harness.snapshot_options("app_attention_outlined_value", &options());
+}
+
+/// Cross-attention on a long source, whose 17 key columns leave cells too small for their
+/// values, with a lesson's outlined cell and quoted cells.
+fn cross_attention_outlining(
+    (query, key): (usize, usize),
+    quoted: Vec<(usize, usize)>,
+) -> Harness<'static, App> {
     let mut harness = harness();
     open_tab(&mut harness, "Attention");
     {
         let state = harness.state_mut().state_mut();
-        // A long source: its 17 key columns leave cells too small for their values.
         state.rows[0].src = "November 28, 2026".to_owned();
         state.invalidate();
         state.settings.attention.kind = maskscope::trace::AttentionKind::Cross;
         state.classroom.highlight = Some(maskscope::app::highlight::Highlight {
             kind: maskscope::trace::AttentionKind::Cross,
-            query: 3,
-            key: 1,
+            query,
+            key,
         });
+        state.classroom.quoted_cells = quoted;
     }
     harness.run();
-    harness.snapshot_options("app_attention_outlined_value", &options());
+    harness
 }
 
 #[test]
 fn attention_view_tags_every_quoted_cell_with_its_value() {
     // cross-attention 3 quotes three cells of one row, side by side: each is outlined and
     // each value tag finds a place that covers neither another ring nor another tag.
-    let mut harness = harness();
-    open_tab(&mut harness, "Attention");
-    {
-        let state = harness.state_mut().state_mut();
-        state.rows[0].src = "November 28, 2026".to_owned();
-        state.invalidate();
-        state.settings.attention.kind = maskscope::trace::AttentionKind::Cross;
-        state.classroom.highlight = Some(maskscope::app::highlight::Highlight {
-            kind: maskscope::trace::AttentionKind::Cross,
-            query: 3,
-            key: 2,
-        });
-        state.classroom.quoted_cells = vec![(3, 0), (3, 1)];
-    }
-    harness.run();
+    let mut harness = cross_attention_outlining((3, 2), vec![(3, 0), (3, 1)]);
     harness.snapshot_options("app_attention_quoted_values", &options());
 }
 
@@ -112,17 +108,15 @@ fn finetune_view_with_four_runs() {
     // plot (a loss from 0 to 7 had a label at 0 only; four runs' legends covered the plots).
     let mut harness = harness();
     open_tab(&mut harness, "Fine-tune");
-    let run = |name: &str, color: usize, start: f32| maskscope::app::state::runs::RunRecord {
-        name: name.to_owned(),
-        visible: true,
-        steps: (1..=400)
+    let run = |name: &str, color: usize, start: f32| {
+        let steps = (1..=400)
             .map(|step| maskscope::trace::StepMetrics {
                 step,
                 train_loss: start / (1.0 + 0.05 * step as f32),
                 learning_rate: 1e-3,
             })
-            .collect(),
-        evals: (1..=16)
+            .collect();
+        let evals = (1..=16)
             .map(|i| maskscope::trace::EvalMetrics {
                 step: 25 * i,
                 val_loss: 0.9 + 0.04 * i as f32 * (1.0 + color as f32) / 4.0,
@@ -130,16 +124,10 @@ fn finetune_view_with_four_runs() {
                 exact_match: 0.2 + 0.01 * i as f32,
                 weight_norm: Some(52.0 - 0.05 * (i * color) as f32),
             })
-            .collect(),
-        status: maskscope::app::state::runs::RunStatus::Finished,
-        total_steps: 400,
-        trainable: 236_430,
-        summary: format!("{name}: copy on sort (64 train / 200 val)"),
-        color,
-        best: None,
-        settings: Default::default(),
-        frozen: Default::default(),
-        multipliers: Default::default(),
+            .collect();
+        let mut run = common::finished_run(name, color, steps, evals);
+        run.summary = format!("{name}: copy on sort (64 train / 200 val)");
+        run
     };
     {
         let runs = &mut harness.state_mut().state_mut().training.runs;

@@ -61,3 +61,27 @@ pub fn snapshot_app(language: Language) -> Harness<'static, App> {
 pub fn snapshot_options() -> SnapshotOptions {
     SnapshotOptions::new().threshold(2.0).max_failed_pixels(400)
 }
+
+/// A finished run with these curves, as the runs table and the plots show it.
+pub fn finished_run(
+    name: &str,
+    color: usize,
+    steps: Vec<maskscope::trace::StepMetrics>,
+    evals: Vec<maskscope::trace::EvalMetrics>,
+) -> maskscope::app::state::runs::RunRecord {
+    maskscope::app::state::runs::RunRecord {
+        name: name.to_owned(),
+        visible: true,
+        total_steps: steps.len(),
+        steps,
+        evals,
+        status: maskscope::app::state::runs::RunStatus::Finished,
+        trainable: 236_430,
+        summary: String::new(),
+        color,
+        best: None,
+        settings: Default::default(),
+        frozen: Default::default(),
+        multipliers: Default::default(),
+    }
+}
