@@ -12,6 +12,10 @@
 //! Two instruction sets: AVX-512 (tiles of 5 `x` rows by 4 weight rows, 20 of its 32
 //! registers) and AVX2 with FMA (2 by 4, 8 of 16). Other CPUs, and more rows, keep gemm.
 
+// Off x86-64 no kernel is ever detected, so the instruction sets and the output buffer are
+// never built there; `linear` still exists and always declines.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
 /// More rows than this and gemm's blocking wins (the `x` rows no longer fit in L1).
 pub const MAX_ROWS: usize = 32;
 
