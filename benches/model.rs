@@ -195,18 +195,19 @@ fn linear_20_rows(c: &mut Criterion) {
     use candle_core::Device;
     use maskscope::model::ops;
 
-    let normal = |shape: &[usize], seed: u64| {
+    // Spread, deterministic values in [-1, 1]; their distribution does not matter here.
+    let values = |shape: &[usize], seed: u64| {
         let n: usize = shape.iter().product();
-        let values: Vec<f32> = (0..n as u64)
+        let data: Vec<f32> = (0..n as u64)
             .map(|i| {
                 ((i.wrapping_mul(2_654_435_761).wrapping_add(seed) % 2001) as f32 - 1000.0) * 1e-3
             })
             .collect();
-        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+        Tensor::from_vec(data, shape, &Device::Cpu).unwrap()
     };
-    let x = normal(&[20, 512], 1);
+    let x = values(&[20, 512], 1);
     let layers: Vec<(Tensor, Tensor)> = (0..24)
-        .map(|i| (normal(&[512, 512], 10 + i), normal(&[512], 100 + i)))
+        .map(|i| (values(&[512, 512], 10 + i), values(&[512], 100 + i)))
         .collect();
     let mut group = c.benchmark_group("linear_20_rows");
     group

@@ -159,6 +159,9 @@ impl<'a> View<'a> {
 
     /// The view as row-major rows, when its columns are contiguous.
     fn as_rows(&self) -> Option<few_rows::Rows<'a>> {
+        if self.cs != 1 {
+            return None;
+        }
         Some(few_rows::Rows {
             data: self.data.get(self.offset..)?,
             rows: self.rows,
@@ -585,9 +588,6 @@ impl CustomOp3 for LinearOp {
 
 /// `bias + x @ w^T` by [`few_rows`] when both are row-major and `x` has few rows.
 fn few_rows_linear(x: View, w: View, bias: &[f32]) -> Option<Vec<f32>> {
-    if x.cs != 1 || w.cs != 1 {
-        return None;
-    }
     few_rows::linear(x.as_rows()?, w.as_rows()?, bias, x.cols)
 }
 

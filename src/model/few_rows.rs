@@ -5,9 +5,10 @@
 //! (repack a block of the weight, then run its outer-product kernel) spends more time packing
 //! than multiplying. Here each output is a dot product of an `x` row with a weight row, four
 //! weight rows and a few `x` rows at a time in vector accumulators: the weight rows stream
-//! through once, in order, and the `x` rows stay in L1. On the opus-mt-sized model
-//! (`examples/marian_speed.rs`) a 20 x 512 @ 512 x 512 product takes 0.24-0.28 ms here and
-//! 0.35-0.44 ms in gemm, the 512 x 65,001 output layer 30 ms instead of 44-50 ms.
+//! through once, in order, and the `x` rows stay in L1. At opus-mt sizes a 20 x 512 @
+//! 512 x 512 product took 0.24-0.28 ms here and 0.35-0.44 ms in gemm, the 512 x 65,001 output
+//! layer 30 ms instead of 44-50 ms; `cargo bench --bench model -- linear_20_rows` compares
+//! the two on distinct weights, `examples/marian_speed.rs` times the whole trace.
 //!
 //! Two instruction sets: AVX-512 (tiles of 5 `x` rows by 4 weight rows, 20 of its 32
 //! registers) and AVX2 with FMA (2 by 4, 8 of 16). Other CPUs, and more rows, keep gemm.
