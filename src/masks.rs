@@ -157,6 +157,13 @@ pub struct MaskGrid {
 }
 
 impl MaskGrid {
+    /// A grid of `shape` with every cell open: what a mask looks like when no method applies it.
+    pub fn all_open(shape: (usize, usize)) -> Self {
+        Self {
+            cells: Array2::from_elem(shape, Cell::Open),
+        }
+    }
+
     pub fn shape(&self) -> (usize, usize) {
         self.cells.dim()
     }

@@ -15,7 +15,7 @@ use crate::app::widgets::delta_text;
 use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
 use crate::i18n::{tr, trf};
 use crate::lessons::{Readout, ViewSection};
-use crate::masks::{Cell, MaskGrid, MaskMethod, MaskSettings, PadSide};
+use crate::masks::{MaskGrid, MaskMethod, MaskSettings, PadSide};
 use crate::model::leaks::LeakReadouts;
 use crate::trace::{self, AttentionKind, BatchTrace, SequenceTrace};
 
@@ -231,9 +231,7 @@ fn mask_grids(
             .color(ui.visuals().warn_fg_color),
         );
     }
-    let open = |m: &MaskGrid| MaskGrid {
-        cells: ndarray::Array2::from_elem(m.shape(), Cell::Open),
-    };
+    let open = |m: &MaskGrid| MaskGrid::all_open(m.shape());
     let unapplied = (!applied).then(|| {
         [
             open(&masks.causal),

@@ -17,7 +17,7 @@ use crate::app::widgets::heatmap::{
     Blocked, Heatmap, HeatmapResponse, color_bar_under, legend, legend_stacked,
 };
 use crate::i18n::{tr, trf};
-use crate::masks::{Cell, MaskGrid, MaskMethod};
+use crate::masks::{MaskGrid, MaskMethod};
 use crate::trace::AttentionKind;
 
 /// Token labels of the presenter figures, in points (21 px at the presenter zoom): the least,
@@ -104,9 +104,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
                 title.push_str(tr(" (not applied: method none)"));
             }
             ui.label(RichText::new(title).strong());
-            let open = MaskGrid {
-                cells: ndarray::Array2::from_elem(mask.shape(), Cell::Open),
-            };
+            let open = MaskGrid::all_open(mask.shape());
             let grid = Heatmap::mask_only(if applied { mask } else { &open })
                 .labels(q_tokens, k_tokens)
                 .real_ranges(q_real.clone(), k_real.clone())

@@ -592,7 +592,6 @@ pub fn color_bar_under(ui: &mut Ui, scale: Scale, width: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::masks::Cell;
 
     /// Which column labels a heatmap of these labels runs upwards, with cells of `cell`
     /// points (the CJK font installed, as in the app).
@@ -600,9 +599,7 @@ mod tests {
         let ctx = egui::Context::default();
         crate::app::fonts::ensure_installed(&ctx);
         let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        let mask = MaskGrid {
-            cells: ndarray::Array2::from_elem((1, labels.len()), Cell::Open),
-        };
+        let mask = MaskGrid::all_open((1, labels.len()));
         let mut out = vec![];
         for _ in 0..2 {
             // The fonts are in place from the second pass on.
