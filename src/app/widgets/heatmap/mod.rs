@@ -181,13 +181,8 @@ impl<'a> Heatmap<'a> {
         self
     }
 
-    /// Outlines one `(row, column)` cell (e.g. the cell a lesson step points at).
-    pub fn highlight_cell(self, cell: Option<(usize, usize)>) -> Self {
-        self.highlight_cells(cell)
-    }
-
-    /// Outlines every `(row, column)` cell a lesson step quotes; with values on, each gets
-    /// its value on a tag when the cells are too small to hold it.
+    /// Outlines every `(row, column)` cell a lesson step quotes; each gets its value on a
+    /// tag unless the cells print their values themselves.
     pub fn highlight_cells(mut self, cells: impl IntoIterator<Item = (usize, usize)>) -> Self {
         self.highlight_cells = cells.into_iter().collect();
         self
