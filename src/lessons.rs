@@ -9,6 +9,8 @@
 //! cell is `(query, key)`; decoder query `t` holds decoder input token `t` (`<bos>` at 0) and
 //! predicts label `t`; source keys are the source characters, without special tokens.
 
+pub mod run_figures;
+
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
@@ -329,6 +331,17 @@ impl Lesson {
         state
     }
 
+    /// The index of the step whose fine-tune preset names its run `english`.
+    pub fn preset_step(&self, english: &str) -> Option<usize> {
+        self.steps.iter().position(|s| {
+            s.state
+                .finetune
+                .as_ref()
+                .and_then(|p| p.run_name.as_ref())
+                .is_some_and(|name| name.en == english)
+        })
+    }
+
     pub fn title(&self, lang: Language) -> &str {
         self.title.get(lang)
     }
@@ -522,6 +535,41 @@ fn check_state(at: &str, state: &StepState, runs: &HashSet<&str>) -> Result<(), 
     Ok(())
 }
 
+/// A body's run figures parse, are the same in every language, and name runs of this lesson's
+/// presets.
+fn check_run_figures(at: &str, lesson: &Lesson, body: &Text) -> Result<(), LessonError> {
+    for lang in Language::ALL {
+        run_figures::pieces(body.get(lang)).map_err(|e| invalid(at, e))?;
+    }
+    let placeholders = run_figures::placeholders(&body.en);
+    let sorted = |text: &str| {
+        let mut v: Vec<String> = run_figures::placeholders(text)
+            .iter()
+            .map(|p| format!("{p:?}"))
+            .collect();
+        v.sort();
+        v
+    };
+    if sorted(&body.en) != sorted(&body.zh) {
+        return Err(invalid(
+            at,
+            "the body's run figures differ between languages",
+        ));
+    }
+    for p in placeholders {
+        if lesson.preset_step(&p.run).is_none() {
+            return Err(invalid(
+                at,
+                format!(
+                    "{{{{{}: ...}}}} is not the English run_name of a preset of this lesson",
+                    p.run
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate(lessons: &[Lesson]) -> Result<(), LessonError> {
     let mut ids = HashSet::new();
     for lesson in lessons {
@@ -556,6 +604,7 @@ fn validate(lessons: &[Lesson]) -> Result<(), LessonError> {
             let at = format!("lesson {id}, step {}", i + 1);
             check_text(&at, "title", &step.title)?;
             check_text(&at, "body", &step.body)?;
+            check_run_figures(&at, lesson, &step.body)?;
             if let Some(name) = step
                 .state
                 .finetune

@@ -9,7 +9,9 @@
 use maskscope::app::AppState;
 use maskscope::app::actions::lessons::apply_step;
 use maskscope::app::settings::Settings;
+use maskscope::app::state::classroom::step_body_text;
 use maskscope::app::state::runs::RunRecord;
+use maskscope::lessons::run_figures::late_val_loss_range;
 use maskscope::masks::{BLOCKED_SCORE, Cell, PadSide};
 use maskscope::trace::{AttentionKind, SequenceTrace};
 use ndarray::Array2;
@@ -457,10 +459,13 @@ fn multiplying_after_softmax_leaks_the_future_and_adding_does_not() {
 /// Starts the step's preset with `steps` optimisation steps and waits for it to finish.
 fn train(id: &str, step: usize, steps: usize) -> RunRecord {
     let mut state = enter(id, step);
-    assert!(
-        state.classroom.run_name.is_some(),
-        "{id} step {step} has no preset"
-    );
+    run_preset(&mut state, steps, &format!("{id} step {step}"))
+}
+
+/// Starts the preset the app shows with `steps` optimisation steps and waits for it;
+/// `what` names the step in messages.
+fn run_preset(state: &mut AppState, steps: usize, what: &str) -> RunRecord {
+    assert!(state.classroom.run_name.is_some(), "{what} has no preset");
     state.settings.finetune.steps = steps;
     state.start_training();
     assert!(state.training.is_running(), "{:?}", state.last_error());
@@ -468,10 +473,11 @@ fn train(id: &str, step: usize, steps: usize) -> RunRecord {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let run = state.training.runs.last().expect("a run").clone();
-    assert_eq!(run.steps.len(), steps, "{id} step {step}: {:?}", run.status);
+    assert_eq!(run.steps.len(), steps, "{what}: {:?}", run.status);
     // Shown with --nocapture: the numbers behind the assertions.
     println!(
-        "{id} step {step} ({steps} steps): first train loss {:.4}, last {:.4}, evals {:?}",
+        "{what} ({steps} steps, {}): first train loss {:.4}, last {:.4}, evals {:?}",
+        maskscope::model::kernel_path(),
         run.steps[0].train_loss,
         run.steps[steps - 1].train_loss,
         run.evals
@@ -514,24 +520,6 @@ fn a_leaking_run_lowers_the_loss_but_not_exact_match() {
     assert!(h.exact_match > 0.3, "honest exact match {}", h.exact_match);
     // No overfitting gap: the leaking validation loss is below its own train loss.
     assert!(l.val_loss < mean_train_loss(&leak, 20));
-    // The numbers the texts quote, as the runs table prints them: honest about 0.22 and
-    // 70 %, leaking about 0.07 and 0.5 %.
-    assert!(reads(h.val_loss, 0.22, 2), "honest val loss {}", h.val_loss);
-    assert!(
-        reads(l.val_loss, 0.07, 2),
-        "leaking val loss {}",
-        l.val_loss
-    );
-    assert!(
-        (0.65..=0.75).contains(&h.exact_match),
-        "honest exact match {}",
-        h.exact_match
-    );
-    assert!(
-        reads(l.exact_match, 0.005, 3),
-        "leaking exact match {}",
-        l.exact_match
-    );
     // The second lesson runs the same presets (only the names differ).
     let preset = |id: &str, step: usize| {
         let mut state = enter(id, step);
@@ -555,11 +543,21 @@ fn head_only_levels_off_high_and_a_new_head_starts_lower() {
     let new_head = train("finetuning-strategies", 5, 120);
     let (f, h) = (last_eval(&full).val_loss, last_eval(&head_only).val_loss);
     assert!(h > 2.0 * f, "head only {h} vs full {f}");
-    // A fresh head starts near a uniform guess, below the confidently wrong copy head.
-    let (f, n) = (full.steps[0].train_loss, new_head.steps[0].train_loss);
+    assert_fresh_head_starts_between_an_even_guess_and_the_copy_head(&new_head, &full);
+}
+
+/// finetuning-strategies 6 and course-words 4: a fresh (random, not uniform) head starts
+/// above an even guess over the copy model's 14 tokens, and below the copy head, which is
+/// confidently wrong for reversal.
+fn assert_fresh_head_starts_between_an_even_guess_and_the_copy_head(
+    fresh: &RunRecord,
+    copy_head: &RunRecord,
+) {
+    let (n, c) = (fresh.steps[0].train_loss, copy_head.steps[0].train_loss);
+    let even_guess = 14f32.ln();
     assert!(
-        (3.3..3.5).contains(&n) && (7.0..7.2).contains(&f),
-        "new head {n}, full {f}"
+        even_guess + 0.1 < n && n + 1.0 < c,
+        "new head {n}, copy head {c}, even guess {even_guess}"
     );
 }
 
@@ -646,14 +644,10 @@ fn course_words_point_at_what_they_name() {
 }
 
 #[test]
-fn a_new_head_starts_near_a_uniform_guess() {
+fn a_new_head_starts_lower_than_the_copy_head_but_above_an_even_guess() {
     let layer_wise = train("course-words", 2, 1);
     let new_head = train("course-words", 3, 1);
-    let (before, fresh) = (layer_wise.steps[0].train_loss, new_head.steps[0].train_loss);
-    assert!(
-        (3.3..3.5).contains(&fresh) && (7.0..7.2).contains(&before),
-        "{fresh} vs {before}"
-    );
+    assert_fresh_head_starts_between_an_even_guess_and_the_copy_head(&new_head, &layer_wise);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -694,23 +688,10 @@ fn warmup_and_cosine_settle_lower_than_a_constant_rate() {
             .windows(2)
             .any(|e| e[1].val_loss > e[0].val_loss + 0.05)
     );
-    // lr-schedules 3 quotes the second half of the runs and their ends, as the runs table
-    // prints them: the constant run's validation loss between about 0.11 and 0.38, then
-    // 72.5 % exact match; the scheduled run at about 0.03 and 96.5 %.
-    let late: Vec<f32> = constant
-        .evals
-        .iter()
-        .filter(|e| e.step >= 150)
-        .map(|e| e.val_loss)
-        .collect();
-    let (lo, hi) = late
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    println!("constant after step 150: {lo} to {hi}; ends {c:?}; cosine ends {w:?}");
-    assert!(reads(lo, 0.11, 2) && reads(hi, 0.38, 2), "{lo} to {hi}");
-    assert!(reads(c.exact_match, 0.725, 3), "{}", c.exact_match);
-    assert!(reads(w.exact_match, 0.965, 3), "{}", w.exact_match);
-    assert!(reads(w.val_loss, 0.03, 2), "{}", w.val_loss);
+    // "keeps bouncing" over the second half, which lr-schedules 3 quotes as a range.
+    let (lo, hi) = late_val_loss_range(&constant.evals).expect("evaluations");
+    println!("constant second half: {lo} to {hi}; ends {c:?}; cosine ends {w:?}");
+    assert!(hi > lo + 0.05, "{lo} to {hi}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,29 +705,22 @@ fn lowest_eval(run: &RunRecord) -> maskscope::trace::EvalMetrics {
         .expect("an evaluation")
 }
 
-/// regularisation 1 and 5, over the full 400 steps: every run is lowest around step 50
-/// (0.85 to 0.88), then climbs; by step 400 none regularised 1.51, L2 1.28, weight decay 1.17,
-/// while L1 peaks at about 1.09 around step 150 and falls back to 0.95 (as the runs table
-/// prints them, to two places); none gets back down to its lowest point.
+/// regularisation 1 and 5, over the full 400 steps: every run is lowest early (by step 75 of
+/// 400), then climbs; every regularised run ends below the unregularised one, and none gets
+/// back down to its lowest point. The numbers themselves are filled in from the runs.
 #[test]
 fn with_64_examples_every_run_overfits_and_regularisation_slows_it() {
     let plain = train("regularisation", 0, 400);
     let lowest = lowest_eval(&plain);
-    assert!(
-        (25..=75).contains(&lowest.step) && reads(lowest.val_loss, 0.88, 2),
-        "{lowest:?}"
-    );
+    assert!((25..=75).contains(&lowest.step), "{lowest:?}");
     assert!(mean_train_loss(&plain, 20) < 0.01);
-    // Step 1: "climbs to about 1.5 by step 400".
-    assert!(reads(last_eval(&plain).val_loss, 1.5, 1));
+    // Step 1: "then climbs".
+    assert!(last_eval(&plain).val_loss > lowest.val_loss + 0.3);
     let mut ends = vec![("none", last_eval(&plain).val_loss)];
     for (step, name) in [(1, "L2"), (2, "L1"), (3, "weight decay")] {
         let run = train("regularisation", step, 400);
         let best = lowest_eval(&run);
-        assert!(
-            (25..=75).contains(&best.step) && (0.845..0.885).contains(&best.val_loss),
-            "{name}: {best:?}"
-        );
+        assert!((25..=75).contains(&best.step), "{name}: {best:?}");
         assert!(
             last_eval(&run).val_loss < last_eval(&plain).val_loss,
             "{name} climbs as fast as no regularisation"
@@ -755,26 +729,9 @@ fn with_64_examples_every_run_overfits_and_regularisation_slows_it() {
             last_eval(&run).val_loss > best.val_loss + 0.05,
             "{name} gets back to its lowest point"
         );
-        if name == "L1" {
-            let peak = run
-                .evals
-                .iter()
-                .max_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
-                .expect("evaluations");
-            assert!(
-                reads(peak.val_loss, 1.09, 2) && (125..=175).contains(&peak.step),
-                "L1 peak {peak:?}"
-            );
-        }
         ends.push((name, last_eval(&run).val_loss));
     }
     println!("val loss at step 400: {ends:?}");
-    for ((name, got), stated) in ends.iter().zip([1.51, 1.28, 0.95, 1.17]) {
-        assert!(
-            reads(*got, stated, 2),
-            "{name}: {got} vs the stated {stated}"
-        );
-    }
 }
 
 /// overfitting 3 and 4: weight decay narrows the gap between the curves, and dropout makes
@@ -1008,4 +965,74 @@ fn every_quoted_cell_is_outlined_and_its_value_is_in_the_text() {
         }
     }
     assert!(checked >= 7, "{checked} cells checked");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers read off training runs, and every kernel path
+
+/// The text of step `step` of lesson `id` as the lessons panel shows it now.
+fn step_text(state: &AppState, id: &str, step: usize) -> String {
+    let lesson = state
+        .classroom
+        .lessons
+        .iter()
+        .find(|l| l.id == id)
+        .expect("the lesson");
+    step_body_text(lesson, step, &state.training.runs)
+}
+
+/// A step quotes a run's numbers from the run on screen: before the run exists it says which
+/// step's Start training fills them in, afterwards it prints what the runs table prints.
+#[test]
+fn run_figures_in_a_step_text_come_from_the_run_on_screen() {
+    let id = "masks-not-regularisers";
+    let mut state = enter(id, 0);
+    let before = step_text(&state, id, 0);
+    assert!(
+        before.contains("[press Start training in step 1 to fill this in]"),
+        "{before}"
+    );
+    let run = run_preset(&mut state, 25, "masks-not-regularisers step 0");
+    let e = last_eval(&run);
+    let after = step_text(&state, id, 0);
+    assert!(!after.contains('['), "{after}");
+    assert!(
+        after.contains(&format!("is {:.2} and", e.val_loss)),
+        "{after}"
+    );
+    assert!(
+        after.contains(&format!("{:.1} %.", 100.0 * e.exact_match)),
+        "{after}"
+    );
+    // Step 3 also quotes the leaking run of step 2, which does not exist yet.
+    let third = step_text(&state, id, 2);
+    assert!(
+        third.contains(&format!("against {:.1} %", 100.0 * e.exact_match))
+            && third.contains("[press Start training in step 2 to fill this in]"),
+        "{third}"
+    );
+}
+
+/// Every claim of this file again on the kernel paths of narrower CPUs (AVX2 + FMA, then the
+/// portable baseline, as far as this CPU is wider): this test binary once per path, with
+/// `MASKSCOPE_SIMD_LEVEL` capping every kernel, gemm's included. A claim that holds only on
+/// the widest path fails here, on any CI machine.
+#[test]
+fn every_claim_holds_on_every_narrower_kernel_path() {
+    if std::env::var_os("MASKSCOPE_SIMD_LEVEL").is_some() {
+        return; // a child run on one path
+    }
+    let exe = std::env::current_exe().expect("this test binary");
+    for level in maskscope::model::narrower_levels() {
+        let out = std::process::Command::new(&exe)
+            .env("MASKSCOPE_SIMD_LEVEL", level.to_string())
+            .output()
+            .expect("the test binary runs");
+        assert!(
+            out.status.success(),
+            "claims fail with MASKSCOPE_SIMD_LEVEL={level}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

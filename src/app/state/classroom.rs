@@ -2,7 +2,10 @@
 //! outlines. Persisted choices (the open lessons panel, the last lesson) live in
 //! [`crate::app::settings::Settings`]; applying a step is `actions::lessons`.
 
+use super::runs::RunRecord;
 use crate::app::highlight::Highlight;
+use crate::i18n::{tr, trf};
+use crate::lessons::run_figures::{self, Piece, Placeholder};
 use crate::lessons::{Lesson, Readout, Text, ViewSection};
 use crate::trace::AttentionKind;
 
@@ -103,5 +106,71 @@ impl Classroom {
             self.step = 0;
             self.applied = false;
         }
+    }
+}
+
+/// A piece of a step's text as the lessons panel draws it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BodyPart {
+    Text(String),
+    /// A figure read off a run on screen; `live` while that run is still training.
+    Figure {
+        value: String,
+        live: bool,
+    },
+    /// A figure whose run does not exist yet: what to press to get it.
+    Missing(String),
+}
+
+/// Step `step`'s text in the current language, its run figures filled in from `runs` (the
+/// latest run with the preset's name, in either language).
+pub fn step_body(lesson: &Lesson, step: usize, runs: &[RunRecord]) -> Vec<BodyPart> {
+    let text = lesson.steps[step].body.current();
+    let Ok(pieces) = run_figures::pieces(text) else {
+        // Lessons are validated on load; a malformed text is shown as it is.
+        return vec![BodyPart::Text(text.to_owned())];
+    };
+    pieces
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => BodyPart::Text(t.to_owned()),
+            Piece::Figure(p) => figure(lesson, &p, runs),
+        })
+        .collect()
+}
+
+/// The whole step text with its figures filled in, as one string (tests, exports).
+pub fn step_body_text(lesson: &Lesson, step: usize, runs: &[RunRecord]) -> String {
+    step_body(lesson, step, runs)
+        .into_iter()
+        .map(|part| match part {
+            BodyPart::Text(t) | BodyPart::Missing(t) => t,
+            BodyPart::Figure { value, live: false } => value,
+            BodyPart::Figure { value, live: true } => trf("{} (so far)", &[&value]),
+        })
+        .collect()
+}
+
+fn figure(lesson: &Lesson, p: &Placeholder, runs: &[RunRecord]) -> BodyPart {
+    let preset = lesson.preset_step(&p.run);
+    let name = preset.and_then(|i| lesson.steps[i].state.finetune.as_ref()?.run_name.as_ref());
+    let run = runs
+        .iter()
+        .rev()
+        .find(|r| name.is_some_and(|n| r.name == n.en || r.name == n.zh));
+    let curves = run.map(|r| run_figures::Curves {
+        steps: &r.steps,
+        evals: &r.evals,
+    });
+    match (run, curves.and_then(|c| run_figures::value(p.figure, c))) {
+        (Some(run), Some(value)) => BodyPart::Figure {
+            value,
+            live: run.status.is_live(),
+        },
+        (Some(_), None) => BodyPart::Missing(tr("[appears as the run trains]").to_owned()),
+        (None, _) => BodyPart::Missing(trf(
+            "[press Start training in step {} to fill this in]",
+            &[&(preset.unwrap_or(0) + 1)],
+        )),
     }
 }

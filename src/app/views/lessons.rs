@@ -2,10 +2,12 @@
 //! In presenter mode the same step is a caption beside (or under) the figure. Entering a step
 //! is `actions::lessons`; this panel only asks for it.
 
-use egui::{RichText, Ui};
+use egui::text::{LayoutJob, TextFormat};
+use egui::{FontId, RichText, Ui};
 
 use crate::app::intents::Intent;
 use crate::app::state::AppState;
+use crate::app::state::classroom::{BodyPart, step_body};
 use crate::i18n::{tr, trf};
 use crate::lessons::{Lesson, LessonView};
 
@@ -190,7 +192,7 @@ fn step_text(ui: &mut Ui, state: &AppState, lesson: &Lesson, big: f32) {
         );
     }
     ui.add_space(6.0);
-    ui.label(RichText::new(st.body.current()).size(big));
+    body(ui, &step_body(lesson, step, &state.training.runs), big);
     let s = lesson.state_at(step);
     if s.view == Some(LessonView::Inputs) {
         ui.add_space(6.0);
@@ -215,6 +217,33 @@ fn step_text(ui: &mut Ui, state: &AppState, lesson: &Lesson, big: f32) {
             .color(ui.visuals().hyperlink_color),
         );
     }
+}
+
+/// The step's text, its run figures in strong type (still changing while the run trains) and
+/// the ones still to come in the link colour, as what to press.
+fn body(ui: &mut Ui, parts: &[BodyPart], size: f32) {
+    let font = FontId::proportional(size);
+    let visuals = ui.visuals();
+    let plain = TextFormat::simple(font.clone(), visuals.text_color());
+    let strong = TextFormat::simple(font.clone(), visuals.strong_text_color());
+    let live = TextFormat {
+        italics: true,
+        ..strong.clone()
+    };
+    let missing = TextFormat::simple(font, visuals.hyperlink_color);
+    let mut job = LayoutJob::default();
+    for part in parts {
+        match part {
+            BodyPart::Text(t) => job.append(t, 0.0, plain.clone()),
+            BodyPart::Figure { value, live: false } => job.append(value, 0.0, strong.clone()),
+            BodyPart::Figure { value, live: true } => {
+                job.append(&trf("{} (so far)", &[value]), 0.0, live.clone())
+            }
+            BodyPart::Missing(t) => job.append(t, 0.0, missing.clone()),
+        }
+    }
+    job.wrap.max_width = ui.available_width();
+    ui.label(job);
 }
 
 /// One dot per step, the current one filled.
