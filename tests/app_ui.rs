@@ -371,3 +371,40 @@ fn rows_can_be_added_and_removed() {
     assert_eq!(state.rows.len(), 3);
     assert_eq!(state.trace.as_ref().unwrap().sequences.len(), 3);
 }
+
+/// A typed source with a target left over from another source is marked, and one click makes
+/// the target the model's own output (first contact: teacher forcing against an unrelated
+/// target shows an unrelated computation).
+#[test]
+fn a_typed_source_offers_the_model_s_output_as_its_target() {
+    let mut harness = harness();
+    let matching = harness
+        .query_all_by_label("The target is the model's own output.")
+        .count();
+    assert_eq!(
+        matching, 3,
+        "every example row starts with the model's output"
+    );
+    {
+        let state = harness.state_mut().state_mut();
+        state.rows.truncate(1);
+        state.rows[0].src = "Dec 3, 2025".into();
+        state.invalidate();
+    }
+    harness.run();
+    let stale = harness.state().state().rows[0].tgt.clone();
+    assert_eq!(stale, "28 Nov 2026");
+    harness.get_by_label_contains("Typed by hand: the model writes “3 Dec 2025”");
+    harness
+        .get_by_role_and_label(Role::Button, "Use the model's output as the target")
+        .click();
+    harness.run();
+    let state = harness.state().state();
+    assert_eq!(state.rows[0].tgt, "3 Dec 2025");
+    assert_eq!(
+        state.sequence().unwrap().tgt_input_tokens[1..=10].concat(),
+        "3 Dec 2025",
+        "teacher forcing now feeds the model's own output"
+    );
+    harness.get_by_label("The target is the model's own output.");
+}

@@ -989,7 +989,7 @@ fn run_figures_in_a_step_text_come_from_the_run_on_screen() {
     let mut state = enter(id, 0);
     let before = step_text(&state, id, 0);
     assert!(
-        before.contains("[press Start training in step 1 to fill this in]"),
+        before.contains("is [run of step 1] and its exact match [run of step 1]."),
         "{before}"
     );
     let run = run_preset(&mut state, 25, "masks-not-regularisers step 0");
@@ -1008,7 +1008,7 @@ fn run_figures_in_a_step_text_come_from_the_run_on_screen() {
     let third = step_text(&state, id, 2);
     assert!(
         third.contains(&format!("against {:.1} %", 100.0 * e.exact_match))
-            && third.contains("[press Start training in step 2 to fill this in]"),
+            && third.contains("near 0 % ([run of step 2])"),
         "{third}"
     );
 }

@@ -118,8 +118,24 @@ pub enum BodyPart {
         value: String,
         live: bool,
     },
-    /// A figure whose run does not exist yet: what to press to get it.
-    Missing(String),
+    /// A figure whose run does not exist yet: the step whose Start training makes it
+    /// (1-based), or `None` while that run has not recorded the figure yet.
+    Missing {
+        step: Option<usize>,
+    },
+}
+
+impl BodyPart {
+    /// The part as text: a missing figure is a short bracket naming the step to run.
+    pub fn text(&self) -> String {
+        match self {
+            BodyPart::Text(t) => t.clone(),
+            BodyPart::Figure { value, live: false } => value.clone(),
+            BodyPart::Figure { value, live: true } => trf("{} (so far)", &[value]),
+            BodyPart::Missing { step: Some(step) } => trf("[run of step {}]", &[step]),
+            BodyPart::Missing { step: None } => tr("[appears as the run trains]").to_owned(),
+        }
+    }
 }
 
 /// Step `step`'s text in the current language, its run figures filled in from `runs` (the
@@ -142,12 +158,8 @@ pub fn step_body(lesson: &Lesson, step: usize, runs: &[RunRecord]) -> Vec<BodyPa
 /// The whole step text with its figures filled in, as one string (tests, exports).
 pub fn step_body_text(lesson: &Lesson, step: usize, runs: &[RunRecord]) -> String {
     step_body(lesson, step, runs)
-        .into_iter()
-        .map(|part| match part {
-            BodyPart::Text(t) | BodyPart::Missing(t) => t,
-            BodyPart::Figure { value, live: false } => value,
-            BodyPart::Figure { value, live: true } => trf("{} (so far)", &[&value]),
-        })
+        .iter()
+        .map(BodyPart::text)
         .collect()
 }
 
@@ -167,10 +179,9 @@ fn figure(lesson: &Lesson, p: &Placeholder, runs: &[RunRecord]) -> BodyPart {
             value,
             live: run.status.is_live(),
         },
-        (Some(_), None) => BodyPart::Missing(tr("[appears as the run trains]").to_owned()),
-        (None, _) => BodyPart::Missing(trf(
-            "[press Start training in step {} to fill this in]",
-            &[&(preset.unwrap_or(0) + 1)],
-        )),
+        (Some(_), None) => BodyPart::Missing { step: None },
+        (None, _) => BodyPart::Missing {
+            step: preset.map(|i| i + 1),
+        },
     }
 }

@@ -74,6 +74,15 @@ impl Message {
     }
 }
 
+/// What the model itself writes for a source (greedy decoding), remembered with the weights
+/// and the source it was decoded from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelOutput {
+    pub generation: u64,
+    pub src: String,
+    pub text: String,
+}
+
 /// A trace stored by the "pin" button, for diffs.
 #[derive(Clone, Debug)]
 pub struct Pinned {
@@ -110,6 +119,8 @@ pub struct AppState {
     pub presenter_inputs_open: bool,
     /// Bumped whenever the weights change (model loaded, training snapshot applied).
     pub engine_generation: u64,
+    /// Per row, the model's own output for its source, offered as the target.
+    pub model_outputs: Vec<Option<ModelOutput>>,
     /// How many forward passes `refresh` has run (a test hook).
     pub inspect_runs: u64,
     pub last_inspect: Duration,
@@ -179,6 +190,7 @@ impl AppState {
             focus_first_source: false,
             presenter_inputs_open: false,
             engine_generation: 0,
+            model_outputs: vec![],
             inspect_runs: 0,
             last_inspect: Duration::ZERO,
             dirty: true,
@@ -274,6 +286,7 @@ impl AppState {
         let row = &self.rows[self.selected_row];
         let example = self.engine.tokenize(&row.src, &row.tgt).example;
         self.readouts = leak_readouts(&self.engine, &example, &settings);
+        self.update_model_outputs();
         self.inspect_runs += 1;
         self.last_inspect = started.elapsed();
     }
@@ -290,6 +303,69 @@ impl AppState {
             self.settings.mask = mask;
             self.invalidate();
         }
+    }
+
+    /// Keeps `model_outputs` in step with the rows: for the built-in models (a few
+    /// milliseconds a row) every row's output is decoded again when its source or the weights
+    /// changed; a real translator's outputs are decoded only when asked
+    /// ([`Self::use_model_output_as_target`]). A source that does not decode has no output
+    /// (the forward pass reports the problem).
+    fn update_model_outputs(&mut self) {
+        let quick = self.engine.builtin_config().is_some();
+        self.model_outputs.resize(self.rows.len(), None);
+        for row in 0..self.rows.len() {
+            if self.model_output(row).is_none() {
+                self.model_outputs[row] = if quick {
+                    self.greedy_output(row).ok()
+                } else {
+                    None
+                };
+            }
+        }
+    }
+
+    /// Row `row`'s model output, if it is up to date with the source and the weights.
+    pub fn model_output(&self, row: usize) -> Option<&str> {
+        let out = self.model_outputs.get(row)?.as_ref()?;
+        (out.generation == self.engine_generation && out.src == self.rows.get(row)?.src)
+            .then_some(out.text.as_str())
+    }
+
+    fn greedy_output(&self, row: usize) -> Result<ModelOutput, String> {
+        let src = self.rows[row].src.clone();
+        let (text, _) = self
+            .engine
+            .decode(&src, crate::model::decoding::Strategy::Greedy)
+            .map_err(|e| e.to_string())?;
+        Ok(ModelOutput {
+            generation: self.engine_generation,
+            src,
+            text,
+        })
+    }
+
+    /// Makes row `row`'s target what the model writes for its source.
+    pub fn use_model_output_as_target(&mut self, row: usize) {
+        if row >= self.rows.len() {
+            return;
+        }
+        if self.model_output(row).is_none() {
+            match self.greedy_output(row) {
+                Ok(out) => {
+                    self.model_outputs.resize(self.rows.len(), None);
+                    self.model_outputs[row] = Some(out);
+                }
+                Err(e) => {
+                    self.error(said("could not decode row {}: {}", &[&(row + 1), &e]));
+                    return;
+                }
+            }
+        }
+        let text = self.model_output(row).unwrap_or_default().to_owned();
+        self.rows[row].tgt = text;
+        self.selected_row = row;
+        self.invalidate();
+        self.refresh();
     }
 
     pub fn add_row(&mut self, row: InputRow) {

@@ -118,6 +118,9 @@ impl View for InputsView {
                             // Same frame: the chips below and every view after this panel see the new trace.
                             state.refresh();
                         }
+                        if target_note(ui, state, i) {
+                            state.use_model_output_as_target(i);
+                        }
                         row_chips(ui, state, i);
                     });
                     if selected && state.classroom.take_scroll(ViewSection::SelectedRow, ui) {
@@ -148,6 +151,37 @@ fn add_row(state: &mut AppState) {
     state.add_row(row);
     state.selected_row = state.rows.len() - 1;
     state.refresh();
+}
+
+/// Whether the target is the model's own output for the source, and if not, an offer to
+/// make it so: teacher forcing and cross-attention are computed against the target, so a
+/// target left over from another source shows an unrelated computation. Returns whether the
+/// offer was taken.
+fn target_note(ui: &mut Ui, state: &AppState, i: usize) -> bool {
+    if matches!(state.model.origin, ModelOrigin::Random { .. }) {
+        return false; // an untrained model's output is noise, not a target to offer
+    }
+    let target = state.rows[i].tgt.trim();
+    let output = state.model_output(i);
+    if output.is_some_and(|o| o.trim() == target) {
+        ui.label(RichText::new(tr("The target is the model's own output.")).weak());
+        return false;
+    }
+    ui.horizontal_wrapped(|ui| {
+        if let Some(output) = output {
+            let text = trf(
+                "Typed by hand: the model writes “{}” for this source.",
+                &[&output],
+            );
+            ui.label(RichText::new(text).color(warn_color(ui)));
+        }
+        ui.button(tr("Use the model's output as the target"))
+            .on_hover_text(tr(
+                "Teacher forcing and cross-attention are computed against the target: with the model's own output they show how it produced that output",
+            ))
+            .clicked()
+    })
+    .inner
 }
 
 fn row_chips(ui: &mut Ui, state: &AppState, i: usize) {

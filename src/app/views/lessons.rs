@@ -219,8 +219,9 @@ fn step_text(ui: &mut Ui, state: &AppState, lesson: &Lesson, big: f32) {
     }
 }
 
-/// The step's text, its run figures in strong type (still changing while the run trains) and
-/// the ones still to come in the link colour, as what to press.
+/// The step's text, its run figures in strong type (italic while the run trains), and the
+/// ones still to come as a bracket in the link colour naming the step to run, explained once
+/// below the text.
 fn body(ui: &mut Ui, parts: &[BodyPart], size: f32) {
     let font = FontId::proportional(size);
     let visuals = ui.visuals();
@@ -233,17 +234,29 @@ fn body(ui: &mut Ui, parts: &[BodyPart], size: f32) {
     let missing = TextFormat::simple(font, visuals.hyperlink_color);
     let mut job = LayoutJob::default();
     for part in parts {
-        match part {
-            BodyPart::Text(t) => job.append(t, 0.0, plain.clone()),
-            BodyPart::Figure { value, live: false } => job.append(value, 0.0, strong.clone()),
-            BodyPart::Figure { value, live: true } => {
-                job.append(&trf("{} (so far)", &[value]), 0.0, live.clone())
-            }
-            BodyPart::Missing(t) => job.append(t, 0.0, missing.clone()),
-        }
+        let format = match part {
+            BodyPart::Text(_) => &plain,
+            BodyPart::Figure { live: false, .. } => &strong,
+            BodyPart::Figure { live: true, .. } => &live,
+            BodyPart::Missing { .. } => &missing,
+        };
+        job.append(&part.text(), 0.0, format.clone());
     }
     job.wrap.max_width = ui.available_width();
     ui.label(job);
+    if parts
+        .iter()
+        .any(|p| matches!(p, BodyPart::Missing { step: Some(_) }))
+    {
+        ui.add_space(4.0);
+        ui.label(
+            RichText::new(tr(
+                "A figure in brackets is read off a training run on your screen: go to the step it names and press Start training.",
+            ))
+            .size(size * 0.85)
+            .color(ui.visuals().hyperlink_color),
+        );
+    }
 }
 
 /// One dot per step, the current one filled.
