@@ -18,6 +18,12 @@
 # Not run by CI (needs PyTorch).
 set -euo pipefail
 
+case "${1:-}" in
+    "") ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $1 (settings are environment variables; see --help)" >&2; exit 2 ;;
+esac
+
 cd "$(dirname "$0")/.."
 
 THREADS=${THREADS:-"1 2"}
@@ -26,7 +32,7 @@ STEPS=${STEPS:-30}
 WARMUP=${WARMUP:-5}
 
 if [[ -z "${PYTHON:-}" ]]; then
-    for candidate in /work/torchenv/bin/python .venv/bin/python python3; do
+    for candidate in .venv/bin/python python3; do
         if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "import torch" 2>/dev/null; then
             PYTHON=$candidate
             break

@@ -28,6 +28,7 @@ Not run by CI. Regenerate with:  .venv/bin/python tools/marian_fixtures.py
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -359,6 +360,10 @@ def expected_outputs(out: str, model: MarianMTModel, tokenizer: MarianTokenizer,
 
 
 def main() -> None:
+    argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Takes no options: it rewrites tests/fixtures/marian/ in place.",
+    ).parse_args()
     os.makedirs(ROOT, exist_ok=True)
     make(
         "en-zh",

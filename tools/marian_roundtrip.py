@@ -13,6 +13,7 @@ Run from the repository root:  .venv/bin/python tools/marian_roundtrip.py [path/
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -28,7 +29,14 @@ PAIRS = [("She sees the small elephant.", "她看见那头小象。"), ("I like 
 
 
 def main() -> None:
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "debug", "maskscope")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "binary",
+        nargs="?",
+        default=os.path.join(ROOT, "target", "debug", "maskscope"),
+        help="the maskscope binary to test (default: target/debug/maskscope)",
+    )
+    binary = parser.parse_args().binary
     with tempfile.TemporaryDirectory() as out:
         subprocess.run(
             [binary, "train", "--base", os.path.join(ROOT, "tests/fixtures/marian/en-zh"),

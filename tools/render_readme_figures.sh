@@ -14,6 +14,9 @@
 # the same figures next month. To change a figure, open the session in the app
 # (Open session...), adjust, Save session..., and run this again.
 set -euo pipefail
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 
 mkdir -p docs/images

@@ -10,10 +10,15 @@
 # Needs fonttools (pyftsubset) and python3. Re-run after adding Chinese text; the test
 # `bundled_font_covers_every_chinese_string` in tests/app_i18n.rs says when it is needed.
 set -euo pipefail
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+esac
+[ $# -le 2 ] || { echo "at most two arguments (see --help)" >&2; exit 2; }
 
 cd "$(dirname "$0")/.."
 TTC="${1:-/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc}"
-PYFTSUBSET="${2:-$(command -v pyftsubset || echo /work/torchenv/bin/pyftsubset)}"
+PYFTSUBSET="${2:-$(command -v pyftsubset || echo .venv/bin/pyftsubset)}"
 PYTHON="$(dirname "$PYFTSUBSET")/python"
 [ -x "$PYTHON" ] || PYTHON=python3
 OUT=assets/fonts/NotoSansSC-maskscope.otf
