@@ -177,7 +177,7 @@ impl MaskArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Checkpoint path or bundled name (dates, numbers, copy).
+    /// Checkpoint path or bundled name (dates, numbers, copy, chinese).
     #[arg(long)]
     pub model: String,
     #[command(flatten)]
