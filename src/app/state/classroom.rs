@@ -4,6 +4,7 @@
 
 use super::runs::RunRecord;
 use crate::app::highlight::Highlight;
+use crate::bundled_models::Bundled;
 use crate::i18n::{tr, trf};
 use crate::lessons::run_figures::{self, Piece, Placeholder};
 use crate::lessons::{Lesson, Readout, Text, ViewSection};
@@ -31,6 +32,8 @@ pub struct Classroom {
     pub highlight_run: Option<Text>,
     /// Name given to the next training run (from a lesson's fine-tune preset).
     pub run_name: Option<Text>,
+    /// The bundled model that preset starts from: the run records whether it did.
+    pub run_base: Option<Bundled>,
     /// A section the entered step wants in sight; the view scrolls to it once and clears it.
     pub scroll_to: Option<ViewSection>,
 }
@@ -53,6 +56,7 @@ impl Default for Classroom {
             readout: None,
             highlight_run: None,
             run_name: None,
+            run_base: None,
             scroll_to: None,
         }
     }

@@ -320,7 +320,14 @@ pub(super) fn runs_table(ui: &mut Ui, state: &mut AppState) {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
-                ui.label(short).on_hover_text(status);
+                if off_base(r) {
+                    // Its curves do not show what the lesson says about its preset.
+                    let mark = format!("{short} · {}", tr("not from the lesson's base"));
+                    ui.label(RichText::new(mark).color(ui.visuals().warn_fg_color))
+                        .on_hover_text(status);
+                } else {
+                    ui.label(short).on_hover_text(status);
+                }
                 if ui
                     .add_enabled(
                         live != Some(i),
@@ -340,6 +347,16 @@ pub(super) fn runs_table(ui: &mut Ui, state: &mut AppState) {
                 .small()
                 .weak(),
         );
+        if let Some(base) = r.lesson_base.as_ref().filter(|b| !b.from_base) {
+            ui.label(
+                RichText::new(trf(
+                    "{} did not start from the lesson's base, the shipped {} model: the model had already been fine-tuned or replaced, so its curves are not the ones the lesson describes.",
+                    &[&r.name, &base.model],
+                ))
+                .small()
+                .color(ui.visuals().warn_fg_color),
+            );
+        }
         if let RunStatus::Failed(message) = &r.status {
             ui.label(
                 RichText::new(message)
@@ -351,6 +368,11 @@ pub(super) fn runs_table(ui: &mut Ui, state: &mut AppState) {
     if let Some(i) = delete {
         state.training.delete(i);
     }
+}
+
+/// Whether a lesson's preset started `run` from weights other than the ones it names.
+pub(super) fn off_base(run: &RunRecord) -> bool {
+    run.lesson_base.as_ref().is_some_and(|b| !b.from_base)
 }
 
 /// A run's status for the window (the English `RunStatus::label` goes into files).
