@@ -788,7 +788,7 @@ fn next_during_a_live_run_starts_the_next_preset_from_the_lesson_s_base() {
     );
     assert!(
         harness
-            .query_by_label_contains("not from the lesson's base")
+            .query_by_label_contains("did not start from the lesson's base")
             .is_none()
     );
     // Stopped and started again on the same step, it trains the already fine-tuned weights:
@@ -805,7 +805,7 @@ fn next_during_a_live_run_starts_the_next_preset_from_the_lesson_s_base() {
     harness.run_steps(3);
     assert!(
         harness
-            .query_by_label_contains("not from the lesson's base")
+            .query_by_label_contains("frozen encoder did not start from the lesson's base")
             .is_some(),
         "the third run is marked"
     );
