@@ -812,3 +812,49 @@ fn next_during_a_live_run_starts_the_next_preset_from_the_lesson_s_base() {
     harness.state_mut().state_mut().stop_training();
     harness.run_steps(2);
 }
+
+#[test]
+fn a_run_not_started_from_the_lesson_s_base_is_not_quoted() {
+    use maskscope::app::state::classroom::step_body_text;
+    use maskscope::app::state::runs::LessonBase;
+    let mut state = maskscope::app::AppState::new(maskscope::app::settings::Settings::default());
+    let lesson = state
+        .classroom
+        .lessons
+        .iter()
+        .position(|l| l.id == "masks-not-regularisers")
+        .unwrap();
+    maskscope::app::actions::lessons::apply_step(&mut state, lesson, 0);
+    let run = |val_loss: f32, from_base: bool| {
+        let steps = vec![maskscope::trace::StepMetrics {
+            step: 300,
+            train_loss: 0.3,
+            learning_rate: 1e-3,
+        }];
+        let evals = vec![maskscope::trace::EvalMetrics {
+            step: 300,
+            val_loss,
+            token_accuracy: 0.9,
+            exact_match: 0.7,
+            weight_norm: None,
+        }];
+        let mut r = common::finished_run("causal mask on", 0, steps, evals);
+        r.lesson_base = Some(LessonBase {
+            model: "copy".into(),
+            from_base,
+        });
+        r
+    };
+    let text = |state: &maskscope::app::AppState| {
+        step_body_text(&state.classroom.lessons[lesson], 0, &state.training.runs)
+    };
+    state.training.runs.push(run(0.2251, true));
+    state.training.runs.push(run(0.0512, false));
+    let shown = text(&state);
+    assert!(shown.contains("0.23"), "{shown}");
+    assert!(!shown.contains("0.05"), "{shown}");
+    // With only the marked run, the text asks for the run again.
+    state.training.runs.remove(0);
+    let shown = text(&state);
+    assert!(!shown.contains("0.05") && shown.contains('['), "{shown}");
+}

@@ -143,7 +143,8 @@ impl BodyPart {
 }
 
 /// Step `step`'s text in the current language, its run figures filled in from `runs` (the
-/// latest run with the preset's name, in either language).
+/// latest run with the preset's name, in either language, that started from the lesson's
+/// base).
 pub fn step_body(lesson: &Lesson, step: usize, runs: &[RunRecord]) -> Vec<BodyPart> {
     let text = lesson.steps[step].body.current();
     let Ok(pieces) = run_figures::pieces(text) else {
@@ -170,10 +171,12 @@ pub fn step_body_text(lesson: &Lesson, step: usize, runs: &[RunRecord]) -> Strin
 fn figure(lesson: &Lesson, p: &Placeholder, runs: &[RunRecord]) -> BodyPart {
     let preset = lesson.preset_step(&p.run);
     let name = preset.and_then(|i| lesson.steps[i].state.finetune.as_ref()?.run_name.as_ref());
-    let run = runs
-        .iter()
-        .rev()
-        .find(|r| name.is_some_and(|n| r.name == n.en || r.name == n.zh));
+    // A run the runs table marks as not started from the lesson's base shows other curves
+    // than the text describes: its figures are not quoted.
+    let run = runs.iter().rev().find(|r| {
+        name.is_some_and(|n| r.name == n.en || r.name == n.zh)
+            && r.lesson_base.as_ref().is_none_or(|b| b.from_base)
+    });
     let curves = run.map(|r| run_figures::Curves {
         steps: &r.steps,
         evals: &r.evals,
