@@ -564,3 +564,297 @@ fn the_runs_table_shows_the_numbers_a_step_quotes_at_1366x768() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A lesson step's preset always starts from the model it names (issue 17, part 2)
+
+/// Sums of the bundled `name` model's weights, and of the engine's: equal when the engine
+/// holds the shipped weights.
+fn weight_sum(engine: &maskscope::model::Engine) -> f64 {
+    engine
+        .weights()
+        .values()
+        .map(|t| {
+            t.flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .map(|v| f64::from(*v).abs())
+                .sum::<f64>()
+        })
+        .sum()
+}
+
+fn shipped_weight_sum(name: &str) -> f64 {
+    let bytes = maskscope::bundled_models::bytes(name).expect("the bundled model");
+    weight_sum(&maskscope::model::Engine::from_bytes(bytes).unwrap())
+}
+
+/// Polls the live run (as the window does each frame) until it has taken `steps` steps.
+fn train_until(state: &mut maskscope::app::AppState, steps: usize) {
+    for _ in 0..3000 {
+        state.poll_training();
+        let live = state.training.live_index().expect("a live run");
+        if state.training.runs[live].steps.len() >= steps && state.model.modified {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the run did not take {steps} steps in 30 s");
+}
+
+#[test]
+fn entering_a_preset_step_during_a_live_run_stops_it_and_reloads_the_base() {
+    use maskscope::app::actions::lessons::apply_step;
+    use maskscope::app::state::runs::{LessonBase, RunStatus};
+    let mut state = maskscope::app::AppState::new(maskscope::app::settings::Settings::default());
+    let lesson = state
+        .classroom
+        .lessons
+        .iter()
+        .position(|l| l.id == "finetuning-strategies")
+        .unwrap();
+    assert!(apply_step(&mut state, lesson, 1).is_empty());
+    if state.model.origin != ModelOrigin::Bundled("copy") {
+        eprintln!("skipped: the bundled copy model is not in this build");
+        return;
+    }
+    let shipped = shipped_weight_sum("copy");
+    assert_eq!(weight_sum(&state.engine), shipped);
+    // Full fine-tuning, live (a budget it will not reach while the test runs).
+    state.settings.finetune.steps = 100_000;
+    state.start_training();
+    train_until(&mut state, 3);
+    assert_ne!(
+        weight_sum(&state.engine),
+        shipped,
+        "the run changed the weights"
+    );
+
+    // Next: the frozen-encoder preset.
+    let notes = apply_step(&mut state, lesson, 2);
+    assert!(!state.training.is_running(), "the live run was stopped");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("\"full fine-tune\" was stopped"),
+        "{notes:?}"
+    );
+    let first = &state.training.runs[0];
+    assert_eq!(state.training.runs.len(), 1, "kept in the runs table");
+    assert_eq!(first.status, RunStatus::Cancelled);
+    assert!(first.steps.len() >= 3);
+    assert_eq!(
+        first.lesson_base,
+        Some(LessonBase {
+            model: "copy".into(),
+            from_base: true
+        })
+    );
+    assert_eq!(state.model.origin, ModelOrigin::Bundled("copy"));
+    assert!(!state.model.modified);
+    assert_eq!(
+        weight_sum(&state.engine),
+        shipped,
+        "the shipped weights again"
+    );
+    assert!(
+        !state.training.frozen.is_empty(),
+        "the step's preset applies"
+    );
+
+    // Its run starts from the lesson's base...
+    state.start_training();
+    train_until(&mut state, 2);
+    assert_eq!(
+        state.training.runs[1].lesson_base,
+        Some(LessonBase {
+            model: "copy".into(),
+            from_base: true
+        })
+    );
+    // ...and a second run of the same preset, on the weights the first one changed, is marked.
+    state.stop_training();
+    assert_eq!(state.training.runs[1].status, RunStatus::Cancelled);
+    state.start_training();
+    let third = state.training.runs[2].lesson_base.clone();
+    state.stop_training();
+    assert_eq!(
+        third,
+        Some(LessonBase {
+            model: "copy".into(),
+            from_base: false
+        })
+    );
+}
+
+#[test]
+fn a_step_that_only_watches_the_curves_leaves_the_live_run_going() {
+    use maskscope::app::actions::lessons::apply_step;
+    let mut state = maskscope::app::AppState::new(maskscope::app::settings::Settings::default());
+    let lesson = state
+        .classroom
+        .lessons
+        .iter()
+        .position(|l| l.id == "masking-pitfalls")
+        .unwrap();
+    assert!(apply_step(&mut state, lesson, 4).is_empty());
+    if state.model.origin != ModelOrigin::Bundled("copy") {
+        eprintln!("skipped: the bundled copy model is not in this build");
+        return;
+    }
+    state.settings.finetune.steps = 100_000;
+    state.start_training();
+    train_until(&mut state, 2);
+    // Step 6 compares the runs' curves in the fine-tune view: the run goes on.
+    let notes = apply_step(&mut state, lesson, 5);
+    assert!(notes.is_empty(), "{notes:?}");
+    assert!(state.training.is_running());
+    assert!(state.model.modified, "the model the run trains stays");
+    // Back on a step that shows attention weights (step 3), the run stops.
+    let notes = apply_step(&mut state, lesson, 2);
+    assert!(!state.training.is_running());
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(!state.model.modified);
+}
+
+#[test]
+fn next_during_a_live_run_starts_the_next_preset_from_the_lesson_s_base() {
+    let mut harness = harness();
+    press(&mut harness, Key::L);
+    let index = lesson_index(&harness, "finetuning-strategies");
+    harness.state_mut().state_mut().classroom.lesson = index;
+    harness.run_steps(2);
+    harness.get_by_label("Start lesson").click();
+    harness.run_steps(3);
+    harness.get_by_label("Next >").click();
+    harness.run_steps(3);
+    if harness.state().state().model.origin != ModelOrigin::Bundled("copy") {
+        eprintln!("skipped: the bundled copy model is not in this build");
+        return;
+    }
+    assert_eq!(harness.state().state().classroom.step, 1);
+    harness.state_mut().state_mut().settings.finetune.steps = 100_000;
+    harness.get_by_label("Start training").click();
+    // Training is live: the app keeps repainting, so step frames by hand.
+    let mut trained = 0;
+    for _ in 0..3000 {
+        harness.run_steps(1);
+        let state = harness.state().state();
+        trained = state.training.runs.first().map_or(0, |r| r.steps.len());
+        if trained >= 3 && state.model.modified {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(trained >= 3, "the run took {trained} steps");
+    assert!(harness.state().state().training.is_running());
+
+    harness.get_by_label("Next >").click();
+    harness.run_steps(3);
+    let state = harness.state().state();
+    assert_eq!(state.classroom.step, 2);
+    assert!(!state.training.is_running(), "Next stopped the live run");
+    assert_eq!(
+        state.training.runs.len(),
+        1,
+        "the stopped run stays in the table"
+    );
+    assert_eq!(state.training.runs[0].name, "full fine-tune");
+    assert!(!state.model.modified, "the copy model was reloaded");
+    assert!(!state.training.frozen.is_empty(), "the encoder is frozen");
+    assert!(
+        harness
+            .query_by_label_contains("\"full fine-tune\" was stopped")
+            .is_some(),
+        "the step says why the run stopped"
+    );
+    assert_eq!(
+        weight_sum(&harness.state().state().engine),
+        shipped_weight_sum("copy")
+    );
+
+    // The frozen-encoder run starts from the shipped copy model: not marked.
+    harness.get_by_label("Start training").click();
+    harness.run_steps(3);
+    let state = harness.state().state();
+    assert_eq!(state.training.runs.len(), 2);
+    assert_eq!(state.training.runs[1].name, "frozen encoder");
+    assert!(
+        state.training.runs[1]
+            .lesson_base
+            .as_ref()
+            .is_some_and(|b| b.from_base)
+    );
+    assert!(
+        harness
+            .query_by_label_contains("did not start from the lesson's base")
+            .is_none()
+    );
+    // Stopped and started again on the same step, it trains the already fine-tuned weights:
+    // the runs table marks that run.
+    harness.get_by_label("Stop").click();
+    for _ in 0..3000 {
+        harness.run_steps(1);
+        if !harness.state().state().training.is_running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    harness.get_by_label("Start training").click();
+    harness.run_steps(3);
+    assert!(
+        harness
+            .query_by_label_contains("frozen encoder did not start from the lesson's base")
+            .is_some(),
+        "the third run is marked"
+    );
+    harness.state_mut().state_mut().stop_training();
+    harness.run_steps(2);
+}
+
+#[test]
+fn a_run_not_started_from_the_lesson_s_base_is_not_quoted() {
+    use maskscope::app::state::classroom::step_body_text;
+    use maskscope::app::state::runs::LessonBase;
+    let mut state = maskscope::app::AppState::new(maskscope::app::settings::Settings::default());
+    let lesson = state
+        .classroom
+        .lessons
+        .iter()
+        .position(|l| l.id == "masks-not-regularisers")
+        .unwrap();
+    maskscope::app::actions::lessons::apply_step(&mut state, lesson, 0);
+    let run = |val_loss: f32, from_base: bool| {
+        let steps = vec![maskscope::trace::StepMetrics {
+            step: 300,
+            train_loss: 0.3,
+            learning_rate: 1e-3,
+        }];
+        let evals = vec![maskscope::trace::EvalMetrics {
+            step: 300,
+            val_loss,
+            token_accuracy: 0.9,
+            exact_match: 0.7,
+            weight_norm: None,
+        }];
+        let mut r = common::finished_run("causal mask on", 0, steps, evals);
+        r.lesson_base = Some(LessonBase {
+            model: "copy".into(),
+            from_base,
+        });
+        r
+    };
+    let text = |state: &maskscope::app::AppState| {
+        step_body_text(&state.classroom.lessons[lesson], 0, &state.training.runs)
+    };
+    state.training.runs.push(run(0.2251, true));
+    state.training.runs.push(run(0.0512, false));
+    let shown = text(&state);
+    assert!(shown.contains("0.23"), "{shown}");
+    assert!(!shown.contains("0.05"), "{shown}");
+    // With only the marked run, the text asks for the run again.
+    state.training.runs.remove(0);
+    let shown = text(&state);
+    assert!(!shown.contains("0.05") && shown.contains('['), "{shown}");
+}

@@ -107,14 +107,46 @@ fn decoder_inputs_generation_writes_the_date_then_stops() {
     assert_eq!(state.stepper.steps().len(), 12);
     assert!(state.stepper.finished());
 
-    // Step 5: beam search lists every beam; the winner's log-probability is near 0, the
-    // others' below -11.
-    let state = enter("decoder-inputs", 5);
-    let beams = state.stepper.session().expect("a session").beams.clone();
-    let last = beams.last().expect("beams");
-    assert_eq!(last[0].tokens.concat(), "28 Nov 2026<eos>");
-    assert!(last[0].log_prob > -0.01, "{}", last[0].log_prob);
-    assert!(last[1..].iter().all(|b| b.log_prob < -11.0), "{last:?}");
+    // Step 6: beam search with width 3, whatever width was set before; the table after the
+    // last step: the winner's log-probability is near 0, the others' between -11.1 and -13.7,
+    // their scores between about -0.93 and -1.14 (as the table prints them, rounded).
+    let mut state = AppState::new(Settings::default());
+    state.settings.decoder.beam_width = 4;
+    let lesson = state
+        .classroom
+        .lessons
+        .iter()
+        .position(|l| l.id == "decoder-inputs")
+        .unwrap();
+    apply_step(&mut state, lesson, 5);
+    assert_eq!(state.settings.decoder.beam_width, 3);
+    let table = beams(&state);
+    assert_eq!(table[0].0, "28 Nov 2026<eos>");
+    assert!(table[0].1 > -0.01, "{table:?}");
+    let others = &table[1..];
+    let range = |pick: fn(&(String, f32, f32)) -> f32| {
+        others
+            .iter()
+            .map(pick)
+            .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
+    };
+    let (low, high) = range(|b| b.1);
+    assert!(reads(high, -11.1, 1) && reads(low, -13.7, 1), "{table:?}");
+    let (low, high) = range(|b| b.2);
+    assert!(reads(high, -0.93, 2) && reads(low, -1.14, 2), "{table:?}");
+}
+
+#[test]
+fn decoder_inputs_each_column_sees_the_whole_prefix() {
+    // Step 1: the label of column t is predicted from the decoder inputs of columns 0 to t.
+    let state = enter("decoder-inputs", 0);
+    let seq = sequence(&state);
+    let mask = &seq.masks.decoder_self;
+    for q in 0..seq.tgt_len {
+        for k in 0..seq.tgt_len {
+            assert_eq!(mask.is_blocked(q, k), k > q, "({q}, {k})");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,8 +283,16 @@ fn padding_changes_nothing_with_masks_and_something_without() {
 
     let mut state = enter("padding-masks", 5);
     assert!(padding_delta(&state) > 0.01, "{}", padding_delta(&state));
+    // The outlined cell: the "6" puts 0.18 on the last pad (its tag shows the claim).
     let w = shown(&state, AttentionKind::EncoderSelf);
-    assert!(w[[0, 12]] > 0.0);
+    let (q, k) = state.classroom.highlight.map(|h| (h.query, h.key)).unwrap();
+    let seq = sequence(&state);
+    assert_eq!(
+        (seq.src_tokens[q].as_str(), seq.src_tokens[k].as_str()),
+        ("6", "<pad>")
+    );
+    assert_eq!(k, seq.src_tokens.len() - 1, "the last pad");
+    assert!(reads(w[[q, k]], 0.18, 2), "{}", w[[q, k]]);
 
     // Source padding back on, target padding still off: with right padding the causal mask
     // already hides the target pads from real queries, so the readout returns to 0.
@@ -292,7 +332,7 @@ fn padding_side_key_side_masks_and_pad_rows_that_still_sum_to_one() {
     let w = pipeline_weights(&state);
     assert!((w.row(12).sum() - 1.0).abs() < 1e-5, "{}", w.row(12).sum());
     assert!(w[[12, 3]] > 0.0);
-    // The loss skips the pad positions (the query side).
+    // On the decoder side the loss skips the pad positions.
     assert_eq!(seq.loss.iter().filter(|l| l.is_none()).count(), 1);
     assert!(seq.loss[11].is_none());
 }
@@ -623,6 +663,108 @@ fn penalties_raise_the_train_curve_and_weight_decay_does_not() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// chinese-numerals
+
+#[test]
+fn chinese_numerals_one_character_per_token_shifted_as_in_english() {
+    let state = enter("chinese-numerals", 0);
+    let seq = sequence(&state);
+    assert_eq!(seq.src_tokens.concat(), "342");
+    assert_eq!(seq.tgt_len, 6, "five characters and <eos>");
+    assert_eq!(seq.tgt_input_tokens.concat(), "<bos>三百四十二");
+    assert_eq!(seq.label_tokens.concat(), "三百四十二<eos>");
+}
+
+#[test]
+fn chinese_numerals_digits_read_their_digits() {
+    // Step 2: the query predicting 四 (decoder input 百) reads the "4".
+    let state = enter("chinese-numerals", 1);
+    let seq = sequence(&state);
+    let w = shown(&state, AttentionKind::Cross);
+    let (q, k) = state.classroom.highlight.map(|h| (h.query, h.key)).unwrap();
+    assert_eq!(
+        (
+            seq.label_tokens[q].as_str(),
+            seq.tgt_input_tokens[q].as_str()
+        ),
+        ("四", "百")
+    );
+    assert_eq!(seq.src_tokens[k], "4");
+    assert_eq!(brightest(&w, q), k);
+    // The units spread wider than the digits: no unit row puts 0.9 on one digit.
+    for (row, label) in seq.label_tokens.iter().enumerate() {
+        let top = w.row(row).iter().copied().fold(0.0, f32::max);
+        match label.as_str() {
+            "百" | "十" => assert!(top < 0.9, "{label}: {top}"),
+            "三" | "四" | "二" => assert!(top > 0.95, "{label}: {top}"),
+            _ => {}
+        }
+    }
+
+    // Step 3: 10010 is 一万零一十; the 一 after 零 reads the second "1" of the source.
+    let state = enter("chinese-numerals", 2);
+    let seq = sequence(&state);
+    assert_eq!(seq.label_tokens.concat(), "一万零一十<eos>");
+    let w = shown(&state, AttentionKind::Cross);
+    let (q, k) = state.classroom.highlight.map(|h| (h.query, h.key)).unwrap();
+    assert_eq!(
+        (
+            seq.tgt_input_tokens[q].as_str(),
+            seq.label_tokens[q].as_str()
+        ),
+        ("零", "一")
+    );
+    assert_eq!((k, seq.src_tokens[k].as_str()), (3, "1"));
+    assert_eq!(brightest(&w, q), k);
+}
+
+#[test]
+fn chinese_numerals_six_steps_write_the_number() {
+    // Step 4: the step has taken the six steps.
+    let state = enter("chinese-numerals", 3);
+    assert_eq!(output(&state).concat(), "三百四十二<eos>");
+    assert_eq!(state.stepper.steps().len(), 6);
+    assert!(state.stepper.finished());
+}
+
+#[test]
+fn english_numbers_rows_of_a_digit_word_do_not_all_read_its_digit() {
+    // Step 5: the English numbers model is loaded; 23 characters; "three" and "two" read
+    // their digits (0.90 to 1.00), the end of "forty" puts only 0.44 to 0.64 on the "4", and
+    // its "y" row more on the "2" (0.53).
+    let state = enter("chinese-numerals", 4);
+    assert_eq!(
+        state.model.origin,
+        maskscope::app::state::ModelOrigin::Bundled("numbers")
+    );
+    let seq = sequence(&state);
+    assert_eq!(seq.tgt_len - 1, 23);
+    assert_eq!(seq.label_tokens[..23].concat(), "three hundred forty two");
+    let w = shown(&state, AttentionKind::Cross);
+    let (q, k) = state.classroom.highlight.map(|h| (h.query, h.key)).unwrap();
+    assert_eq!((seq.label_tokens[q].as_str(), k), ("t", 2));
+    assert!(reads(w[[q, k]], 1.0, 2));
+    for (rows, digit) in [(0..5, 0), (20..23, 2)] {
+        for row in rows {
+            assert!(w[[row, digit]] >= 0.895, "row {row}: {}", w[[row, digit]]);
+        }
+    }
+    let forty: Vec<&str> = (16..19).map(|r| seq.label_tokens[r].as_str()).collect();
+    assert_eq!(forty, ["r", "t", "y"]);
+    let on_four: Vec<f32> = (16..19).map(|r| w[[r, 1]]).collect();
+    let (low, high) = on_four
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    assert!(reads(low, 0.44, 2) && reads(high, 0.64, 2), "{on_four:?}");
+    assert!(reads(w[[17, 1]], 0.64, 2), "the outlined t row");
+    assert!(
+        reads(w[[18, 2]], 0.53, 2) && w[[18, 2]] > w[[18, 1]],
+        "the y row"
+    );
+    assert_eq!(state.classroom.quoted_cells, [(17, 1), (18, 2)]);
+}
+
+// ---------------------------------------------------------------------------------------------
 // course-words
 
 #[test]
@@ -641,6 +783,27 @@ fn course_words_point_at_what_they_name() {
     let multipliers: Vec<f64> = state.training.multipliers.values().copied().collect();
     assert!(!multipliers.is_empty() && multipliers.iter().all(|&m| m == 0.1));
     assert!(state.training.frozen.is_empty());
+}
+
+#[test]
+fn the_encoder_s_final_norm_stays_trainable_and_at_full_rate() {
+    // finetuning-strategies 3 freezes the source embedding and the encoder layers, not the
+    // final norms; 5 slows the embeddings and the encoder layers, not the final norms.
+    use maskscope::model::groups::Group;
+    let frozen = enter("finetuning-strategies", 2).training.frozen;
+    assert!(frozen.contains(&Group::SourceEmbedding));
+    assert!(frozen.iter().any(|g| matches!(g, Group::EncoderLayer(_))));
+    assert!(!frozen.contains(&Group::FinalNorms), "{frozen:?}");
+    let layer_wise = enter("finetuning-strategies", 4).training.multipliers;
+    assert!(
+        layer_wise
+            .keys()
+            .any(|g| matches!(g, Group::EncoderLayer(_)))
+    );
+    assert!(
+        !layer_wise.contains_key(&Group::FinalNorms),
+        "{layer_wise:?}"
+    );
 }
 
 #[test]
@@ -809,6 +972,39 @@ fn sampling_draws_are_fixed_by_the_seed_and_cut_by_top_k_and_top_p() {
     other_seed.settings.decoder.seed = 1;
     other_seed.redecode(12);
     assert_eq!(output(&other_seed).concat(), "2s-n 2026<eos>");
+}
+
+#[test]
+fn a_high_temperature_lowers_the_top_bar_and_spreads_a_thin_tail() {
+    // sampling 2: at temperature 3 the most likely token keeps 0.66 to 0.82 at every step; the
+    // rest (roughly a fifth to a third) is spread so thinly that no other bar reaches 0.05.
+    let state = enter("sampling", 1);
+    assert_eq!(state.settings.decoder.temperature, 3.0);
+    let (mut lowest, mut highest) = (f32::MAX, f32::MIN);
+    for (i, step) in state.stepper.steps().iter().enumerate() {
+        let mut p = step.probs.clone();
+        p.sort_by(|a, b| b.total_cmp(a));
+        lowest = lowest.min(p[0]);
+        highest = highest.max(p[0]);
+        assert!(p[1] < 0.05, "step {i}: second bar {}", p[1]);
+        assert!(
+            (0.17..0.35).contains(&(1.0 - p[0])),
+            "step {i}: tail {}",
+            1.0 - p[0]
+        );
+    }
+    assert!(
+        reads(lowest, 0.66, 2) && reads(highest, 0.82, 2),
+        "{lowest} to {highest}"
+    );
+    // At temperature 1 (step 1) the chosen bars are close to 1.
+    let cold = enter("sampling", 0);
+    assert!(
+        cold.stepper
+            .steps()
+            .iter()
+            .all(|s| s.probs.iter().copied().fold(0.0, f32::max) > 0.99)
+    );
 }
 
 #[test]

@@ -397,3 +397,69 @@ fn an_unknown_bundled_model_is_reported() {
         Some(ProblemKind::Missing)
     );
 }
+
+/// A run a lesson's preset started keeps its lesson base, and the mark of a run that did not
+/// start from it, through a saved session.
+#[test]
+fn a_run_s_lesson_base_survives_a_session() {
+    use maskscope::app::state::runs::{LessonBase, RunRecord, RunStatus};
+    use maskscope::trace::{EvalMetrics, StepMetrics};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.json");
+    let run = |name: &str, lesson_base: Option<LessonBase>| RunRecord {
+        name: name.into(),
+        visible: true,
+        steps: vec![StepMetrics {
+            step: 1,
+            train_loss: 2.0,
+            learning_rate: 1e-3,
+        }],
+        evals: vec![EvalMetrics {
+            step: 1,
+            val_loss: 2.1,
+            token_accuracy: 0.1,
+            exact_match: 0.0,
+            weight_norm: None,
+        }],
+        status: RunStatus::Cancelled,
+        total_steps: 300,
+        trainable: 10,
+        summary: String::new(),
+        color: 0,
+        best: None,
+        settings: Default::default(),
+        frozen: Default::default(),
+        multipliers: Default::default(),
+        lesson_base,
+    };
+    let base = |from_base| {
+        Some(LessonBase {
+            model: "copy".into(),
+            from_base,
+        })
+    };
+    let mut before = fresh();
+    before.training.runs = vec![
+        run("full fine-tune", base(true)),
+        run("frozen encoder", base(false)),
+        run("run 3", None),
+    ];
+    let saved = session::capture(&before, None);
+    saved.save(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text.matches("\"lesson_base\"").count(),
+        2,
+        "absent when none"
+    );
+    let mut after = fresh();
+    let warnings = session::apply(&Session::load(&path).unwrap(), &mut after);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let restored: Vec<_> = after
+        .training
+        .runs
+        .iter()
+        .map(|r| r.lesson_base.clone())
+        .collect();
+    assert_eq!(restored, [base(true), base(false), None]);
+}

@@ -23,6 +23,7 @@ use super::highlight::Highlight;
 use super::settings::{
     AttentionSettings, DecoderSettings, FinetuneSettings, MasksViewSettings, Theme, ViewId,
 };
+use super::state::runs::LessonBase;
 use crate::fsio::{ReadError, read_limited, write_atomically};
 use crate::i18n::Language;
 use crate::masks::MaskSettings;
@@ -139,6 +140,10 @@ pub struct SessionRun {
     pub steps: StepCurves,
     /// One point per evaluation on the validation pairs.
     pub evals: EvalCurves,
+    /// For a run a lesson step's preset started: the model it names and whether the run
+    /// started from it (absent for other runs and in older sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesson_base: Option<LessonBase>,
 }
 
 /// The per-step curves of a run, column by column (equal lengths).

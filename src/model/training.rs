@@ -651,6 +651,16 @@ impl TrainingRun {
     pub fn is_running(&self) -> bool {
         self.handle.as_ref().is_some_and(|h| !h.is_finished())
     }
+
+    /// Asks the worker to stop and waits until it has (at most one step or evaluation): its
+    /// last events, the `Finished` with the weights so far among them, are then in `events`.
+    pub fn stop_and_wait(&mut self) {
+        self.send(TrainCommand::Cancel);
+        if let Some(handle) = self.handle.take() {
+            // A panic inside the worker has already been reported as `Failed`.
+            let _ = handle.join();
+        }
+    }
 }
 
 impl Drop for TrainingRun {

@@ -83,5 +83,6 @@ pub fn finished_run(
         settings: Default::default(),
         frozen: Default::default(),
         multipliers: Default::default(),
+        lesson_base: None,
     }
 }

@@ -31,10 +31,18 @@ fn strategy(strategy: Strategy) -> StrategyKind {
     }
 }
 
-/// Makes the bundled model `model` the current one (unless it already is, unmodified).
+/// Whether the current model is the bundled model called `name` (fine-tuned or not).
+fn is_current(state: &AppState, name: &str) -> bool {
+    matches!(state.model.origin, ModelOrigin::Bundled(n) if n == name)
+}
+
+/// Makes the bundled model `model` the current one, with its shipped weights: reloads it
+/// unless it already is, never fine-tuned since it was loaded. While a run is live, the model
+/// it trains stays ([`apply_step`] has stopped the run if the step needs the shipped weights).
 fn ensure_bundled(state: &mut AppState, model: Bundled, notes: &mut Vec<String>) {
     let name = model.name;
-    if matches!(state.model.origin, ModelOrigin::Bundled(n) if n == name) && !state.model.modified {
+    let untouched = !state.model.modified && state.training.base.is_none();
+    if is_current(state, name) && (untouched || state.training.is_running()) {
         return;
     }
     match model.bytes() {
@@ -68,6 +76,32 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
     let step = step.min(l.steps.len().saturating_sub(1));
     let s: StepState = l.state_at(step);
     let mut notes = vec![];
+
+    // A live run goes on while the step only watches the curves of the model it trains; a
+    // step that needs the model it names (a preset, which must start from that model's
+    // shipped weights, another model, a view of the weights) stops it first. The stopped
+    // run keeps its curves in the runs table.
+    let needed = s.finetune.as_ref().and_then(|p| p.base).or(s.model);
+    if let Some(model) = needed
+        && let Some(live) = state.training.live_index()
+    {
+        let watching = s.finetune.is_none()
+            && s.view == Some(LessonView::Finetune)
+            && is_current(state, model.name);
+        if !watching {
+            let run = state
+                .training
+                .runs
+                .get(live)
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            state.stop_training();
+            notes.push(trf(
+                "The training run \"{}\" was stopped so that this step starts from the model it names; its curves so far stay in the runs table.",
+                &[&run],
+            ));
+        }
+    }
 
     if let Some(model) = s.model {
         ensure_bundled(state, model, &mut notes);
@@ -166,6 +200,7 @@ pub fn apply_step(state: &mut AppState, lesson: usize, step: usize) -> Vec<Strin
         .rev()
         .find_map(|st| st.state.finetune.as_ref());
     state.classroom.run_name = None;
+    state.classroom.run_base = s.finetune.as_ref().and_then(|p| p.base).or(s.model);
     if let Some(p) = form_preset {
         let f = &mut state.settings.finetune;
         if let Some(task) = p.task {

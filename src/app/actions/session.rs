@@ -134,6 +134,7 @@ fn capture_run(run: &RunRecord) -> SessionRun {
         trainable_parameters: run.trainable,
         total_steps: run.total_steps,
         color: run.color,
+        lesson_base: run.lesson_base.clone(),
         steps: StepCurves {
             step: Column(steps.iter().map(|s| s.step).collect()),
             train_loss: Column(steps.iter().map(|s| s.train_loss).collect()),
@@ -322,6 +323,7 @@ fn restore_run(saved: &SessionRun, config: &[Group], warnings: &mut Vec<Said>) -
         settings: saved.settings.clone(),
         frozen: parse_groups(&saved.frozen, config, warnings),
         multipliers: parse_multipliers(&saved.lr_multipliers, config, warnings),
+        lesson_base: saved.lesson_base.clone(),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::runs::RunRecord;
 use crate::app::highlight::Highlight;
+use crate::bundled_models::Bundled;
 use crate::i18n::{tr, trf};
 use crate::lessons::run_figures::{self, Piece, Placeholder};
 use crate::lessons::{Lesson, Readout, Text, ViewSection};
@@ -31,6 +32,8 @@ pub struct Classroom {
     pub highlight_run: Option<Text>,
     /// Name given to the next training run (from a lesson's fine-tune preset).
     pub run_name: Option<Text>,
+    /// The bundled model that preset starts from: the run records whether it did.
+    pub run_base: Option<Bundled>,
     /// A section the entered step wants in sight; the view scrolls to it once and clears it.
     pub scroll_to: Option<ViewSection>,
 }
@@ -53,6 +56,7 @@ impl Default for Classroom {
             readout: None,
             highlight_run: None,
             run_name: None,
+            run_base: None,
             scroll_to: None,
         }
     }
@@ -139,7 +143,8 @@ impl BodyPart {
 }
 
 /// Step `step`'s text in the current language, its run figures filled in from `runs` (the
-/// latest run with the preset's name, in either language).
+/// latest run with the preset's name, in either language, that started from the lesson's
+/// base).
 pub fn step_body(lesson: &Lesson, step: usize, runs: &[RunRecord]) -> Vec<BodyPart> {
     let text = lesson.steps[step].body.current();
     let Ok(pieces) = run_figures::pieces(text) else {
@@ -166,10 +171,12 @@ pub fn step_body_text(lesson: &Lesson, step: usize, runs: &[RunRecord]) -> Strin
 fn figure(lesson: &Lesson, p: &Placeholder, runs: &[RunRecord]) -> BodyPart {
     let preset = lesson.preset_step(&p.run);
     let name = preset.and_then(|i| lesson.steps[i].state.finetune.as_ref()?.run_name.as_ref());
-    let run = runs
-        .iter()
-        .rev()
-        .find(|r| name.is_some_and(|n| r.name == n.en || r.name == n.zh));
+    // A run the runs table marks as not started from the lesson's base shows other curves
+    // than the text describes: its figures are not quoted.
+    let run = runs.iter().rev().find(|r| {
+        name.is_some_and(|n| r.name == n.en || r.name == n.zh)
+            && r.lesson_base.as_ref().is_none_or(|b| b.from_base)
+    });
     let curves = run.map(|r| run_figures::Curves {
         steps: &r.steps,
         evals: &r.evals,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use self::classroom::Classroom;
-use self::runs::Training;
+use self::runs::{LessonBase, Polled, Training};
 use self::stepper::Stepper;
 use crate::app::example_rows;
 use crate::app::labels;
@@ -604,6 +604,22 @@ impl AppState {
 
     pub fn start_training(&mut self) {
         let name = self.model.name.clone();
+        // Whether the engine holds exactly the weights of the bundled model `base` (before
+        // `start`, which keeps the current weights as the base to revert to).
+        let untouched = |base: &str| {
+            matches!(self.model.origin, ModelOrigin::Bundled(n) if n == base)
+                && !self.model.modified
+                && self.training.base.is_none()
+        };
+        let lesson_base = self
+            .classroom
+            .run_name
+            .as_ref()
+            .and(self.classroom.run_base)
+            .map(|base| LessonBase {
+                model: base.name.to_owned(),
+                from_base: untouched(base.name),
+            });
         match self.training.start(
             &self.engine,
             &self.settings.finetune,
@@ -617,6 +633,9 @@ impl AppState {
                 {
                     run.name = name.current().to_owned();
                 }
+                if let Some(run) = self.training.runs.last_mut() {
+                    run.lesson_base = lesson_base;
+                }
                 self.info(message)
             }
             Err(e) => self.error(said("could not start training: {}", &[&e])),
@@ -626,6 +645,18 @@ impl AppState {
     /// Drains training events; call once per frame. Returns whether a run is live.
     pub fn poll_training(&mut self) -> bool {
         let polled = self.training.poll(&self.engine);
+        self.absorb(polled);
+        self.training.is_running()
+    }
+
+    /// Stops the live run and waits for it to end; the run stays in the runs table.
+    pub fn stop_training(&mut self) {
+        let polled = self.training.stop(&self.engine);
+        self.absorb(polled);
+    }
+
+    /// Takes in what draining the training events reported.
+    fn absorb(&mut self, polled: Polled) {
         if polled.weights_changed {
             self.engine_generation += 1;
             self.model.modified = true;
@@ -638,7 +669,6 @@ impl AppState {
                 self.info(text)
             }
         }
-        self.training.is_running()
     }
 }
 

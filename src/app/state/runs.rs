@@ -72,6 +72,21 @@ pub struct RunRecord {
     pub settings: FinetuneSettings,
     pub frozen: BTreeSet<Group>,
     pub multipliers: BTreeMap<Group, f64>,
+    /// For a run a lesson step's preset started: the model the preset starts from, and
+    /// whether the run really started from it.
+    pub lesson_base: Option<LessonBase>,
+}
+
+/// The model a lesson's preset names for its run, and whether the run started from it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LessonBase {
+    /// The bundled model's name.
+    pub model: String,
+    /// `false` when the run started from other weights: the model had already been
+    /// fine-tuned (an earlier run on it), or another model was loaded. Its curves then do not
+    /// show what the lesson says about the preset.
+    pub from_base: bool,
 }
 
 /// A run's weights at its lowest validation loss.
@@ -308,6 +323,7 @@ impl Training {
             settings: form.clone(),
             frozen: self.frozen.clone(),
             multipliers: self.multipliers.clone(),
+            lesson_base: None,
         });
         self.next_color += 1;
         self.live = Some((self.runs.len() - 1, run));
@@ -327,6 +343,16 @@ impl Training {
             );
         }
         Ok(message)
+    }
+
+    /// Stops the live run and waits for its worker, so that another model can be loaded at
+    /// once: the run stays in the table as stopped, with its curves so far, and its last
+    /// weights are applied to `engine` like any run's end.
+    pub fn stop(&mut self, engine: &Engine) -> Polled {
+        if let Some((_, run)) = &mut self.live {
+            run.stop_and_wait();
+        }
+        self.poll(engine)
     }
 
     pub fn send(&self, command: TrainCommand) {
@@ -564,6 +590,7 @@ mod tests {
             settings: FinetuneSettings::default(),
             frozen: BTreeSet::new(),
             multipliers: BTreeMap::new(),
+            lesson_base: None,
         });
         let csv = t.to_csv();
         let lines: Vec<&str> = csv.lines().collect();

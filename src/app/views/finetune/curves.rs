@@ -301,6 +301,18 @@ pub(super) fn runs_table(ui: &mut Ui, state: &mut AppState) {
                     ui.painter().rect_filled(rect, 2.0, color);
                     ui.checkbox(&mut r.visible, "")
                         .accessible_name(trf("Show {}", &[&r.name]));
+                    if off_base(r) {
+                        // First in the row, where a narrow panel never cuts it off: its
+                        // curves do not show what the lesson says about its preset.
+                        let note = tr("not from the lesson's base");
+                        ui.label(
+                            RichText::new("!")
+                                .strong()
+                                .color(ui.visuals().warn_fg_color),
+                        )
+                        .accessible_name(note)
+                        .on_hover_text(note);
+                    }
                 });
                 let number = i + 1;
                 ui.add_sized([100.0, 20.0], egui::TextEdit::singleline(&mut r.name))
@@ -333,24 +345,48 @@ pub(super) fn runs_table(ui: &mut Ui, state: &mut AppState) {
                 ui.end_row();
             }
         });
-    // What each run was, wrapped to the panel (too long for a table column).
-    for r in &state.training.runs {
-        ui.label(
-            RichText::new(format!("{}: {}", r.name, r.summary))
-                .small()
-                .weak(),
-        );
-        if let RunStatus::Failed(message) = &r.status {
-            ui.label(
-                RichText::new(message)
-                    .small()
-                    .color(ui.visuals().error_fg_color),
-            );
-        }
+    // What each run was, wrapped to the panel (too long for a table column): at the visible
+    // edge, since a wide table widens the scroll area under the lessons panel (drawn first).
+    let mut right = ui.clip_rect().right();
+    if let Some(lessons) = regions::panel_rect(ui.ctx(), regions::Panel::Lessons) {
+        right = right.min(lessons.left());
     }
+    let width = (right - ui.cursor().min.x - 8.0).max(160.0);
+    let column = egui::Layout::top_down(egui::Align::Min);
+    ui.allocate_ui_with_layout(vec2(width, 0.0), column, |ui| {
+        for r in &state.training.runs {
+            ui.label(
+                RichText::new(format!("{}: {}", r.name, r.summary))
+                    .small()
+                    .weak(),
+            );
+            if let Some(base) = r.lesson_base.as_ref().filter(|b| !b.from_base) {
+                ui.label(
+                    RichText::new(trf(
+                        "! {} did not start from the lesson's base, the shipped {} model: the model had already been fine-tuned or replaced, so its curves are not the ones the lesson describes.",
+                        &[&r.name, &base.model],
+                    ))
+                    .small()
+                    .color(ui.visuals().warn_fg_color),
+                );
+            }
+            if let RunStatus::Failed(message) = &r.status {
+                ui.label(
+                    RichText::new(message)
+                        .small()
+                        .color(ui.visuals().error_fg_color),
+                );
+            }
+        }
+    });
     if let Some(i) = delete {
         state.training.delete(i);
     }
+}
+
+/// Whether a lesson's preset started `run` from weights other than the ones it names.
+pub(super) fn off_base(run: &RunRecord) -> bool {
+    run.lesson_base.as_ref().is_some_and(|b| !b.from_base)
 }
 
 /// A run's status for the window (the English `RunStatus::label` goes into files).
