@@ -397,3 +397,58 @@ fn an_unknown_bundled_model_is_reported() {
         Some(ProblemKind::Missing)
     );
 }
+
+/// A session saved by an editor that starts UTF-8 with a byte-order mark opens (issue 21:
+/// it was "not JSON").
+#[test]
+fn a_session_with_a_utf8_bom_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = b"\xEF\xBB\xBF".to_vec();
+    text.extend(serde_json::to_vec(&session::capture(&customised(), None)).unwrap());
+    load_text(dir.path(), "bom.json", &text).unwrap();
+}
+
+/// A FIFO as the session, or a FIFO or `/dev/zero` as the session's model, is refused
+/// without being opened or read (issue 21: the window hung, or hashed `/dev/zero` for ever),
+/// and a model path that is not a model is a problem, not a silent stand-in.
+#[cfg(unix)]
+#[test]
+fn special_files_as_a_session_or_its_model_never_hang() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    if !std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return;
+    }
+    let started = Instant::now();
+    let err = Session::load(&fifo).unwrap_err().to_string();
+    assert!(err.contains("named pipe"), "{err}");
+    let err = maskscope::app::session_file::sha256_file(Path::new("/dev/zero")).unwrap_err();
+    assert!(err.to_string().contains("a device"), "{err}");
+    let err = maskscope::app::session_file::sha256_file(&fifo).unwrap_err();
+    assert!(err.to_string().contains("named pipe"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a model").unwrap();
+    for model in [fifo.clone(), junk.clone(), "/dev/zero".into()] {
+        let mut saved = session::capture(&customised(), None);
+        saved.model = ModelRef::File {
+            path: model.clone(),
+            sha256: maskscope::app::session_file::sha256_file(&model).unwrap_or_default(),
+        };
+        let mut state = fresh();
+        let warnings = session::apply(&saved, &mut state);
+        let problem = state.session.problem.as_ref().map(|p| p.kind);
+        assert_eq!(
+            problem,
+            Some(ProblemKind::Missing),
+            "{model:?}: {warnings:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+}

@@ -20,10 +20,12 @@ use crate::masks::MaskSettings;
 use crate::model::batch::{Batch, Example};
 use crate::model::fast_ops::AdamWStep;
 use crate::model::groups::Group;
+use crate::model::limits::{self, LimitError};
 use crate::model::ops::{self, masked_cross_entropy};
 use crate::model::params;
 use crate::model::pass::Pass;
 use crate::model::seq2seq::Seq2Seq;
+use crate::model::training::longest_sequence;
 
 /// The freeze-tree group of a Marian parameter.
 pub fn group_of(name: &str) -> Option<Group> {
@@ -90,6 +92,15 @@ impl Default for FineTuneOptions {
     }
 }
 
+impl FineTuneOptions {
+    /// The batch and the memory it implies, checked before anything is allocated (the
+    /// command line has checked the rates as for every model).
+    fn check(&self, model: &MarianModel, data: &[Example]) -> Result<(), LimitError> {
+        limits::count("--batch-size", self.batch_size, limits::MAX_BATCH_SIZE)?;
+        limits::check_training_memory(&model.summary(), self.batch_size, longest_sequence(data))
+    }
+}
+
 struct Slot {
     var: Var,
     m: Tensor,
@@ -120,6 +131,7 @@ impl<'a> MarianFineTune<'a> {
         if data.is_empty() {
             return Err(MarianError::Folder("the training data has no pairs".into()));
         }
+        options.check(model, &data)?;
         let mut slots = vec![];
         let mut view = HashMap::new();
         for (name, var) in model.vars().lock().expect("vars lock").iter() {
@@ -268,6 +280,7 @@ impl MarianModel {
             .map_err(|e| MarianError::Folder(e.to_string()))?;
         write_atomically(&out.join("config.json"), &config).map_err(io)?;
         let weights: HashMap<String, Tensor> = self.weights().into_iter().collect();
+        super::folder::refuse_non_finite(out, &weights)?;
         let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
         let bytes = safetensors::tensor::serialize(
             weights.iter().map(|(k, v)| (k.as_str(), v)),

@@ -26,9 +26,15 @@ pub(super) fn read_file(path: &Path) -> MarianResult<Vec<u8>> {
         .map_err(|e| MarianError::Folder(format!("cannot read {}: {e}", path.display())))
 }
 
+/// Whether anything (a file, a folder, a pipe, a broken link) is at `path`: only then is a
+/// file "present", and reading it says what is wrong with it rather than calling it missing.
+fn present(path: &Path) -> bool {
+    path.symlink_metadata().is_ok()
+}
+
 fn required(folder: &Path, name: &str) -> MarianResult<Vec<u8>> {
     let path = folder.join(name);
-    if !path.is_file() {
+    if !present(&path) {
         return Err(MarianError::Folder(format!(
             "{} has no {name}: a Marian model folder holds config.json, model.safetensors, source.spm, target.spm and vocab.json",
             folder.display()
@@ -39,7 +45,7 @@ fn required(folder: &Path, name: &str) -> MarianResult<Vec<u8>> {
 
 fn optional(folder: &Path, name: &str) -> MarianResult<Option<Vec<u8>>> {
     let path = folder.join(name);
-    path.is_file().then(|| read_file(&path)).transpose()
+    present(&path).then(|| read_file(&path)).transpose()
 }
 
 /// Reads every small file of the folder and finds the weights.
@@ -54,7 +60,7 @@ pub fn read(folder: &Path) -> MarianResult<FolderFiles> {
     let weights = ["model.safetensors", "pytorch_model.bin"]
         .iter()
         .map(|name| folder.join(name))
-        .find(|p| p.is_file())
+        .find(|p| present(p))
         .ok_or_else(|| {
             MarianError::Folder(format!(
                 "{} has no model.safetensors (or pytorch_model.bin)",
@@ -91,6 +97,16 @@ pub fn weights(
             MarianError::Folder(format!("{} is damaged or truncated ({e})", path.display()))
         })?
     } else {
+        // candle opens the file itself: refuse a pipe or a device (and a huge file) first.
+        let size = crate::fsio::regular_file(path)
+            .map_err(|e| MarianError::Folder(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        if size > MAX_FILE_BYTES {
+            return Err(MarianError::Folder(format!(
+                "cannot read {}: {size} bytes; at most {MAX_FILE_BYTES} are read",
+                path.display()
+            )));
+        }
         candle_core::pickle::read_all(path)
             .map_err(|e| {
                 MarianError::Folder(format!(
@@ -102,7 +118,7 @@ pub fn weights(
             .into_iter()
             .collect()
     };
-    tensors
+    let tensors: HashMap<String, Tensor> = tensors
         .into_iter()
         .map(|(name, t)| {
             let t = if t.dtype() == DType::F32 {
@@ -113,7 +129,29 @@ pub fn weights(
             Ok((name, t))
         })
         .collect::<candle_core::Result<_>>()
-        .map_err(MarianError::Model)
+        .map_err(MarianError::Model)?;
+    refuse_non_finite(path, &tensors)?;
+    Ok(tensors)
+}
+
+/// A weight that is NaN or infinite would reach every output (an empty translation, null
+/// logits): such a folder is refused as a broken checkpoint is.
+pub(super) fn refuse_non_finite(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+) -> MarianResult<()> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        // In f64 a sum of f32 squares cannot overflow: it is finite iff every value is.
+        if !crate::model::ops::sum_squares(&tensors[name])?.is_finite() {
+            return Err(MarianError::Folder(format!(
+                "{}: tensor `{name}` contains NaN or infinite values",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What `generate()` would use by default: `generation_config.json`, falling back to the
@@ -162,7 +200,7 @@ impl GenerationSettings {
         };
         Ok(Self {
             max_length: max_length.max(2),
-            num_beams: num_beams.clamp(1, 64),
+            num_beams: num_beams.clamp(1, crate::model::limits::MAX_BEAM_WIDTH),
             banned,
             forced_eos,
         })
