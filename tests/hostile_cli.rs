@@ -50,6 +50,29 @@ fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Two steps of a tiny model on `data`, saved to `out`.
+fn train_tiny(data: &Path, out: &Path) -> (bool, String) {
+    run(&[
+        "train",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--d-model",
+        "16",
+        "--heads",
+        "2",
+        "--d-ff",
+        "32",
+        "--threads",
+        "1",
+        "--data",
+        path_str(data),
+        "--out",
+        path_str(out),
+    ])
+}
+
 #[test]
 fn sizes_above_their_limits_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
@@ -200,25 +223,7 @@ fn a_one_megabyte_line_is_reported_by_line_number() {
     }
     std::fs::write(&data, text).unwrap();
     let out = dir.path().join("m.safetensors");
-    let (ok, stderr) = run(&[
-        "train",
-        "--steps",
-        "2",
-        "--batch-size",
-        "4",
-        "--d-model",
-        "16",
-        "--heads",
-        "2",
-        "--d-ff",
-        "32",
-        "--threads",
-        "1",
-        "--data",
-        path_str(&data),
-        "--out",
-        path_str(&out),
-    ]);
+    let (ok, stderr) = train_tiny(&data, &out);
     assert!(ok, "the other lines train: {stderr}");
     assert!(stderr.contains("line 1:"), "{stderr}");
     assert!(stderr.contains("1,048,576 characters"), "{stderr}");
@@ -266,4 +271,137 @@ fn a_run_ending_in_nan_saves_nothing_and_fails() {
         failures > 0,
         "a weight decay of 1e9 diverges within 5 steps"
     );
+}
+
+/// `--out` is checked (its folder made) before training, not after the whole run (issue
+/// 21: a folder, a file where a folder is expected, a read-only folder lost the run).
+#[test]
+fn the_destination_is_checked_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let quick = |out: &Path, base: Option<&str>| {
+        let mut args = vec!["train", "--steps", "100000", "--out", path_str(out)];
+        if let Some(base) = base {
+            args.extend(["--base", base]);
+        }
+        let started = Instant::now();
+        let result = run_within(&args, Duration::from_secs(30));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "refused before training"
+        );
+        result
+    };
+    let (ok, stderr) = quick(dir.path(), None);
+    assert!(
+        !ok && stderr.contains("--out") && stderr.contains("is a folder"),
+        "{stderr}"
+    );
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let marian = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/marian/en-zh");
+    let (ok, stderr) = quick(&file, Some(marian));
+    assert!(!ok && stderr.contains("is a file"), "{stderr}");
+    let (ok, stderr) = quick(&file.join("under-a-file.safetensors"), None);
+    assert!(!ok && stderr.contains("cannot make the folder"), "{stderr}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = dir.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+        // Root writes anywhere: only check where permissions hold.
+        if std::fs::write(locked.join("probe"), b"").is_err() {
+            let (ok, stderr) = quick(&locked.join("m.safetensors"), None);
+            assert!(!ok && stderr.contains("cannot write in"), "{stderr}");
+        }
+    }
+}
+
+/// 500 identical pairs, or two pairs repeated 100 times, train (issue 21: "0 train / 500
+/// validation", then "the training set is empty").
+#[test]
+fn data_with_one_or_two_sources_trains_and_says_why_nothing_is_held_out() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("same.tsv", "abc\tcba\n".repeat(500)),
+        ("two.tsv", "abc\tcba\nxy\tyx\n".repeat(100)),
+    ] {
+        let data = dir.path().join(name);
+        std::fs::write(&data, text).unwrap();
+        let out = dir.path().join(format!("{name}.safetensors"));
+        let (ok, stderr) = train_tiny(&data, &out);
+        assert!(ok, "{name}: {stderr}");
+        assert!(stderr.contains("distinct source"), "{name}: {stderr}");
+        assert!(out.is_file());
+    }
+}
+
+/// Saving a fine-tuned Marian folder over a working one, killed at moments spread over the
+/// whole run: the folder is always the old one or the new one, and loads (issue 21: a kill
+/// between `config.json` and `model.safetensors` left it unloadable). The next save removes
+/// what the killed ones left beside it.
+#[cfg(unix)]
+#[test]
+fn a_killed_folder_save_leaves_the_old_or_the_new_folder() {
+    use maskscope::model::marian::MarianModel;
+    let fixture = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/marian/en-zh"
+    ));
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("pairs.tsv");
+    std::fs::write(&data, "hello\t你好\nworld\t世界\n").unwrap();
+    let out = root.path().join("model");
+    let fresh_copy = || {
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir(&out).unwrap();
+        for entry in std::fs::read_dir(fixture).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, out.join(path.file_name().unwrap())).unwrap();
+        }
+    };
+    let weights = || std::fs::read(out.join("model.safetensors")).unwrap();
+    let command = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_maskscope"));
+        c.args(["train", "--steps", "1", "--threads", "1", "--base"])
+            .arg(&out)
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    fresh_copy();
+    let old = weights();
+    let started = Instant::now();
+    assert!(command().status().unwrap().success());
+    let full_run = started.elapsed();
+    let new = weights();
+    assert_ne!(old, new);
+    let tries = 24;
+    for i in 0..tries {
+        fresh_copy();
+        let mut child = command().spawn().unwrap();
+        std::thread::sleep(full_run * i / tries);
+        let _ = child.kill();
+        child.wait().unwrap();
+        let now = weights();
+        assert!(
+            now == old || now == new,
+            "try {i}: neither the old nor the new weights"
+        );
+        MarianModel::load(&out).unwrap_or_else(|e| panic!("try {i}: {e}"));
+    }
+    assert!(command().status().unwrap().success());
+    let hidden = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect()
+    };
+    let left = [hidden(root.path()), hidden(&out)].concat();
+    assert!(left.is_empty(), "stale temporaries: {left:?}");
 }

@@ -14,7 +14,7 @@ use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 
 use super::{MarianError, MarianModel, MarianResult, build};
-use crate::fsio::write_atomically;
+use crate::fsio::write_folder_atomically;
 use crate::i18n::{Said, said};
 use crate::masks::MaskSettings;
 use crate::model::batch::{Batch, Example};
@@ -270,31 +270,38 @@ impl MarianModel {
     }
 
     /// Writes a folder `MarianMTModel.from_pretrained` loads: `config.json`,
-    /// `model.safetensors` with the current weights, and the tokenizer files copied. Each
-    /// file is written atomically.
+    /// `model.safetensors` with the current weights, and the tokenizer files copied. The
+    /// folder is replaced as one step ([`write_folder_atomically`]): killed at any moment,
+    /// `out` is the old folder or the new one. Other files of an old folder there (a README)
+    /// are kept, stale weight files are not.
     pub fn save_folder(&self, out: &Path) -> MarianResult<()> {
         let io =
             |e: std::io::Error| MarianError::Folder(format!("cannot write {}: {e}", out.display()));
-        std::fs::create_dir_all(out).map_err(io)?;
-        let config = serde_json::to_vec_pretty(&self.config.raw)
-            .map_err(|e| MarianError::Folder(e.to_string()))?;
-        write_atomically(&out.join("config.json"), &config).map_err(io)?;
+        crate::fsio::replaceable_folder(out).map_err(MarianError::Folder)?;
         let weights: HashMap<String, Tensor> = self.weights().into_iter().collect();
         super::folder::refuse_non_finite(out, &weights)?;
+        let config = serde_json::to_vec_pretty(&self.config.raw)
+            .map_err(|e| MarianError::Folder(e.to_string()))?;
         let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
         let bytes = safetensors::tensor::serialize(
             weights.iter().map(|(k, v)| (k.as_str(), v)),
             Some(metadata),
         )
         .map_err(|e| MarianError::Folder(e.to_string()))?;
-        write_atomically(&out.join("model.safetensors"), &bytes).map_err(io)?;
+        let mut files = vec![("config.json", config), ("model.safetensors", bytes)];
         for name in COPIED_FILES {
             let from = self.folder.join(name);
-            if from.is_file() && from != out.join(name) {
-                let bytes = super::folder::read_file(&from)?;
-                write_atomically(&out.join(name), &bytes).map_err(io)?;
+            if from.is_file() {
+                files.push((name, super::folder::read_file(&from)?));
             }
         }
+        let weights_file = |name: &str| {
+            name.ends_with(".safetensors")
+                || name.ends_with(".bin")
+                || name.ends_with(".h5")
+                || name.ends_with(".msgpack")
+        };
+        write_folder_atomically(out, &files, |name| !weights_file(name)).map_err(io)?;
         Ok(())
     }
 }
