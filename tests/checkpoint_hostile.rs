@@ -124,7 +124,7 @@ fn empty_and_tiny_files_fail() {
     just_braces.extend_from_slice(b"{}");
     assert!(matches!(
         must_fail("no metadata", &just_braces),
-        CheckpointError::MissingMetadata("config")
+        CheckpointError::MissingMetadata("format")
     ));
 }
 
@@ -367,6 +367,17 @@ fn bad_metadata_fails() {
         must_fail("no vocab", &with("vocab", None)),
         CheckpointError::MissingMetadata("vocab")
     ));
+    // Issue 21: a wrong `format` was accepted without a word.
+    assert!(matches!(
+        must_fail("no format", &with("format", None)),
+        CheckpointError::MissingMetadata("format")
+    ));
+    for wrong in ["maskscope-checkpoint-v2", "pt", ""] {
+        assert!(matches!(
+            must_fail(wrong, &with("format", Some(wrong))),
+            CheckpointError::WrongFormat(_)
+        ));
+    }
     let good_config = serde_json::to_value(config()).unwrap();
     let config_with = |field: &str, value: serde_json::Value| {
         let mut c = good_config.clone();

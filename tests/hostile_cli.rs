@@ -405,3 +405,34 @@ fn a_killed_folder_save_leaves_the_old_or_the_new_folder() {
     let left = [hidden(root.path()), hidden(&out)].concat();
     assert!(left.is_empty(), "stale temporaries: {left:?}");
 }
+
+/// Issue 21's unclear errors: `eval --model FOLDER` said "Is a directory", a link loop said
+/// "no checkpoint at", and OS errors were printed twice.
+#[cfg(unix)]
+#[test]
+fn model_paths_are_reported_for_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval = |model: &Path| run(&["eval", "--model", path_str(model), "--n", "5"]);
+    let (ok, stderr) = eval(dir.path());
+    assert!(!ok && stderr.contains("has no config.json"), "{stderr}");
+    let looped = dir.path().join("loop.safetensors");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let (ok, stderr) = eval(&looped);
+    assert!(!ok && stderr.contains("symbolic links"), "{stderr}");
+    assert!(!stderr.contains("no checkpoint at"), "{stderr}");
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+    let marian = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/marian/en-zh"
+    ));
+    let data = dir.path().join("pairs.tsv");
+    std::fs::write(&data, "hello\t你好\n").unwrap();
+    let (ok, stderr) = run(&[
+        "eval",
+        "--model",
+        path_str(marian),
+        "--data",
+        path_str(&data),
+    ]);
+    assert!(ok, "a model folder evaluates: {stderr}");
+}

@@ -237,3 +237,20 @@ fn a_file_that_is_not_a_regular_file_is_named_not_missing() {
         assert!(!message.contains("has no"), "{message}");
     }
 }
+
+/// Issue 21: `bad_words_ids` above 2^32 wrapped to a small id (2^32 + 1 banned token 1).
+#[test]
+fn token_ids_that_do_not_fit_are_refused_not_wrapped() {
+    for (field, value) in [
+        ("bad_words_ids", serde_json::json!([[4_294_967_297u64]])),
+        ("bad_words_ids", serde_json::json!([[-1]])),
+        ("forced_eos_token_id", serde_json::json!(4_294_967_296u64)),
+    ] {
+        let dir = broken_copy(|d| {
+            edit_json(&d.join("generation_config.json"), |c| {
+                c.insert(field.into(), value.clone());
+            })
+        });
+        assert_mentions(&load_error(dir.path()), &[field, "not a token id"]);
+    }
+}

@@ -34,9 +34,13 @@ pub enum CheckpointError {
     #[error("not a valid safetensors file: {0}")]
     NotSafetensors(String),
     #[error(
-        "the checkpoint has no `{0}` metadata; maskscope checkpoints store `config` and `vocab` (see docs/checkpoint-format.md)"
+        "the checkpoint has no `{0}` metadata; maskscope checkpoints store `format`, `config` and `vocab` (see docs/checkpoint-format.md)"
     )]
     MissingMetadata(&'static str),
+    #[error(
+        "the checkpoint's format is {0:?}; maskscope reads {FORMAT:?} (see docs/checkpoint-format.md)"
+    )]
+    WrongFormat(String),
     #[error("invalid config in checkpoint: {0}")]
     BadConfig(String),
     /// A config built from options (the command line, the window), not read from a file.
@@ -86,6 +90,11 @@ pub fn parse(bytes: &[u8]) -> Result<CheckpointData, CheckpointError> {
     let files = SafeTensors::deserialize(bytes)
         .map_err(|e| CheckpointError::NotSafetensors(e.to_string()))?;
     let metadata = header.metadata().clone().unwrap_or_default();
+    match metadata.get("format") {
+        Some(format) if format == FORMAT => {}
+        Some(other) => return Err(CheckpointError::WrongFormat(other.clone())),
+        None => return Err(CheckpointError::MissingMetadata("format")),
+    }
     let config_json = metadata
         .get("config")
         .ok_or(CheckpointError::MissingMetadata("config"))?;

@@ -154,6 +154,21 @@ pub(super) fn refuse_non_finite(
     Ok(())
 }
 
+/// A target token id from `generation_config.json`: a whole number below the target
+/// vocabulary's size (a value above 2^32 must not wrap to a small id).
+fn token_id(value: &Value, field: &str, config: &MarianConfig) -> Result<u32, String> {
+    value
+        .as_u64()
+        .filter(|&id| id < config.decoder_vocab_size as u64)
+        .and_then(|id| u32::try_from(id).ok())
+        .ok_or_else(|| {
+            format!(
+                "generation_config.json: {field} holds {value}, not a token id below the target vocabulary's {}",
+                config.decoder_vocab_size
+            )
+        })
+}
+
 /// What `generate()` would use by default: `generation_config.json`, falling back to the
 /// model config.
 #[derive(Clone, Debug, PartialEq)]
@@ -183,7 +198,7 @@ impl GenerationSettings {
         if let Some(Value::Array(lists)) = field("bad_words_ids") {
             for list in lists {
                 match list.as_array().map(Vec::as_slice) {
-                    Some([one]) => banned.extend(one.as_u64().map(|v| v as u32)),
+                    Some([one]) => banned.push(token_id(one, "bad_words_ids", config)?),
                     _ => {
                         return Err(
                             "generation_config.json: bad_words_ids longer than one token are not supported"
@@ -195,7 +210,7 @@ impl GenerationSettings {
         }
         let forced_eos = match field("forced_eos_token_id") {
             Some(Value::Null) => None,
-            Some(v) => v.as_u64().map(|v| v as u32),
+            Some(v) => Some(token_id(v, "forced_eos_token_id", config)?),
             None => config.forced_eos_token_id,
         };
         Ok(Self {
