@@ -301,6 +301,8 @@ fn the_destination_is_checked_before_training() {
     let marian = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/marian/en-zh");
     let (ok, stderr) = quick(&file, Some(marian));
     assert!(!ok && stderr.contains("is a file"), "{stderr}");
+    let (ok, stderr) = quick(&dir.path().join("new-folder"), Some(marian));
+    assert!(!ok && stderr.contains("needs --data"), "{stderr}");
     let (ok, stderr) = quick(&file.join("under-a-file.safetensors"), None);
     assert!(!ok && stderr.contains("cannot make the folder"), "{stderr}");
     #[cfg(unix)]
@@ -435,4 +437,24 @@ fn model_paths_are_reported_for_what_they_are() {
         path_str(&data),
     ]);
     assert!(ok, "a model folder evaluates: {stderr}");
+}
+
+/// Options a model folder's fine-tune does not use are refused, not ignored without a word.
+#[test]
+fn built_in_only_options_are_refused_for_a_model_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let marian = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/marian/en-zh");
+    let out = dir.path().join("out");
+    for flag in [
+        "--lr-mult=encoder=0.5",
+        "--l1=0.1",
+        "--l2=0.1",
+        "--new-head",
+    ] {
+        let option = flag.split('=').next().unwrap();
+        refused(
+            &["train", "--base", marian, "--out", path_str(&out), flag],
+            &[option, "built-in models"],
+        );
+    }
 }

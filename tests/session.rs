@@ -452,3 +452,43 @@ fn special_files_as_a_session_or_its_model_never_hang() {
     }
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+/// The window's open paths (model, session, data) refuse a FIFO, a device and a folder
+/// where a file is expected, at once and with a message, as the command line does (issue
+/// 21: a FIFO as the window's model kept the window from ever appearing).
+#[cfg(unix)]
+#[test]
+fn the_windows_open_paths_refuse_special_files_at_once() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    if !std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return;
+    }
+    let started = Instant::now();
+    for (path, what) in [
+        (fifo.as_path(), "named pipe"),
+        (Path::new("/dev/zero"), "device"),
+    ] {
+        let mut state = fresh();
+        let before = state.model.name.clone();
+        assert!(!state.open_model(path));
+        assert_eq!(state.model.name, before, "the previous model stays");
+        assert!(!session::open_from(&mut state, path));
+        let err = state.training.load_data(path).unwrap_err();
+        assert!(err.contains(what), "{err}");
+        let texts: Vec<String> = state.messages.iter().map(|m| m.text()).collect();
+        assert!(
+            texts.iter().filter(|t| t.contains(what)).count() >= 2,
+            "{texts:?}"
+        );
+    }
+    let mut state = fresh();
+    let err = state.training.load_data(dir.path()).unwrap_err();
+    assert!(err.contains("folder"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
