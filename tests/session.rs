@@ -408,6 +408,15 @@ fn a_session_with_a_utf8_bom_opens() {
     load_text(dir.path(), "bom.json", &text).unwrap();
 }
 
+/// A temporary folder holding a FIFO named `pipe`; `None` where there is no `mkfifo`.
+#[cfg(unix)]
+fn folder_with_a_fifo() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    made.is_ok_and(|s| s.success()).then_some((dir, fifo))
+}
+
 /// A FIFO as the session, or a FIFO or `/dev/zero` as the session's model, is refused
 /// without being opened or read (issue 21: the window hung, or hashed `/dev/zero` for ever),
 /// and a model path that is not a model is a problem, not a silent stand-in.
@@ -415,15 +424,9 @@ fn a_session_with_a_utf8_bom_opens() {
 #[test]
 fn special_files_as_a_session_or_its_model_never_hang() {
     use std::time::{Duration, Instant};
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("pipe");
-    if !std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    let Some((dir, fifo)) = folder_with_a_fifo() else {
         return;
-    }
+    };
     let started = Instant::now();
     let err = Session::load(&fifo).unwrap_err().to_string();
     assert!(err.contains("named pipe"), "{err}");
@@ -460,15 +463,9 @@ fn special_files_as_a_session_or_its_model_never_hang() {
 #[test]
 fn the_windows_open_paths_refuse_special_files_at_once() {
     use std::time::{Duration, Instant};
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("pipe");
-    if !std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    let Some((dir, fifo)) = folder_with_a_fifo() else {
         return;
-    }
+    };
     let started = Instant::now();
     for (path, what) in [
         (fifo.as_path(), "named pipe"),
