@@ -9,11 +9,16 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::fsio::{ReadError, read_limited};
+use crate::model::limits::thousands;
 use crate::tasks::Pair;
 
 /// Largest file [`load`] reads. Far above any sensible teaching data set, far below what would
 /// make the app stall or run out of memory.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Characters per source or target: longer lines are reported and skipped, as no model
+/// takes more than [`MAX_LEN`](crate::model::config::MAX_LEN) tokens per side.
+pub const MAX_FIELD_CHARS: usize = crate::model::config::MAX_LEN;
 
 const BOM: char = '\u{feff}';
 
@@ -119,29 +124,16 @@ impl Parsed {
 
 /// `1 pair`, `1,204 pairs`.
 fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{} {}", with_thousands(n), if n == 1 { one } else { many })
-}
-
-/// `1204` -> `1,204`.
-fn with_thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
 /// Why a data file could not be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("could not read {}: {source}", path.display())]
+    #[error("could not read {}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{} is larger than the {} MiB limit; use a smaller sample of the data",
@@ -164,9 +156,9 @@ pub fn load(path: &Path) -> Result<Parsed, DatasetError> {
         ReadError::TooLarge { .. } => DatasetError::TooLarge {
             path: path.to_owned(),
         },
-        ReadError::Io(source) => DatasetError::Io {
+        other => DatasetError::Io {
             path: path.to_owned(),
-            source,
+            error: other.into_io(),
         },
     })?;
     let text = decode_text(path, bytes)?;
@@ -301,6 +293,16 @@ fn to_pair(fields: Vec<String>, format: Format) -> Result<Pair, String> {
         }
         message
     })?;
+    for (side, text) in [("source", &src), ("target", &tgt)] {
+        let chars = text.chars().count();
+        if chars > MAX_FIELD_CHARS {
+            return Err(format!(
+                "the {side} is {} characters; at most {} are accepted (the longest sequence a model takes)",
+                thousands(chars),
+                thousands(MAX_FIELD_CHARS)
+            ));
+        }
+    }
     match (src.is_empty(), tgt.is_empty()) {
         (false, false) => Ok(Pair { src, tgt }),
         (true, true) => Err("empty source and target".to_owned()),
@@ -468,8 +470,8 @@ mod tests {
             "1 pair; header row skipped; 1 line with errors (first: line 17: expected 2 fields, found 3)"
         );
         assert_eq!(Parsed::default().summary(), "0 pairs");
-        assert_eq!(with_thousands(1_234_567), "1,234,567");
-        assert_eq!(with_thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
     }
 
     #[test]

@@ -46,13 +46,17 @@ pub fn language() -> Language {
 }
 
 /// The Chinese tables, one per area of the app, each a JSON object `{ english: chinese }`.
-const ZH_FILES: [(&str, &str); 3] = [
+const ZH_FILES: [(&str, &str); 4] = [
     ("app", include_str!("../assets/i18n/zh/app.json")),
     (
         "classroom",
         include_str!("../assets/i18n/zh/classroom.json"),
     ),
     ("export", include_str!("../assets/i18n/zh/export.json")),
+    (
+        "reliability",
+        include_str!("../assets/i18n/zh/reliability.json"),
+    ),
 ];
 
 /// The merged Chinese table. A key in two files is an error: merging would silently let one

@@ -500,7 +500,9 @@ fn distinct_pairs(
 /// Deterministic shuffled split of user data.
 ///
 /// All pairs with the same source go to the same split, so a duplicated line cannot leak from
-/// training into validation or test; split sizes are therefore approximate when sources repeat.
+/// training into validation or test; a held-out set takes a source's group only if the whole
+/// group fits in its share, so with repeated sources it may get fewer pairs (or none) and the
+/// rest trains.
 /// Fractions are clamped to 0..=1 (NaN counts as 0); test gets what remains after validation if
 /// they add up to more than 1.
 pub fn split_pairs(
@@ -517,10 +519,15 @@ pub fn split_pairs(
     groups.shuffle(&mut StdRng::seed_from_u64(seed));
 
     let mut splits = Splits::default();
+    // A group is held out only if it fits in what the set still wants: one source repeated
+    // 500 times (or two repeated 100 times) then trains instead of filling the held-out sets
+    // and leaving nothing to train on.
+    let fits =
+        |set: &Vec<Pair>, group: &Vec<Pair>, wanted: usize| set.len() + group.len() <= wanted;
     for group in groups {
-        let target = if splits.validation.len() < validation_wanted {
+        let target = if fits(&splits.validation, &group, validation_wanted) {
             &mut splits.validation
-        } else if splits.test.len() < test_wanted {
+        } else if fits(&splits.test, &group, test_wanted) {
             &mut splits.test
         } else {
             &mut splits.train
@@ -994,6 +1001,34 @@ mod tests {
         let s = split_pairs(pairs, 0.2, 0.2, 1);
         assert_eq!(s.train.len() + s.validation.len() + s.test.len(), 60);
         assert_disjoint(&s);
+    }
+
+    /// 500 identical pairs, or two pairs repeated 100 times: every pair trains (issue 21:
+    /// they used to fill the held-out sets and leave "0 train").
+    #[test]
+    fn repeated_sources_never_move_every_pair_out_of_training() {
+        let same = vec![Pair::new("a", "b"); 500];
+        let s = split_pairs(same, 0.1, 0.1, 0);
+        assert_eq!(
+            (s.train.len(), s.validation.len(), s.test.len()),
+            (500, 0, 0)
+        );
+        let mut two = vec![];
+        for _ in 0..100 {
+            two.push(Pair::new("a", "1"));
+            two.push(Pair::new("b", "2"));
+        }
+        let s = split_pairs(two, 0.1, 0.1, 0);
+        assert_eq!(
+            (s.train.len(), s.validation.len(), s.test.len()),
+            (200, 0, 0)
+        );
+        // A group that fits is still held out.
+        let mut mixed = user_pairs(100);
+        mixed.extend(vec![Pair::new("a", "b"); 50]);
+        let s = split_pairs(mixed, 0.1, 0.1, 0);
+        assert_eq!((s.validation.len(), s.test.len()), (15, 15));
+        assert_eq!(s.train.len(), 120);
     }
 
     proptest! {

@@ -124,7 +124,7 @@ fn empty_and_tiny_files_fail() {
     just_braces.extend_from_slice(b"{}");
     assert!(matches!(
         must_fail("no metadata", &just_braces),
-        CheckpointError::MissingMetadata("config")
+        CheckpointError::MissingMetadata("format")
     ));
 }
 
@@ -367,6 +367,17 @@ fn bad_metadata_fails() {
         must_fail("no vocab", &with("vocab", None)),
         CheckpointError::MissingMetadata("vocab")
     ));
+    // Issue 21: a wrong `format` was accepted without a word.
+    assert!(matches!(
+        must_fail("no format", &with("format", None)),
+        CheckpointError::MissingMetadata("format")
+    ));
+    for wrong in ["maskscope-checkpoint-v2", "pt", ""] {
+        assert!(matches!(
+            must_fail(wrong, &with("format", Some(wrong))),
+            CheckpointError::WrongFormat(_)
+        ));
+    }
     let good_config = serde_json::to_value(config()).unwrap();
     let config_with = |field: &str, value: serde_json::Value| {
         let mut c = good_config.clone();
@@ -541,70 +552,59 @@ fn files_on_disk() {
     );
 }
 
-/// Makes a FIFO at `path` and starts a thread that writes `bytes` into it; `None` where
-/// there is no `mkfifo`.
+/// Runs `work` on a thread and fails (instead of hanging) if it takes more than 30 s; a
+/// FIFO that `work` blocked on is then opened for writing so the thread can end.
 #[cfg(unix)]
-fn fifo_fed_with(
-    path: &std::path::Path,
-    bytes: Vec<u8>,
-) -> Option<std::thread::JoinHandle<std::io::Result<()>>> {
-    let made = std::process::Command::new("mkfifo").arg(path).status();
+fn within_30s<T: Send + 'static>(
+    fifo: &std::path::Path,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(work()));
+    match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(value) => value,
+        Err(_) => {
+            let _ = std::fs::OpenOptions::new().write(true).open(fifo);
+            panic!("{} was opened and blocked", fifo.display());
+        }
+    }
+}
+
+/// A FIFO, a device or a folder as a checkpoint is refused before it is opened (issue 21:
+/// a FIFO blocked for ever, `/dev/zero` read 1 GiB first), with a message saying what it is.
+#[cfg(unix)]
+#[test]
+fn a_fifo_a_device_or_a_folder_is_refused_unopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.safetensors");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     if !made.is_ok_and(|s| s.success()) {
         eprintln!("no mkfifo here; skipped");
-        return None;
-    }
-    let writer_path = path.to_owned();
-    Some(std::thread::spawn(move || {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new().write(true).open(writer_path)?;
-        f.write_all(&bytes)
-    }))
-}
-
-/// A FIFO declares a size of 0: the limit of `fsio::read_limited` must hold while reading.
-#[cfg(unix)]
-#[test]
-fn a_fifo_is_read_only_up_to_the_limit() {
-    use maskscope::fsio::{ReadError, read_limited};
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("pipe");
-    // Far more than the limit; the writer stops when the reader closes the pipe.
-    let Some(writer) = fifo_fed_with(&fifo, vec![1u8; 4 << 20]) else {
         return;
-    };
-    let err = read_limited(&fifo, 1000).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ReadError::TooLarge {
-                size: 1001,
-                limit: 1000
-            }
-        ),
-        "{err}"
-    );
-    let written = writer.join().unwrap();
-    assert!(written.is_err(), "the writer saw the reader go away");
-}
-
-/// A checkpoint path that is a FIFO is read through the same bounded reader as a file, so a
-/// valid model still loads and junk is still refused.
-#[cfg(unix)]
-#[test]
-fn a_fifo_is_read_through_the_bounded_reader() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, bytes, valid) in [
-        ("good", valid_bytes(), true),
-        ("junk", b"definitely not safetensors".to_vec(), false),
-    ] {
-        let fifo = dir.path().join(name);
-        let Some(writer) = fifo_fed_with(&fifo, bytes) else {
-            return;
-        };
-        let loaded = Engine::load(&fifo);
-        writer.join().unwrap().unwrap();
-        assert_eq!(loaded.is_ok(), valid, "{name}: {:?}", loaded.err());
     }
+    let path = fifo.clone();
+    let err = within_30s(&fifo, move || {
+        Engine::load(&path).err().map(|e| e.to_string())
+    });
+    let err = err.expect("a FIFO is not a checkpoint");
+    assert!(err.contains("named pipe (FIFO), not a file"), "{err}");
+    let started = std::time::Instant::now();
+    let err = Engine::load(std::path::Path::new("/dev/zero"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("a device, not a file"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "nothing was read"
+    );
+    let err = Engine::load(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("a folder, not a file"), "{err}");
+    // The OS error is printed once, not also as the error's source.
+    let Err(missing) = checkpoint::read_file(&dir.path().join("missing")) else {
+        panic!("a missing file loaded");
+    };
+    assert!(std::error::Error::source(&missing).is_none(), "{missing}");
 }
 
 proptest! {

@@ -460,3 +460,19 @@ fn low_temperature_approaches_one_hot_and_high_flattens() {
         assert!((a - b).abs() < 1e-6);
     }
 }
+
+/// One beam-width cap for every family (issue 21: a width of 100,000 ran for minutes):
+/// refused with the limit named, before the search allocates anything.
+#[test]
+fn a_beam_wider_than_the_cap_is_refused() {
+    use maskscope::model::limits::MAX_BEAM_WIDTH;
+    let engine = engine(false, 1);
+    for width in [0, MAX_BEAM_WIDTH + 1, 1_000_000_000] {
+        let err = DecodeSession::new(&engine, &ids("abcd"), Strategy::Beam { width })
+            .err()
+            .unwrap_or_else(|| panic!("width {width} accepted"))
+            .to_string();
+        assert!(err.contains("--beam-width") && err.contains("64"), "{err}");
+    }
+    assert!(DecodeSession::new(&engine, &ids("abcd"), Strategy::Beam { width: 64 }).is_ok());
+}

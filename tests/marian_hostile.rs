@@ -158,3 +158,99 @@ fn a_damaged_sentencepiece_model_is_refused() {
     });
     assert_mentions(&load_error(dir.path()), &["source.spm"]);
 }
+
+#[test]
+fn beam_search_wider_than_the_cap_is_refused() {
+    let model = MarianModel::load(&fixture()).unwrap();
+    let src = model
+        .tokenizer
+        .encode("hello", maskscope::sentencepiece::Side::Source)
+        .ids;
+    let err = model.beam_search(&src, 100_000).unwrap_err().to_string();
+    assert_mentions(&err, &["--beam-width", "64"]);
+    assert!(model.beam_search(&src, 2).is_ok());
+}
+
+/// A NaN or infinite weight is refused as in a maskscope checkpoint (issue 21: it loaded
+/// and decoded to an empty line).
+#[test]
+fn non_finite_weights_are_refused() {
+    for bad in [f32::NAN, f32::INFINITY] {
+        let dir = broken_copy(|d| {
+            let path = d.join("model.safetensors");
+            let bytes = std::fs::read(&path).unwrap();
+            let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+            let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+                .tensors()
+                .into_iter()
+                .map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec()))
+                .collect();
+            owned.sort();
+            let (_, _, data) = owned
+                .iter_mut()
+                .find(|(n, _, _)| n.contains("fc1.weight"))
+                .unwrap();
+            data[..4].copy_from_slice(&bad.to_le_bytes());
+            let views: Vec<(String, safetensors::tensor::TensorView)> = owned
+                .iter()
+                .map(|(n, s, d)| {
+                    let view =
+                        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d)
+                            .unwrap();
+                    (n.clone(), view)
+                })
+                .collect();
+            safetensors::tensor::serialize_to_file(views, None, &path).unwrap();
+        });
+        assert_mentions(&load_error(dir.path()), &["fc1.weight", "NaN or infinite"]);
+    }
+}
+
+/// A folder, a FIFO or a symbolic-link loop where a file should be is named for what it
+/// is, never "missing", and never opened (a FIFO would block for ever).
+#[cfg(unix)]
+#[test]
+fn a_file_that_is_not_a_regular_file_is_named_not_missing() {
+    for (file, what) in [
+        ("config.json", "named pipe"),
+        ("vocab.json", "folder"),
+        ("source.spm", "symbolic links"),
+        ("model.safetensors", "named pipe"),
+    ] {
+        let dir = broken_copy(|d| {
+            let path = d.join(file);
+            std::fs::remove_file(&path).unwrap();
+            match what {
+                "named pipe" => assert!(
+                    std::process::Command::new("mkfifo")
+                        .arg(&path)
+                        .status()
+                        .unwrap()
+                        .success()
+                ),
+                "folder" => std::fs::create_dir(&path).unwrap(),
+                _ => std::os::unix::fs::symlink(&path, &path).unwrap(),
+            }
+        });
+        let message = load_error(dir.path());
+        assert_mentions(&message, &[file, what]);
+        assert!(!message.contains("has no"), "{message}");
+    }
+}
+
+/// Issue 21: `bad_words_ids` above 2^32 wrapped to a small id (2^32 + 1 banned token 1).
+#[test]
+fn token_ids_that_do_not_fit_are_refused_not_wrapped() {
+    for (field, value) in [
+        ("bad_words_ids", serde_json::json!([[4_294_967_297u64]])),
+        ("bad_words_ids", serde_json::json!([[-1]])),
+        ("forced_eos_token_id", serde_json::json!(4_294_967_296u64)),
+    ] {
+        let dir = broken_copy(|d| {
+            edit_json(&d.join("generation_config.json"), |c| {
+                c.insert(field.into(), value.clone());
+            })
+        });
+        assert_mentions(&load_error(dir.path()), &[field, "not a token id"]);
+    }
+}

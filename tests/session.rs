@@ -463,3 +463,95 @@ fn a_run_s_lesson_base_survives_a_session() {
         .collect();
     assert_eq!(restored, [base(true), base(false), None]);
 }
+
+/// A session saved by an editor that starts UTF-8 with a byte-order mark opens (issue 21:
+/// it was "not JSON").
+#[test]
+fn a_session_with_a_utf8_bom_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = b"\xEF\xBB\xBF".to_vec();
+    text.extend(serde_json::to_vec(&session::capture(&customised(), None)).unwrap());
+    load_text(dir.path(), "bom.json", &text).unwrap();
+}
+
+/// A temporary folder holding a FIFO named `pipe`; `None` where there is no `mkfifo`.
+#[cfg(unix)]
+fn folder_with_a_fifo() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    made.is_ok_and(|s| s.success()).then_some((dir, fifo))
+}
+
+/// A FIFO as the session, or a FIFO or `/dev/zero` as the session's model, is refused
+/// without being opened or read (issue 21: the window hung, or hashed `/dev/zero` for ever),
+/// and a model path that is not a model is a problem, not a silent stand-in.
+#[cfg(unix)]
+#[test]
+fn special_files_as_a_session_or_its_model_never_hang() {
+    use std::time::{Duration, Instant};
+    let Some((dir, fifo)) = folder_with_a_fifo() else {
+        return;
+    };
+    let started = Instant::now();
+    let err = Session::load(&fifo).unwrap_err().to_string();
+    assert!(err.contains("named pipe"), "{err}");
+    let err = maskscope::app::session_file::sha256_file(Path::new("/dev/zero")).unwrap_err();
+    assert!(err.to_string().contains("a device"), "{err}");
+    let err = maskscope::app::session_file::sha256_file(&fifo).unwrap_err();
+    assert!(err.to_string().contains("named pipe"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a model").unwrap();
+    for model in [fifo.clone(), junk.clone(), "/dev/zero".into()] {
+        let mut saved = session::capture(&customised(), None);
+        saved.model = ModelRef::File {
+            path: model.clone(),
+            sha256: maskscope::app::session_file::sha256_file(&model).unwrap_or_default(),
+        };
+        let mut state = fresh();
+        let warnings = session::apply(&saved, &mut state);
+        let problem = state.session.problem.as_ref().map(|p| p.kind);
+        assert_eq!(
+            problem,
+            Some(ProblemKind::Missing),
+            "{model:?}: {warnings:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// The window's open paths (model, session, data) refuse a FIFO, a device and a folder
+/// where a file is expected, at once and with a message, as the command line does (issue
+/// 21: a FIFO as the window's model kept the window from ever appearing).
+#[cfg(unix)]
+#[test]
+fn the_windows_open_paths_refuse_special_files_at_once() {
+    use std::time::{Duration, Instant};
+    let Some((dir, fifo)) = folder_with_a_fifo() else {
+        return;
+    };
+    let started = Instant::now();
+    for (path, what) in [
+        (fifo.as_path(), "named pipe"),
+        (Path::new("/dev/zero"), "device"),
+    ] {
+        let mut state = fresh();
+        let before = state.model.name.clone();
+        assert!(!state.open_model(path));
+        assert_eq!(state.model.name, before, "the previous model stays");
+        assert!(!session::open_from(&mut state, path));
+        let err = state.training.load_data(path).unwrap_err();
+        assert!(err.contains(what), "{err}");
+        let texts: Vec<String> = state.messages.iter().map(|m| m.text()).collect();
+        assert!(
+            texts.iter().filter(|t| t.contains(what)).count() >= 2,
+            "{texts:?}"
+        );
+    }
+    let mut state = fresh();
+    let err = state.training.load_data(dir.path()).unwrap_err();
+    assert!(err.contains("folder"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

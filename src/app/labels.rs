@@ -151,6 +151,9 @@ pub fn leak_problem(problem: &LeakProblem) -> String {
         }
         LeakProblem::PaddingFailed(e) => trf("padding readout failed: {}", &[e]),
         LeakProblem::FutureFailed(e) => trf("future-token readout failed: {}", &[e]),
+        LeakProblem::NonFinite => {
+            tr("the model's outputs hold NaN or infinite values, so no leak can be measured").into()
+        }
     }
 }
 

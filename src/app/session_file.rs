@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -24,7 +25,7 @@ use super::settings::{
     AttentionSettings, DecoderSettings, FinetuneSettings, MasksViewSettings, Theme, ViewId,
 };
 use super::state::runs::LessonBase;
-use crate::fsio::{ReadError, read_limited, write_atomically};
+use crate::fsio::{ReadError, open_regular, read_limited, write_atomically};
 use crate::i18n::Language;
 use crate::masks::MaskSettings;
 use crate::tasks::Task;
@@ -214,15 +215,15 @@ pub const RUN_FAILED_PREFIX: &str = "failed: ";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("could not read {path}: {source}")]
+    #[error("could not read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("could not write {path}: {source}")]
+    #[error("could not write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is {size} bytes; a session file is at most {limit} bytes")]
     TooLarge {
@@ -243,19 +244,36 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// Most bytes hashed per file: the largest model file maskscope opens (a Marian folder's
+/// weights). A device such as `/dev/zero` is refused before it is read.
+const MAX_HASHED_BYTES: u64 = 4 << 30;
+
 /// SHA-256 of a file's bytes (of a model folder's config and weights) as lowercase hex
-/// (streamed).
+/// (streamed, bounded). Anything but a regular file or a folder is refused unopened.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
+    let mut add = |file: &Path| -> std::io::Result<()> {
+        let (file, _) = open_regular(file).map_err(ReadError::into_io)?;
+        let read = std::io::copy(&mut file.take(MAX_HASHED_BYTES + 1), &mut hasher)?;
+        if read > MAX_HASHED_BYTES {
+            return Err(ReadError::TooLarge {
+                size: read,
+                limit: MAX_HASHED_BYTES,
+            }
+            .into_io());
+        }
+        Ok(())
+    };
     if path.is_dir() {
         // A model folder: what changes the views is its config and weights.
         for name in ["config.json", "model.safetensors", "pytorch_model.bin"] {
-            if let Ok(mut file) = std::fs::File::open(path.join(name)) {
-                std::io::copy(&mut file, &mut hasher)?;
+            let file = path.join(name);
+            if file.symlink_metadata().is_ok() {
+                add(&file)?;
             }
         }
     } else {
-        std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+        add(path)?;
     }
     Ok(hex(&hasher.finalize()))
 }
@@ -273,9 +291,9 @@ impl Session {
                 size,
                 limit,
             },
-            ReadError::Io(source) => SessionError::Read {
+            other => SessionError::Read {
                 path: path.to_owned(),
-                source,
+                error: other.into_io(),
             },
         })?;
         Self::from_json(&bytes, path)
@@ -287,6 +305,8 @@ impl Session {
             path: path.to_owned(),
             reason,
         };
+        // Editors on Windows may start UTF-8 with a byte-order mark; JSON has no use for it.
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| not_a_session(format!("not JSON ({e})")))?;
         let Some(object) = value.as_object() else {
@@ -361,7 +381,10 @@ impl Session {
         if !(d.temperature.is_finite() && d.top_p.is_finite() && d.interval.is_finite()) {
             return Err("the decoder settings hold a non-finite number".into());
         }
-        if d.beam_width > 64 || d.top_k > 100_000 || d.top_n > 10_000 {
+        if d.beam_width > crate::model::limits::MAX_BEAM_WIDTH
+            || d.top_k > 100_000
+            || d.top_n > 10_000
+        {
             return Err("the decoder settings are out of range".into());
         }
         if let Some(f) = &self.finetune {
@@ -390,21 +413,21 @@ impl Session {
     pub fn save(&self, path: &Path) -> Result<(), SessionError> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| SessionError::Write {
             path: path.to_owned(),
-            source: std::io::Error::other(e),
+            error: std::io::Error::other(e),
         })?;
         if json.len() as u64 > MAX_SESSION_BYTES {
             // It could not be opened again: say so now, while the runs are still in the window.
             return Err(SessionError::Write {
                 path: path.to_owned(),
-                source: std::io::Error::other(format!(
+                error: std::io::Error::other(format!(
                     "the session would be {} bytes, more than the {MAX_SESSION_BYTES} a session may have; delete some fine-tuning runs first",
                     json.len()
                 )),
             });
         }
-        write_atomically(path, &json).map_err(|source| SessionError::Write {
+        write_atomically(path, &json).map_err(|error| SessionError::Write {
             path: path.to_owned(),
-            source,
+            error,
         })
     }
 

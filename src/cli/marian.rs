@@ -76,6 +76,17 @@ pub fn inspect(folder: &str, pairs: &[(&str, &str)], settings: &MaskSettings) ->
 /// pairs with the chosen parts frozen and saves a folder transformers opens.
 pub fn fine_tune(base: &str, args: &super::args::TrainArgs) -> Result<()> {
     use crate::model::marian::finetune::{FineTuneOptions, MarianFineTune, groups};
+    let ignored = [
+        ("--lr-mult", args.lr_mult.iter().any(|s| !s.is_empty())),
+        ("--l1", args.l1 != 0.0),
+        ("--l2", args.l2 != 0.0),
+        ("--new-head", args.new_head),
+    ];
+    if let Some((option, _)) = ignored.iter().find(|(_, given)| *given) {
+        anyhow::bail!(
+            "{option} is for the built-in models; fine-tuning a model folder takes --lr, --batch-size, --weight-decay, --clip, --freeze, --steps and --seed"
+        );
+    }
     let model = open(base)?;
     let data = args.data.data.as_ref().context(
         "fine-tuning a model folder needs --data pairs.tsv (source<TAB>target per line)",

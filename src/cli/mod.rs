@@ -52,20 +52,22 @@ fn render(args: RenderArgs) -> Result<()> {
     Ok(())
 }
 
-/// Opens a checkpoint by path, or one of the bundled models by name.
+/// Opens a checkpoint or a model folder by path, or one of the bundled models by name.
 pub fn open_model(name_or_path: &str) -> Result<Engine> {
     if let Some(bytes) = bundled::bytes(name_or_path) {
         return Engine::from_bytes(bytes)
             .with_context(|| format!("bundled model `{name_or_path}`"));
     }
     let path = Path::new(name_or_path);
-    if !path.exists() {
+    // Only nothing at all is "missing": a link loop, a pipe or a folder is opened and
+    // reported for what it is.
+    if path.symlink_metadata().is_err() {
         bail!(
             "no checkpoint at `{name_or_path}` and no bundled model of that name (bundled: {})",
             bundled::names().join(", ")
         );
     }
-    Engine::load(path).with_context(|| format!("loading {}", path.display()))
+    Engine::open(path).with_context(|| format!("loading {}", path.display()))
 }
 
 pub fn run(command: Command) -> Result<()> {
@@ -117,6 +119,31 @@ fn load_splits(
     Ok((splits, task.name().to_string()))
 }
 
+/// Why a validation or test set is empty: too few pairs, or too few distinct sources (a
+/// source's pairs stay in one set, so none leaks into the held-out figures).
+fn held_out_note(splits: &Splits) -> String {
+    let all = || {
+        splits
+            .train
+            .iter()
+            .chain(&splits.validation)
+            .chain(&splits.test)
+    };
+    let pairs = all().count();
+    let sources = all().map(|p| &p.src).collect::<BTreeSet<_>>().len();
+    if pairs < 5 {
+        return format!(
+            "{pairs} pairs are too few to hold any out for validation and test (each takes 10%, so at least 5 pairs are needed); training on them without held-out figures"
+        );
+    }
+    format!(
+        "the {pairs} pairs have only {sources} distinct source(s); all pairs of a source stay in one set so none leaks into the held-out figures, and a source's group did not fit in the 10% held out for validation or test: {} train / {} validation / {} test",
+        splits.train.len(),
+        splits.validation.len(),
+        splits.test.len()
+    )
+}
+
 /// Vocabulary covering every character the task can produce (sampled generously).
 pub fn task_vocab(splits: &Splits, task: Option<Task>) -> Vocab {
     let mut texts: Vec<String> = splits
@@ -148,9 +175,73 @@ fn parse_groups(keys: &[String], engine: &Engine) -> Result<BTreeSet<Group>> {
     Ok(groups)
 }
 
+/// Learning-rate multipliers from `GROUP=MULTIPLIER` specs.
+fn parse_lr_multipliers(specs: &[String], engine: &Engine) -> Result<BTreeMap<Group, f64>> {
+    let mut lr_multipliers = BTreeMap::new();
+    for spec in specs.iter().filter(|s| !s.is_empty()) {
+        let (key, value) = spec
+            .split_once('=')
+            .with_context(|| format!("`{spec}`: expected GROUP=MULTIPLIER"))?;
+        let value: f64 = value
+            .parse()
+            .with_context(|| format!("`{spec}`: multiplier is not a number"))?;
+        for g in parse_groups(&[key.to_string()], engine)? {
+            lr_multipliers.insert(g, value);
+        }
+    }
+    Ok(lr_multipliers)
+}
+
+/// What `train` runs with, checked before any data is made or model built; the parameter
+/// groups (frozen, multipliers) are filled in once the model is known.
+fn train_options(args: &TrainArgs) -> Result<TrainOptions> {
+    use crate::model::limits::{self, MAX_HELD_OUT_PAIRS, MAX_TRAIN_PAIRS};
+    limits::at_most("--train-size", args.train_size, MAX_TRAIN_PAIRS)?;
+    limits::at_most(
+        "--validation-size",
+        args.validation_size,
+        MAX_HELD_OUT_PAIRS,
+    )?;
+    limits::at_most("--test-size", args.test_size, MAX_HELD_OUT_PAIRS)?;
+    let options = TrainOptions {
+        steps: args.steps,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        schedule: match args.schedule.as_str() {
+            "constant" => Schedule::Constant,
+            "cosine" => Schedule::WarmupCosine {
+                warmup: args.warmup,
+            },
+            other => bail!("unknown schedule `{other}` (constant or cosine)"),
+        },
+        weight_decay: args.weight_decay,
+        l1: args.l1,
+        l2: args.l2,
+        clip_norm: (args.clip != 0.0).then_some(args.clip),
+        dropout: args.dropout,
+        seed: args.seed,
+        eval_every: args.eval_every,
+        eval_size: args.validation_size,
+        mask: args.masks.settings(),
+        frozen: BTreeSet::new(),
+        lr_multipliers: BTreeMap::new(),
+        reinit_head: args.new_head,
+        threads: args
+            .threads
+            .unwrap_or_else(crate::model::training::default_threads),
+    };
+    options.check()?;
+    Ok(options)
+}
+
 fn train(args: TrainArgs) -> Result<()> {
+    let mut options = train_options(&args)?;
+    let fine_tunes_folder = args.base.as_deref().is_some_and(marian::is_model_folder);
+    // Checked (its folder made) now, not after a run of thousands of steps.
+    crate::fsio::prepare_destination(&args.out, fine_tunes_folder)
+        .map_err(|e| anyhow::anyhow!("--out: {e}"))?;
     if let Some(base) = args.base.as_deref()
-        && marian::is_model_folder(base)
+        && fine_tunes_folder
     {
         return marian::fine_tune(base, &args);
     }
@@ -205,50 +296,11 @@ fn train(args: TrainArgs) -> Result<()> {
     let (validation, _) = engine.tokenize_pairs(&splits.validation);
     let (test, _) = engine.tokenize_pairs(&splits.test);
     if validation.is_empty() || test.is_empty() {
-        eprintln!(
-            "note: {} pairs are too few to hold any out for validation and test (each takes 10%, so at least 5 pairs are needed); training on them without held-out figures",
-            train.len() + validation.len() + test.len()
-        );
+        eprintln!("note: {}", held_out_note(&splits));
     }
-    let mut lr_multipliers = BTreeMap::new();
-    for spec in args.lr_mult.iter().filter(|s| !s.is_empty()) {
-        let (key, value) = spec
-            .split_once('=')
-            .with_context(|| format!("`{spec}`: expected GROUP=MULTIPLIER"))?;
-        let value: f64 = value
-            .parse()
-            .with_context(|| format!("`{spec}`: multiplier is not a number"))?;
-        for g in parse_groups(&[key.to_string()], &engine)? {
-            lr_multipliers.insert(g, value);
-        }
-    }
-    let options = TrainOptions {
-        steps: args.steps,
-        batch_size: args.batch_size,
-        learning_rate: args.lr,
-        schedule: match args.schedule.as_str() {
-            "constant" => Schedule::Constant,
-            "cosine" => Schedule::WarmupCosine {
-                warmup: args.warmup,
-            },
-            other => bail!("unknown schedule `{other}` (constant or cosine)"),
-        },
-        weight_decay: args.weight_decay,
-        l1: args.l1,
-        l2: args.l2,
-        clip_norm: (args.clip > 0.0).then_some(args.clip),
-        dropout: args.dropout,
-        seed: args.seed,
-        eval_every: args.eval_every,
-        eval_size: args.validation_size,
-        mask: args.masks.settings(),
-        frozen: parse_groups(&args.freeze, &engine)?,
-        lr_multipliers,
-        reinit_head: args.new_head,
-        threads: args
-            .threads
-            .unwrap_or_else(crate::model::training::default_threads),
-    };
+    options.frozen = parse_groups(&args.freeze, &engine)?;
+    options.lr_multipliers = parse_lr_multipliers(&args.lr_mult, &engine)?;
+    options.check()?;
     let counts = trainable_counts(&engine, &options.frozen);
     let trainable: usize = counts.iter().filter(|c| c.2).map(|c| c.1).sum();
     let total: usize = counts.iter().map(|c| c.1).sum();
@@ -343,6 +395,8 @@ fn options_summary(o: &TrainOptions) -> serde_json::Value {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
+    use crate::model::limits::{self, MAX_HELD_OUT_PAIRS};
+    limits::at_most("--n", args.n, MAX_HELD_OUT_PAIRS)?;
     let engine = open_model(&args.model)?;
     // Held-out examples: a different data seed from training's default, and distinct sources.
     let (splits, source) = load_splits(&args.data, 0, 0, args.n)?;
@@ -374,6 +428,12 @@ fn eval(args: EvalArgs) -> Result<()> {
 }
 
 fn decode(args: DecodeArgs) -> Result<()> {
+    use crate::model::limits::{self, MAX_BEAM_WIDTH};
+    limits::count("--beam-width", args.beam_width, MAX_BEAM_WIDTH)?;
+    limits::non_negative("--temperature", f64::from(args.temperature))?;
+    if let Some(p) = args.top_p {
+        limits::probability("--top-p", f64::from(p))?;
+    }
     if marian::is_model_folder(&args.model) {
         use marian::MarianStrategy;
         let strategy = match args.strategy {

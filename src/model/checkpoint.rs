@@ -19,26 +19,33 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{0} is larger than the 1 GiB maskscope accepts for a checkpoint")]
     TooLarge(PathBuf),
     #[error("not a valid safetensors file: {0}")]
     NotSafetensors(String),
     #[error(
-        "the checkpoint has no `{0}` metadata; maskscope checkpoints store `config` and `vocab` (see docs/checkpoint-format.md)"
+        "the checkpoint has no `{0}` metadata; maskscope checkpoints store `format`, `config` and `vocab` (see docs/checkpoint-format.md)"
     )]
     MissingMetadata(&'static str),
+    #[error(
+        "the checkpoint's format is {0:?}; maskscope reads {FORMAT:?} (see docs/checkpoint-format.md)"
+    )]
+    WrongFormat(String),
     #[error("invalid config in checkpoint: {0}")]
     BadConfig(String),
+    /// A config built from options (the command line, the window), not read from a file.
+    #[error("invalid model config: {0}")]
+    InvalidConfig(String),
     #[error("invalid vocab in checkpoint: {0}")]
     BadVocab(String),
     #[error("the checkpoint does not match its config: {0}")]
@@ -47,6 +54,8 @@ pub enum CheckpointError {
     NonFinite { name: String },
     #[error("model error: {0}")]
     Model(#[from] candle_core::Error),
+    #[error(transparent)]
+    Limit(#[from] super::limits::LimitError),
     /// A Marian model folder that could not be opened or saved (its message only:
     /// `checkpoint` must not import `marian`, which imports it; see `engine`'s `From`).
     #[error("{0}")]
@@ -66,9 +75,9 @@ pub struct CheckpointData {
 pub fn read_file(path: &Path) -> Result<CheckpointData, CheckpointError> {
     let bytes = read_limited(path, MAX_FILE_BYTES).map_err(|e| match e {
         ReadError::TooLarge { .. } => CheckpointError::TooLarge(path.into()),
-        ReadError::Io(source) => CheckpointError::Read {
+        other => CheckpointError::Read {
             path: path.into(),
-            source,
+            error: other.into_io(),
         },
     })?;
     parse(&bytes)
@@ -81,6 +90,11 @@ pub fn parse(bytes: &[u8]) -> Result<CheckpointData, CheckpointError> {
     let files = SafeTensors::deserialize(bytes)
         .map_err(|e| CheckpointError::NotSafetensors(e.to_string()))?;
     let metadata = header.metadata().clone().unwrap_or_default();
+    match metadata.get("format") {
+        Some(format) if format == FORMAT => {}
+        Some(other) => return Err(CheckpointError::WrongFormat(other.clone())),
+        None => return Err(CheckpointError::MissingMetadata("format")),
+    }
     let config_json = metadata
         .get("config")
         .ok_or(CheckpointError::MissingMetadata("config"))?;
@@ -185,7 +199,8 @@ fn check_names_and_shapes(
     Ok(())
 }
 
-/// Serialises tensors and metadata and writes them atomically (temp file, fsync, rename).
+/// Serialises tensors and metadata and writes them atomically (temp file, fsync, rename);
+/// a NaN or infinite value is refused and nothing is written.
 pub fn write_file(
     path: &Path,
     config: &ModelConfig,
@@ -193,6 +208,12 @@ pub fn write_file(
     history: Option<&serde_json::Value>,
     tensors: &BTreeMap<String, Tensor>,
 ) -> Result<(), CheckpointError> {
+    // Never write a model that could not be opened again (NaN is refused on reading).
+    for (name, tensor) in tensors {
+        if !super::ops::sum_squares(tensor)?.is_finite() {
+            return Err(CheckpointError::NonFinite { name: name.clone() });
+        }
+    }
     let mut metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         (
@@ -213,8 +234,8 @@ pub fn write_file(
         Some(metadata),
     )
     .map_err(|e| CheckpointError::NotSafetensors(e.to_string()))?;
-    write_atomically(path, &bytes).map_err(|source| CheckpointError::Write {
+    write_atomically(path, &bytes).map_err(|error| CheckpointError::Write {
         path: path.into(),
-        source,
+        error,
     })
 }

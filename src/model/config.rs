@@ -24,7 +24,8 @@ pub struct ModelConfig {
 /// Upper bounds that keep a hostile config from allocating absurd amounts of memory.
 const MAX_WIDTH: usize = 8192;
 const MAX_LAYERS: usize = 64;
-const MAX_LEN: usize = 4096;
+/// Longest source or target, in tokens.
+pub const MAX_LEN: usize = 4096;
 
 impl ModelConfig {
     /// The size used by the bundled models.

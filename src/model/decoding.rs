@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::attention::{AttnMask, AttnRecord};
 use super::batch::{Example, Specials};
 use super::engine::{Engine, ModelResult};
+use super::limits;
 use super::pass::Pass;
 use super::seq2seq::DecoderCache;
 use super::tracing::TokenSide;
@@ -249,7 +250,8 @@ impl DecodeSession {
         let max_steps = engine.max_decode_steps();
         let (forced, beams) = match strategy {
             Strategy::Beam { width } => {
-                let (best, beams) = beam_search(engine, &enc, width.max(1), max_steps)?;
+                limits::count("--beam-width", width, limits::MAX_BEAM_WIDTH)?;
+                let (best, beams) = beam_search(engine, &enc, width, max_steps)?;
                 (Some(best), beams)
             }
             _ => (None, vec![]),

@@ -32,6 +32,31 @@ impl From<marian::MarianError> for CheckpointError {
     }
 }
 
+/// Refuses a config whose parameters (counted from the shapes it implies, nothing allocated)
+/// are more than [`limits::MAX_PARAMETERS`](super::limits::MAX_PARAMETERS).
+fn check_parameter_count(config: &ModelConfig, vocab_len: usize) -> ModelResult<()> {
+    use super::limits::{MAX_PARAMETERS, thousands};
+    let count: usize = super::expected_shapes(config, vocab_len)?
+        .values()
+        .map(|shape| shape.iter().product::<usize>())
+        .sum();
+    if count > MAX_PARAMETERS {
+        return Err(CheckpointError::InvalidConfig(format!(
+            "d_model {}, d_ff {}, {} + {} layers and {} tokens make {} parameters ({} MiB); maskscope builds at most {} ({} MiB)",
+            config.d_model,
+            config.d_ff,
+            config.n_encoder_layers,
+            config.n_decoder_layers,
+            vocab_len,
+            thousands(count),
+            (count * 4) >> 20,
+            thousands(MAX_PARAMETERS),
+            (MAX_PARAMETERS * 4) >> 20,
+        )));
+    }
+    Ok(())
+}
+
 /// A model of either family, the one interface the app and the command line use: the
 /// built-in character models (one `.safetensors` checkpoint) and Marian translators (a
 /// Hugging Face folder). Both run the same traced layers ([`Seq2Seq`]); what differs (the
@@ -91,8 +116,11 @@ pub struct Tokenized {
 
 impl Engine {
     /// A freshly initialised model (seeded, reproducible).
+    /// The config is checked first, its parameter count against
+    /// [`limits::MAX_PARAMETERS`](super::limits::MAX_PARAMETERS), before anything is allocated.
     pub fn new_random(config: ModelConfig, vocab: Vocab, seed: u64) -> ModelResult<Engine> {
-        config.validate().map_err(CheckpointError::BadConfig)?;
+        config.validate().map_err(CheckpointError::InvalidConfig)?;
+        check_parameter_count(&config, vocab.len())?;
         Self::build(config, vocab, None, |device| params::random(seed, device))
     }
 
@@ -212,9 +240,9 @@ impl Engine {
     }
 
     pub fn summary(&self) -> ModelSummary {
-        let parameters = self.parameter_sizes().iter().map(|(_, n)| n).sum();
         match &self.family {
             Family::BuiltIn(b) => {
+                let parameters = self.parameter_sizes().iter().map(|(_, n)| n).sum();
                 let c = &b.config;
                 ModelSummary {
                     kind: ModelKind::BuiltIn,
@@ -229,21 +257,7 @@ impl Engine {
                     parameters,
                 }
             }
-            Family::Marian(m) => {
-                let c = &m.config;
-                ModelSummary {
-                    kind: ModelKind::Marian,
-                    d_model: c.d_model,
-                    heads: (c.encoder_attention_heads, c.decoder_attention_heads),
-                    layers: (c.encoder_layers, c.decoder_layers),
-                    d_ff: (c.encoder_ffn_dim, c.decoder_ffn_dim),
-                    norm_first: false,
-                    tokenizer: None,
-                    vocab: (c.vocab_size, c.decoder_vocab_size),
-                    max_len: c.max_position_embeddings,
-                    parameters,
-                }
-            }
+            Family::Marian(m) => m.summary(),
         }
     }
 

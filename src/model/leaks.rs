@@ -31,15 +31,21 @@ pub enum LeakProblem {
     CannotPad,
     PaddingFailed(String),
     FutureFailed(String),
+    /// The model's outputs hold NaN or infinite values: no difference means anything.
+    NonFinite,
 }
 
-/// Largest |a - b| over the first `rows` rows.
+/// Largest |a - b| over the first `rows` rows; NaN when any value compared is not finite
+/// (`f32::max` alone would skip a NaN and report 0, "no leak").
 fn max_abs_delta(a: &[Vec<f32>], b: &[Vec<f32>], rows: usize) -> f32 {
     a.iter()
         .zip(b)
         .take(rows)
-        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
-        .fold(0.0, f32::max)
+        .flat_map(|(x, y)| x.iter().zip(y))
+        .try_fold(0.0, |max: f32, (p, q)| {
+            (p.is_finite() && q.is_finite()).then(|| max.max((p - q).abs()))
+        })
+        .unwrap_or(f32::NAN)
 }
 
 /// Runs both leak tests for `example` under `settings`.
@@ -63,6 +69,12 @@ pub fn leak_readouts(engine: &Engine, example: &Example, settings: &MaskSettings
     match future_test(engine, example, settings, &alone[0]) {
         Ok(delta) => out.future_delta = delta,
         Err(e) => out.problem = Some(LeakProblem::FutureFailed(e.to_string())),
+    }
+    let non_finite = |d: Option<f32>| d.is_some_and(|d| !d.is_finite());
+    if non_finite(out.padding_delta) || non_finite(out.future_delta) {
+        out.padding_delta = None;
+        out.future_delta = None;
+        out.problem = Some(LeakProblem::NonFinite);
     }
     out
 }
@@ -165,6 +177,29 @@ mod tests {
         };
         let off = leak_readouts(&engine, &e, &no_causal);
         assert!(off.future_delta.unwrap() > 1e-5, "{off:?}");
+    }
+
+    /// A NaN weight makes every logit NaN: the readout must say so, never "0, no leak".
+    #[test]
+    fn non_finite_outputs_give_no_readout_and_say_why() {
+        let engine = engine(12);
+        let e = example(&engine, "abc", "defg");
+        let (name, weight) = engine
+            .weights()
+            .into_iter()
+            .find(|(n, _)| {
+                n.contains("generator") || n.contains("out_proj") || n.contains("linear")
+            })
+            .expect("a weight matrix");
+        let nan = (weight.ones_like().unwrap() * f64::NAN).unwrap();
+        engine
+            .set_weights(&std::collections::BTreeMap::from([(name, nan)]))
+            .unwrap();
+        let r = leak_readouts(&engine, &e, &MaskSettings::default());
+        assert_eq!(r.problem, Some(LeakProblem::NonFinite), "{r:?}");
+        assert_eq!((r.padding_delta, r.future_delta), (None, None));
+        assert!(max_abs_delta(&[vec![f32::NAN, 1.0]], &[vec![f32::NAN, 1.0]], 1).is_nan());
+        assert_eq!(max_abs_delta(&[vec![2.0, 1.0]], &[vec![1.0, 1.0]], 1), 1.0);
     }
 
     #[test]

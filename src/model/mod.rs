@@ -13,6 +13,7 @@ mod few_rows;
 pub mod groups;
 pub mod layers;
 pub mod leaks;
+pub mod limits;
 pub mod marian;
 pub mod ops;
 pub mod params;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::batch::Example;
 use super::engine::{Engine, ModelResult};
 use super::groups::Group;
+use super::limits::{self, LimitError};
 use super::ops::{self, AdamWStep, masked_cross_entropy};
 use super::pass::Pass;
 use super::seq2seq::Seq2Seq;
@@ -96,6 +97,36 @@ impl Default for TrainOptions {
     }
 }
 
+impl TrainOptions {
+    /// Every number checked before training starts; the message names the command line's
+    /// option (the window's form cannot produce these values, so this is its backstop).
+    pub fn check(&self) -> Result<(), LimitError> {
+        limits::count("--batch-size", self.batch_size, limits::MAX_BATCH_SIZE)?;
+        limits::count("--threads", self.threads, limits::MAX_THREADS)?;
+        let rates = [
+            ("--lr", self.learning_rate),
+            ("--weight-decay", self.weight_decay),
+            ("--clip", self.clip_norm.unwrap_or(0.0)),
+            ("--l1", self.l1),
+            ("--l2", self.l2),
+        ];
+        for (option, value) in rates {
+            limits::non_negative(option, value)?;
+        }
+        for (group, value) in &self.lr_multipliers {
+            limits::non_negative(&format!("--lr-mult {}", group.key()), *value)?;
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(LimitError::new(
+                "--dropout",
+                self.dropout,
+                "must be at least 0 and below 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// All cores but one, so the UI thread always has a core.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
@@ -121,6 +152,8 @@ pub enum TrainError {
         "a new output head is for the built-in models; a translator's head is tied to its embeddings"
     )]
     NewHeadUnsupported,
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     #[error(transparent)]
     Model(#[from] super::CheckpointError),
 }
@@ -162,6 +195,15 @@ pub struct Trainer {
     last_good: Vec<Tensor>,
 }
 
+/// Tokens in the longest source or decoder input of `examples` (`<bos>` / `<eos>` included).
+pub fn longest_sequence(examples: &[Example]) -> usize {
+    examples
+        .iter()
+        .map(|e| e.src.len().max(e.tgt.len()) + 1)
+        .max()
+        .unwrap_or(1)
+}
+
 /// Trainable parameter count per group (0 for frozen groups).
 pub fn trainable_counts(engine: &Engine, frozen: &BTreeSet<Group>) -> Vec<(Group, usize, bool)> {
     let mut per_group: BTreeMap<Group, usize> = BTreeMap::new();
@@ -190,6 +232,12 @@ impl Trainer {
         if train.is_empty() {
             return Err(TrainError::NoData);
         }
+        options.check()?;
+        limits::check_training_memory(
+            &engine.summary(),
+            options.batch_size,
+            longest_sequence(&train),
+        )?;
         if options.reinit_head {
             reinit_head(&engine, options.seed)?;
         }
@@ -363,8 +411,9 @@ impl Trainer {
             (slot.m, slot.v) = ops::adamw_update(&slot.var, &g, &slot.m, &slot.v, &step)?;
         }
         self.step += 1;
-        if self.done() && !self.trainable_weights_finite()? {
-            // No later loss will catch what the last update did: check the weights themselves.
+        if self.done() && !self.outputs_finite()? {
+            // No later loss will catch what the last update did: check the weights and what
+            // they compute (huge finite weights can still give inf - inf = NaN).
             self.restore_last_good()?;
             return Err(TrainError::NonFiniteWeights { step: self.step });
         }
@@ -383,14 +432,18 @@ impl Trainer {
         Ok(())
     }
 
-    /// Whether every trainable value is finite (a sum of squares in f64 cannot overflow).
-    fn trainable_weights_finite(&self) -> Result<bool, TrainError> {
+    /// Whether every trainable value is finite (a sum of squares in f64 cannot overflow) and
+    /// so is the loss of a training batch without dropout.
+    fn outputs_finite(&self) -> Result<bool, TrainError> {
         for slot in &self.slots {
             if !ops::sum_squares(slot.var.as_tensor())?.is_finite() {
                 return Ok(false);
             }
         }
-        Ok(true)
+        let n = self.train.len().min(self.options.batch_size.max(1));
+        let pass = Pass::eval(self.options.mask.method, false);
+        let loss = self.loss(&self.train[..n], &pass)?.to_scalar::<f32>()?;
+        Ok(loss.is_finite())
     }
 
     /// Whether there are validation examples to evaluate.
@@ -427,6 +480,15 @@ impl Trainer {
             self.options.mask,
             self.step,
         )?;
+        if !metrics.val_loss.is_finite() {
+            // Never report (or keep) a model whose held-out loss is NaN: back to the weights
+            // before the last update.
+            self.restore_last_good()?;
+            return Err(TrainError::NonFinite {
+                step: self.step,
+                value: metrics.val_loss,
+            });
+        }
         Ok(EvalMetrics {
             weight_norm: Some(self.trainable_weight_norm()?),
             ..metrics
@@ -781,9 +843,10 @@ fn worker(
                     }
                 }
                 Err(e) => {
+                    // A NaN validation loss has restored the weights before the last update.
                     let _ = events.send(TrainEvent::Failed {
                         message: e.to_string(),
-                        weights: Some(WeightsSnapshot(good)),
+                        weights: Some(WeightsSnapshot(trainer.changed_weights())),
                     });
                     return;
                 }

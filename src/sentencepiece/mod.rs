@@ -44,6 +44,30 @@ pub struct SentencePiece {
     normalizer: Normalizer,
 }
 
+/// What the reference library refuses too: an empty piece, a score that is not a finite
+/// number, a piece defined twice.
+fn check_pieces(pieces: &[proto::ProtoPiece]) -> Result<(), SpmError> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (id, piece) in pieces.iter().enumerate() {
+        if piece.text.is_empty() {
+            return Err(SpmError::Malformed(format!("piece {id} is empty")));
+        }
+        if !piece.score.is_finite() {
+            return Err(SpmError::Malformed(format!(
+                "piece {id} ({:?}) has the score {}",
+                piece.text, piece.score
+            )));
+        }
+        if let Some(first) = seen.insert(&piece.text, id) {
+            return Err(SpmError::Malformed(format!(
+                "the piece {:?} is defined twice (ids {first} and {id})",
+                piece.text
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl SentencePiece {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SpmError> {
         let model = proto::parse(bytes)?;
@@ -75,6 +99,7 @@ impl SentencePiece {
             .position(|p| p.kind == PieceKind::Unknown)
             .ok_or_else(|| SpmError::Malformed("the model has no unknown piece".into()))?
             as u32;
+        check_pieces(&model.pieces)?;
         let mut lookup = HashMap::new();
         let (mut min_score, mut max_score) = (f32::MAX, f32::MIN);
         for (id, piece) in (0u32..).zip(&model.pieces) {
@@ -220,4 +245,47 @@ fn merge_unknown_runs(segments: Vec<Segment>, unknown_id: u32) -> Vec<Segment> {
         }
     }
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `ModelProto` of `pieces` (text, score, type) and nothing else, in protobuf bytes.
+    fn model_bytes(pieces: &[(&str, f32, u8)]) -> Vec<u8> {
+        let mut out = vec![];
+        for (text, score, kind) in pieces {
+            let mut piece = vec![0x0a, text.len() as u8];
+            piece.extend(text.as_bytes());
+            piece.push(0x15);
+            piece.extend(score.to_le_bytes());
+            piece.extend([0x18, *kind]);
+            out.extend([0x0a, piece.len() as u8]);
+            out.extend(piece);
+        }
+        out
+    }
+
+    /// Issue 21: empty pieces, NaN scores and duplicate pieces were accepted; the reference
+    /// library refuses all three.
+    #[test]
+    fn empty_nan_and_duplicate_pieces_are_refused() {
+        let unk = ("<unk>", 0.0, 2);
+        assert!(SentencePiece::from_bytes(&model_bytes(&[unk, ("a", -1.0, 1)])).is_ok());
+        for (pieces, expected) in [
+            (vec![unk, ("", -1.0, 1)], "piece 1 is empty"),
+            (vec![unk, ("a", f32::NAN, 1)], "score NaN"),
+            (vec![unk, ("a", f32::INFINITY, 1)], "score inf"),
+            (
+                vec![unk, ("a", -1.0, 1), ("a", -2.0, 1)],
+                "defined twice (ids 1 and 2)",
+            ),
+        ] {
+            let err = SentencePiece::from_bytes(&model_bytes(&pieces))
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
 }

@@ -390,7 +390,7 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Said>
         }
         ModelRef::File { path, sha256 } => {
             let shown = path.display().to_string();
-            if !path.exists() {
+            if path.symlink_metadata().is_err() {
                 warnings.push(said("the model file {} was not found", &[&shown]));
                 problem(session, state, ProblemKind::Missing, &shown);
                 return;
@@ -409,6 +409,8 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Said>
                     problem(session, state, ProblemKind::Changed, &shown);
                     if !state.open_model(path) {
                         warnings.extend(state.last_error_said());
+                        // Not a model at all: the current one would be shown in its place.
+                        problem(session, state, ProblemKind::Missing, &shown);
                     }
                     return;
                 }
@@ -416,6 +418,7 @@ fn apply_model(session: &Session, state: &mut AppState, warnings: &mut Vec<Said>
             }
             if !unchanged(state, &ModelOrigin::File(path.clone())) && !state.open_model(path) {
                 warnings.extend(state.last_error_said());
+                problem(session, state, ProblemKind::Missing, &shown);
             }
         }
         ModelRef::Untrained { task } => {

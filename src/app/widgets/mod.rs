@@ -21,18 +21,7 @@ pub fn labeled_drag<N: egui::emath::Numeric>(
     })
 }
 
-/// `1234567` -> `1,234,567`.
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::model::limits::thousands;
 
 /// A readout of a max |delta|: values below `1e-5` are float rounding, i.e. "no leak".
 pub fn delta_text(delta: f32) -> String {

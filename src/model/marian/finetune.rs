@@ -14,16 +14,18 @@ use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 
 use super::{MarianError, MarianModel, MarianResult, build};
-use crate::fsio::write_atomically;
+use crate::fsio::write_folder_atomically;
 use crate::i18n::{Said, said};
 use crate::masks::MaskSettings;
 use crate::model::batch::{Batch, Example};
 use crate::model::fast_ops::AdamWStep;
 use crate::model::groups::Group;
+use crate::model::limits::{self, LimitError};
 use crate::model::ops::{self, masked_cross_entropy};
 use crate::model::params;
 use crate::model::pass::Pass;
 use crate::model::seq2seq::Seq2Seq;
+use crate::model::training::longest_sequence;
 
 /// The freeze-tree group of a Marian parameter.
 pub fn group_of(name: &str) -> Option<Group> {
@@ -90,6 +92,15 @@ impl Default for FineTuneOptions {
     }
 }
 
+impl FineTuneOptions {
+    /// The batch and the memory it implies, checked before anything is allocated (the
+    /// command line has checked the rates as for every model).
+    fn check(&self, model: &MarianModel, data: &[Example]) -> Result<(), LimitError> {
+        limits::count("--batch-size", self.batch_size, limits::MAX_BATCH_SIZE)?;
+        limits::check_training_memory(&model.summary(), self.batch_size, longest_sequence(data))
+    }
+}
+
 struct Slot {
     var: Var,
     m: Tensor,
@@ -120,6 +131,7 @@ impl<'a> MarianFineTune<'a> {
         if data.is_empty() {
             return Err(MarianError::Folder("the training data has no pairs".into()));
         }
+        options.check(model, &data)?;
         let mut slots = vec![];
         let mut view = HashMap::new();
         for (name, var) in model.vars().lock().expect("vars lock").iter() {
@@ -258,30 +270,38 @@ impl MarianModel {
     }
 
     /// Writes a folder `MarianMTModel.from_pretrained` loads: `config.json`,
-    /// `model.safetensors` with the current weights, and the tokenizer files copied. Each
-    /// file is written atomically.
+    /// `model.safetensors` with the current weights, and the tokenizer files copied. The
+    /// folder is replaced as one step ([`write_folder_atomically`]): killed at any moment,
+    /// `out` is the old folder or the new one. Other files of an old folder there (a README)
+    /// are kept, stale weight files are not.
     pub fn save_folder(&self, out: &Path) -> MarianResult<()> {
         let io =
             |e: std::io::Error| MarianError::Folder(format!("cannot write {}: {e}", out.display()));
-        std::fs::create_dir_all(out).map_err(io)?;
+        crate::fsio::replaceable_folder(out).map_err(MarianError::Folder)?;
+        let weights: HashMap<String, Tensor> = self.weights().into_iter().collect();
+        super::folder::refuse_non_finite(out, &weights)?;
         let config = serde_json::to_vec_pretty(&self.config.raw)
             .map_err(|e| MarianError::Folder(e.to_string()))?;
-        write_atomically(&out.join("config.json"), &config).map_err(io)?;
-        let weights: HashMap<String, Tensor> = self.weights().into_iter().collect();
         let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
         let bytes = safetensors::tensor::serialize(
             weights.iter().map(|(k, v)| (k.as_str(), v)),
             Some(metadata),
         )
         .map_err(|e| MarianError::Folder(e.to_string()))?;
-        write_atomically(&out.join("model.safetensors"), &bytes).map_err(io)?;
+        let mut files = vec![("config.json", config), ("model.safetensors", bytes)];
         for name in COPIED_FILES {
             let from = self.folder.join(name);
-            if from.is_file() && from != out.join(name) {
-                let bytes = super::folder::read_file(&from)?;
-                write_atomically(&out.join(name), &bytes).map_err(io)?;
+            if from.is_file() {
+                files.push((name, super::folder::read_file(&from)?));
             }
         }
+        let weights_file = |name: &str| {
+            name.ends_with(".safetensors")
+                || name.ends_with(".bin")
+                || name.ends_with(".h5")
+                || name.ends_with(".msgpack")
+        };
+        write_folder_atomically(out, &files, |name| !weights_file(name)).map_err(io)?;
         Ok(())
     }
 }

@@ -26,9 +26,15 @@ pub(super) fn read_file(path: &Path) -> MarianResult<Vec<u8>> {
         .map_err(|e| MarianError::Folder(format!("cannot read {}: {e}", path.display())))
 }
 
+/// Whether anything (a file, a folder, a pipe, a broken link) is at `path`: only then is a
+/// file "present", and reading it says what is wrong with it rather than calling it missing.
+fn present(path: &Path) -> bool {
+    path.symlink_metadata().is_ok()
+}
+
 fn required(folder: &Path, name: &str) -> MarianResult<Vec<u8>> {
     let path = folder.join(name);
-    if !path.is_file() {
+    if !present(&path) {
         return Err(MarianError::Folder(format!(
             "{} has no {name}: a Marian model folder holds config.json, model.safetensors, source.spm, target.spm and vocab.json",
             folder.display()
@@ -39,7 +45,7 @@ fn required(folder: &Path, name: &str) -> MarianResult<Vec<u8>> {
 
 fn optional(folder: &Path, name: &str) -> MarianResult<Option<Vec<u8>>> {
     let path = folder.join(name);
-    path.is_file().then(|| read_file(&path)).transpose()
+    present(&path).then(|| read_file(&path)).transpose()
 }
 
 /// Reads every small file of the folder and finds the weights.
@@ -54,7 +60,7 @@ pub fn read(folder: &Path) -> MarianResult<FolderFiles> {
     let weights = ["model.safetensors", "pytorch_model.bin"]
         .iter()
         .map(|name| folder.join(name))
-        .find(|p| p.is_file())
+        .find(|p| present(p))
         .ok_or_else(|| {
             MarianError::Folder(format!(
                 "{} has no model.safetensors (or pytorch_model.bin)",
@@ -91,6 +97,16 @@ pub fn weights(
             MarianError::Folder(format!("{} is damaged or truncated ({e})", path.display()))
         })?
     } else {
+        // candle opens the file itself: refuse a pipe or a device (and a huge file) first.
+        let size = crate::fsio::regular_file(path)
+            .map_err(|e| MarianError::Folder(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        if size > MAX_FILE_BYTES {
+            return Err(MarianError::Folder(format!(
+                "cannot read {}: {size} bytes; at most {MAX_FILE_BYTES} are read",
+                path.display()
+            )));
+        }
         candle_core::pickle::read_all(path)
             .map_err(|e| {
                 MarianError::Folder(format!(
@@ -102,7 +118,7 @@ pub fn weights(
             .into_iter()
             .collect()
     };
-    tensors
+    let tensors: HashMap<String, Tensor> = tensors
         .into_iter()
         .map(|(name, t)| {
             let t = if t.dtype() == DType::F32 {
@@ -113,7 +129,44 @@ pub fn weights(
             Ok((name, t))
         })
         .collect::<candle_core::Result<_>>()
-        .map_err(MarianError::Model)
+        .map_err(MarianError::Model)?;
+    refuse_non_finite(path, &tensors)?;
+    Ok(tensors)
+}
+
+/// A weight that is NaN or infinite would reach every output (an empty translation, null
+/// logits): such a folder is refused as a broken checkpoint is.
+pub(super) fn refuse_non_finite(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+) -> MarianResult<()> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        // In f64 a sum of f32 squares cannot overflow: it is finite iff every value is.
+        if !crate::model::ops::sum_squares(&tensors[name])?.is_finite() {
+            return Err(MarianError::Folder(format!(
+                "{}: tensor `{name}` contains NaN or infinite values",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A target token id from `generation_config.json`: a whole number below the target
+/// vocabulary's size (a value above 2^32 must not wrap to a small id).
+fn token_id(value: &Value, field: &str, config: &MarianConfig) -> Result<u32, String> {
+    value
+        .as_u64()
+        .filter(|&id| id < config.decoder_vocab_size as u64)
+        .and_then(|id| u32::try_from(id).ok())
+        .ok_or_else(|| {
+            format!(
+                "generation_config.json: {field} holds {value}, not a token id below the target vocabulary's {}",
+                config.decoder_vocab_size
+            )
+        })
 }
 
 /// What `generate()` would use by default: `generation_config.json`, falling back to the
@@ -145,7 +198,7 @@ impl GenerationSettings {
         if let Some(Value::Array(lists)) = field("bad_words_ids") {
             for list in lists {
                 match list.as_array().map(Vec::as_slice) {
-                    Some([one]) => banned.extend(one.as_u64().map(|v| v as u32)),
+                    Some([one]) => banned.push(token_id(one, "bad_words_ids", config)?),
                     _ => {
                         return Err(
                             "generation_config.json: bad_words_ids longer than one token are not supported"
@@ -157,12 +210,12 @@ impl GenerationSettings {
         }
         let forced_eos = match field("forced_eos_token_id") {
             Some(Value::Null) => None,
-            Some(v) => v.as_u64().map(|v| v as u32),
+            Some(v) => Some(token_id(v, "forced_eos_token_id", config)?),
             None => config.forced_eos_token_id,
         };
         Ok(Self {
             max_length: max_length.max(2),
-            num_beams: num_beams.clamp(1, 64),
+            num_beams: num_beams.clamp(1, crate::model::limits::MAX_BEAM_WIDTH),
             banned,
             forced_eos,
         })

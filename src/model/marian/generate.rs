@@ -11,6 +11,7 @@ use crate::masks::{MaskMethod, MaskSettings};
 use crate::model::attention::AttnMask;
 use crate::model::batch::{Batch, Example};
 use crate::model::decoding::first_query_row;
+use crate::model::limits;
 use crate::model::pass::Pass;
 use crate::model::seq2seq::DecoderCache;
 
@@ -103,8 +104,9 @@ impl MarianModel {
     }
 
     /// `generate(num_beams=width, do_sample=False, length_penalty=1.0)`'s best sequence.
+    /// The width is 1 to [`MAX_BEAM_WIDTH`](crate::model::limits::MAX_BEAM_WIDTH).
     pub fn beam_search(&self, src: &[u32], width: usize) -> MarianResult<Vec<u32>> {
-        let width = width.max(1);
+        limits::count("--beam-width", width, limits::MAX_BEAM_WIDTH)?;
         let keep = 2 * width;
         let eos = self.config.eos_token_id;
         let max_length = self.generation.max_length;

@@ -18,6 +18,7 @@ pub use config::MarianConfig;
 pub use folder::GenerationSettings;
 
 use super::batch::{Batch, Example, Specials};
+use super::engine::{ModelKind, ModelSummary};
 use super::family::Positions;
 use super::layers::{DecoderLayer, EncoderLayer, Linear};
 use super::params::{self, VarStore};
@@ -35,6 +36,8 @@ pub enum MarianError {
     Folder(String),
     #[error("model error: {0}")]
     Model(#[from] candle_core::Error),
+    #[error(transparent)]
+    Limit(#[from] super::limits::LimitError),
 }
 
 pub type MarianResult<T> = Result<T, MarianError>;
@@ -185,6 +188,30 @@ impl MarianModel {
             }
         }
         Ok(())
+    }
+
+    /// The model's size and shape in plain numbers.
+    pub fn summary(&self) -> ModelSummary {
+        let c = &self.config;
+        let parameters = self
+            .vars
+            .lock()
+            .expect("vars lock")
+            .values()
+            .map(|v| v.elem_count())
+            .sum();
+        ModelSummary {
+            kind: ModelKind::Marian,
+            d_model: c.d_model,
+            heads: (c.encoder_attention_heads, c.decoder_attention_heads),
+            layers: (c.encoder_layers, c.decoder_layers),
+            d_ff: (c.encoder_ffn_dim, c.decoder_ffn_dim),
+            norm_first: false,
+            tokenizer: None,
+            vocab: (c.vocab_size, c.decoder_vocab_size),
+            max_len: c.max_position_embeddings,
+            parameters,
+        }
     }
 
     /// Every parameter by checkpoint name (a deep copy).
