@@ -408,3 +408,69 @@ fn a_typed_source_offers_the_model_s_output_as_its_target() {
     );
     harness.get_by_label("The target is the model's own output.");
 }
+
+/// Opens the Bundled menu and picks the `numbers` model.
+fn pick_bundled_numbers(harness: &mut Harness<'static, App>) {
+    harness.get_by_label("Bundled").click();
+    harness.run();
+    harness.get_by_label_contains("numbers (").click();
+    harness.run();
+}
+
+/// A fine-tuned, unsaved model is never thrown away silently (issue 19): opening another
+/// model asks Save / Discard / Cancel; Cancel keeps it, Save writes it and then opens the other
+/// model, Discard opens it at once.
+#[test]
+fn a_fine_tuned_model_is_kept_unless_the_user_discards_or_saves_it() {
+    let mut harness = harness();
+    let question = "Keep the fine-tuned model?";
+    harness.state_mut().state_mut().model.modified = true;
+
+    pick_bundled_numbers(&mut harness);
+    harness.get_by_label(question);
+    harness
+        .get_by_role_and_label(Role::Button, "Cancel")
+        .click();
+    harness.run();
+    let state = harness.state().state();
+    assert_eq!(state.model.name, "dates", "Cancel keeps the model");
+    assert!(state.model.modified);
+    assert!(harness.query_by_label(question).is_none());
+
+    pick_bundled_numbers(&mut harness);
+    harness
+        .get_by_role_and_label(Role::Button, "Save it first...")
+        .click();
+    harness.run();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("fine-tuned-dates.safetensors");
+    harness.get_by_label("File path").focus();
+    harness.run();
+    // Replace the suggested path (the working folder) with one in the temporary folder.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.run();
+    harness
+        .get_by_label("File path")
+        .type_text(&saved.display().to_string());
+    harness.run();
+    harness.get_by_role_and_label(Role::Button, "Save").click();
+    harness.run();
+    harness.run();
+    assert!(saved.is_file(), "Save wrote the fine-tuned model first");
+    let state = harness.state().state();
+    assert_eq!(state.model.name, "numbers", "then the waiting switch ran");
+    assert!(harness.query_by_label(question).is_none());
+
+    harness.state_mut().state_mut().model.modified = true;
+    harness.get_by_label("Bundled").click();
+    harness.run();
+    harness.get_by_label_contains("dates (").click();
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::Button, "Discard")
+        .click();
+    harness.run();
+    let state = harness.state().state();
+    assert_eq!(state.model.name, "dates", "Discard opens the other model");
+    assert!(!state.model.modified);
+}

@@ -3,6 +3,7 @@
 //! actions (`actions::Actions::act`).
 
 use super::export_jobs::ExportJob;
+use crate::bundled_models::Bundled;
 use crate::i18n::tr;
 
 /// One request from a view.
@@ -16,6 +17,10 @@ pub enum Intent {
     PreviousLessonStep,
     SelectLesson(usize),
     CloseLessons,
+    /// Replace the model with a bundled one.
+    OpenBundled(Bundled),
+    /// Open the model at this index of the recent files.
+    OpenRecent(usize),
 }
 
 /// The intents of one frame, in the order the user made them.

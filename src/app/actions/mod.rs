@@ -11,6 +11,7 @@ pub mod lessons;
 pub mod presenter;
 pub mod session;
 pub mod shortcuts;
+pub mod unsaved_model;
 
 use std::path::Path;
 
@@ -29,18 +30,40 @@ pub struct Actions {
     pub files: Files,
     /// PNG exports waiting for a frame, and the offscreen renderer.
     pub exports: Exports,
+    /// What would replace a fine-tuned, unsaved model, waiting for Save / Discard / Cancel
+    /// ([`unsaved_model::window`]).
+    pub pending_switch: Option<Intent>,
 }
 
 impl Actions {
-    /// Runs what the views asked for this frame.
+    /// Runs what the views asked for this frame. One that would throw away a fine-tuned,
+    /// unsaved model waits for the user's answer instead (and the rest of the frame's
+    /// intents with it).
     pub fn act(&mut self, state: &mut AppState, intents: impl IntoIterator<Item = Intent>) {
         for intent in intents {
-            match intent {
-                Intent::ChooseFile(purpose) => self.request_file(state, purpose),
-                Intent::NextLessonStep => lessons::next(state),
-                Intent::PreviousLessonStep => lessons::back(state),
-                Intent::SelectLesson(i) => lessons::select(state, i),
-                Intent::CloseLessons => lessons::close(state),
+            if unsaved_model::would_discard(state, intent) {
+                self.pending_switch = Some(intent);
+                return;
+            }
+            self.run(state, intent);
+        }
+    }
+
+    /// Runs one intent, unasked.
+    fn run(&mut self, state: &mut AppState, intent: Intent) {
+        match intent {
+            Intent::ChooseFile(purpose) => self.request_file(state, purpose),
+            Intent::NextLessonStep => lessons::next(state),
+            Intent::PreviousLessonStep => lessons::back(state),
+            Intent::SelectLesson(i) => lessons::select(state, i),
+            Intent::CloseLessons => lessons::close(state),
+            Intent::OpenBundled(b) => {
+                state.open_bundled(b);
+            }
+            Intent::OpenRecent(i) => {
+                if let Some(path) = state.settings.recent.get(i).cloned() {
+                    state.open_model(&path);
+                }
             }
         }
     }
@@ -112,6 +135,7 @@ impl Actions {
         }
         shortcuts::overlay(ctx, state);
         session::problem_window(ctx, state, self);
+        unsaved_model::window(ctx, state, self);
     }
 
     /// The top bar's session buttons and classroom switches.
@@ -123,7 +147,7 @@ impl Actions {
             ))
             .clicked()
         {
-            self.request_file(state, FilePurpose::OpenSession);
+            self.act(state, [Intent::ChooseFile(FilePurpose::OpenSession)]);
         }
         if ui
             .button(tr("Save session..."))

@@ -7,7 +7,7 @@
 use egui::{Event, Key, KeyboardShortcut, Modifiers, RichText};
 
 use super::{Actions, export_menu, lessons, presenter, session};
-use crate::app::intents::FilePurpose;
+use crate::app::intents::{FilePurpose, Intent};
 use crate::app::settings::ViewId;
 use crate::app::state::AppState;
 use crate::app::state::runs::RunStatus;
@@ -159,7 +159,7 @@ pub fn handle(ctx: &egui::Context, state: &mut AppState, actions: &mut Actions) 
     if p.export {
         export_menu::quick_export(state, actions);
     }
-    act(ctx, state, p);
+    act(ctx, state, actions, p);
 }
 
 /// Ctrl+S: saves to the session's file again, or asks where the first time.
@@ -172,7 +172,7 @@ pub fn save_session(state: &mut AppState, actions: &mut Actions) {
     }
 }
 
-fn act(ctx: &egui::Context, state: &mut AppState, p: Pressed) {
+fn act(ctx: &egui::Context, state: &mut AppState, actions: &mut Actions, p: Pressed) {
     if p.reset || p.back || p.step {
         state.sync_stepper();
     }
@@ -213,9 +213,9 @@ fn act(ctx: &egui::Context, state: &mut AppState, p: Pressed) {
         }
     }
     if p.next {
-        lessons::next(state);
+        actions.act(state, [Intent::NextLessonStep]);
     } else if p.previous {
-        lessons::back(state);
+        actions.act(state, [Intent::PreviousLessonStep]);
     }
 }
 

@@ -24,7 +24,7 @@ pub(super) fn presenter_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Act
             ui.menu_button(tr("Open model..."), |ui| {
                 open_model_items(ui, state, actions)
             });
-            ui.menu_button(tr("Bundled"), |ui| bundled_items(ui, state));
+            ui.menu_button(tr("Bundled"), |ui| bundled_items(ui, state, actions));
             export_menu::menu(ui, state, actions);
             ui.separator();
             actions.top_bar_items(ui, state);
@@ -101,7 +101,7 @@ fn mask_method(ui: &mut Ui, method: &mut MaskMethod) {
 
 /// The bundled models with their tasks; one that is missing from this build is listed,
 /// disabled, so nobody wonders where it went.
-fn bundled_items(ui: &mut Ui, state: &mut AppState) {
+fn bundled_items(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     for b in bundled_models::ALL {
         let available = b.bytes().is_some();
         let text = if available {
@@ -110,7 +110,7 @@ fn bundled_items(ui: &mut Ui, state: &mut AppState) {
             trf("{} (not available)", &[&b.name])
         };
         if ui.add_enabled(available, egui::Button::new(text)).clicked() {
-            state.open_bundled(b);
+            actions.act(state, [Intent::OpenBundled(b)]);
             ui.close();
         }
     }
@@ -134,7 +134,7 @@ fn open_model_items(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     ] {
         if ui.button(label).on_hover_text(hint).clicked() {
             ui.close();
-            actions.request_file(state, purpose);
+            actions.act(state, [Intent::ChooseFile(purpose)]);
         }
     }
 }
@@ -163,17 +163,17 @@ pub(super) fn top_bar(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) 
                 ui.label(tr("No recent files"));
             }
             let mut open = None;
-            for p in &state.settings.recent {
+            for (i, p) in state.settings.recent.iter().enumerate() {
                 if ui.button(p.display().to_string()).clicked() {
-                    open = Some(p.clone());
+                    open = Some(i);
                 }
             }
-            if let Some(p) = open {
-                state.open_model(&p);
+            if let Some(i) = open {
+                actions.act(state, [Intent::OpenRecent(i)]);
                 ui.close();
             }
         });
-        ui.menu_button(tr("Bundled"), |ui| bundled_items(ui, state));
+        ui.menu_button(tr("Bundled"), |ui| bundled_items(ui, state, actions));
         export_menu::menu(ui, state, actions);
         ui.separator();
         actions.top_bar_items(ui, state);
