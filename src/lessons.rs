@@ -306,6 +306,18 @@ pub struct FinetunePreset {
     pub run_name: Option<Text>,
 }
 
+/// The model a lesson's preset names for its run, and whether the run started from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LessonBase {
+    /// The bundled model's name.
+    pub model: String,
+    /// `false` when the run started from other weights: the model had already been
+    /// fine-tuned (an earlier run on it), or another model was loaded. Its curves then do not
+    /// show what the lesson says about the preset.
+    pub from_base: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LessonError {
     #[error("lessons are not valid JSON: {0}")]

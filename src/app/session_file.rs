@@ -24,9 +24,9 @@ use super::highlight::Highlight;
 use super::settings::{
     AttentionSettings, DecoderSettings, FinetuneSettings, MasksViewSettings, Theme, ViewId,
 };
-use super::state::runs::LessonBase;
 use crate::fsio::{ReadError, open_regular, read_limited, write_atomically};
 use crate::i18n::Language;
+use crate::lessons::LessonBase;
 use crate::masks::MaskSettings;
 use crate::tasks::Task;
 

@@ -77,17 +77,8 @@ pub struct RunRecord {
     pub lesson_base: Option<LessonBase>,
 }
 
-/// The model a lesson's preset names for its run, and whether the run started from it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LessonBase {
-    /// The bundled model's name.
-    pub model: String,
-    /// `false` when the run started from other weights: the model had already been
-    /// fine-tuned (an earlier run on it), or another model was loaded. Its curves then do not
-    /// show what the lesson says about the preset.
-    pub from_base: bool,
-}
+/// Plain data (sessions store it), so it lives with the lessons.
+pub use crate::lessons::LessonBase;
 
 /// A run's weights at its lowest validation loss.
 #[derive(Clone, Debug)]
