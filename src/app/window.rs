@@ -204,6 +204,9 @@ impl App {
     /// again offscreen, so the export queue is taken out of the app while it runs.
     fn end_frame_exports(&mut self, ctx: egui::Context, frame: &mut eframe::Frame) {
         let mut exports = std::mem::take(&mut self.actions.exports);
+        if let Some(gl) = frame.gl() {
+            exports.window_gl = Some(gl.clone());
+        }
         let outcomes = exports.end_frame(&ctx, |ui| eframe::App::ui(self, ui, frame));
         for outcome in outcomes {
             exports.report(&mut self.state, outcome);
