@@ -20,6 +20,9 @@ use crate::trace::{AttentionKind, SequenceTrace};
 /// Largest cell of the enlarged heatmap: it grows into the free space, so a short sequence
 /// still reads from the back of a room.
 const ENLARGED_MAX_CELL: f32 = 56.0;
+/// A long and short matrix (43 target x 6 source tokens) gets cells up to this many times
+/// wider than tall (or taller than wide), so it uses the panel's width.
+const ENLARGED_MAX_STRETCH: f32 = 4.0;
 
 #[derive(Default)]
 pub struct AttentionView;
@@ -252,7 +255,8 @@ fn thumbnail(
         .blocked(shown.blocked)
         .scale(Scale::unit(shown.colormap))
         .max_size(vec2(side, side))
-        .cell_range(1.0, 12.0)
+        .cell_range(0.5, 12.0)
+        .stretch(f32::INFINITY)
         .clickable(name, selected)
         .show(ui)
         .response
@@ -291,6 +295,7 @@ fn enlarged(ui: &mut Ui, seq: &SequenceTrace, shown: &Shown, pinned: Option<&Pin
             .mask(seq.mask(kind))
             .max_size(vec2(side, side))
             .cell_range(4.0, ENLARGED_MAX_CELL)
+            .stretch(ENLARGED_MAX_STRETCH)
             .show_values(shown.show_values)
     };
     if shown.settings.diff {

@@ -56,6 +56,7 @@ pub struct Heatmap<'a> {
     scale: Scale,
     max_size: Vec2,
     cell_range: (f32, f32),
+    max_aspect: f32,
     value_name: &'a str,
     row_real: Option<Range<usize>>,
     col_real: Option<Range<usize>>,
@@ -101,6 +102,7 @@ impl<'a> Heatmap<'a> {
             },
             max_size: vec2(480.0, 480.0),
             cell_range: (4.0, 28.0),
+            max_aspect: 1.0,
             value_name: tr("weight"),
             row_real: None,
             col_real: None,
@@ -153,6 +155,15 @@ impl<'a> Heatmap<'a> {
 
     pub fn cell_range(mut self, min: f32, max: f32) -> Self {
         self.cell_range = (min, max.max(min));
+        self
+    }
+
+    /// Lets the cells of a long and short matrix grow along its short axis, up to `ratio`
+    /// times as long as along the other: a 43 x 6 matrix gets wide cells instead of a thin
+    /// strip in a wide panel (`f32::INFINITY`: fill `max_size`, for thumbnails). Square
+    /// matrices keep square cells.
+    pub fn stretch(mut self, ratio: f32) -> Self {
+        self.max_aspect = ratio.max(1.0);
         self
     }
 
@@ -235,8 +246,8 @@ impl<'a> Heatmap<'a> {
         );
         let cell = layout.cell;
         let hovered = response.hover_pos().filter(|p| grid.contains(*p)).map(|p| {
-            let r = (((p.y - grid.top()) / cell) as usize).min(self.rows.saturating_sub(1));
-            let c = (((p.x - grid.left()) / cell) as usize).min(self.cols.saturating_sub(1));
+            let r = (((p.y - grid.top()) / cell.y) as usize).min(self.rows.saturating_sub(1));
+            let c = (((p.x - grid.left()) / cell.x) as usize).min(self.cols.saturating_sub(1));
             (r, c)
         });
         let label_points = layout.label_points();
@@ -336,10 +347,25 @@ impl<'a> Heatmap<'a> {
         let avail_w = (self.max_size.x - row_label_w - sums_w).max(10.0);
         let cell_for = |col_label_h: f32| {
             let avail_h = (self.max_size.y - col_label_h).max(10.0);
-            (avail_w / cols as f32)
-                .min(avail_h / rows as f32)
-                .clamp(self.cell_range.0, self.cell_range.1)
-                .floor()
+            let room = vec2(avail_w / cols as f32, avail_h / rows as f32);
+            let square = room.min_elem();
+            let (lo, hi) = self.cell_range;
+            // Large cells get whole points (crisp edges); tiny ones keep their fraction, or a
+            // 43-row thumbnail of 60 points would lose a third of its height.
+            // Only the axis with fewer cells stretches: a square matrix keeps square cells.
+            let side = |v: f32, stretches: bool| {
+                let most = if stretches {
+                    square * self.max_aspect
+                } else {
+                    square
+                };
+                let v = v.min(most).clamp(lo, hi);
+                if v >= 4.0 { v.floor() } else { v }
+            };
+            vec2(
+                side(room.x, self.rows > self.cols),
+                side(room.y, self.cols > self.rows),
+            )
         };
         // A column label stands upright when it fits its column (a digit, a letter, one CJK
         // character); only the ones that do not run upwards. Their height makes the cells
@@ -347,11 +373,11 @@ impl<'a> Heatmap<'a> {
         // the larger cell is shorter than the rotated ones, so the margin still holds it).
         let col_widths: Vec<f32> = col_labels.iter().map(width).collect();
         let upright_h = self.label_size + 4.0;
-        let too_wide = |cell: f32| -> Vec<bool> {
-            let points = label_points(cell, self.label_size);
+        let too_wide = |cell: Vec2| -> Vec<bool> {
+            let points = label_points(cell.min_elem(), self.label_size);
             col_widths
                 .iter()
-                .map(|w| w * points / self.label_size > cell + 2.0)
+                .map(|w| w * points / self.label_size > cell.x + 2.0)
                 .collect()
         };
         let (rotated, col_label_h) = if show_labels {
@@ -373,7 +399,7 @@ impl<'a> Heatmap<'a> {
             (vec![false; col_labels.len()], 0.0)
         };
         let cell = cell_for(col_label_h);
-        let grid_size = vec2(cell * self.cols as f32, cell * self.rows as f32);
+        let grid_size = vec2(cell.x * self.cols as f32, cell.y * self.rows as f32);
         Layout {
             font,
             row_labels,
@@ -429,7 +455,8 @@ struct Layout {
     rotated: Vec<bool>,
     row_label_w: f32,
     col_label_h: f32,
-    cell: f32,
+    /// A cell's width and height (equal unless [`Heatmap::stretch`] let them differ).
+    cell: Vec2,
     grid_size: Vec2,
     total: Vec2,
 }
@@ -437,7 +464,7 @@ struct Layout {
 impl Layout {
     /// The labels' size as drawn: cells under 11 points shrink them to fit a row.
     fn label_points(&self) -> f32 {
-        label_points(self.cell, self.font.size)
+        label_points(self.cell.min_elem(), self.font.size)
     }
 }
 
@@ -450,19 +477,24 @@ fn label_points(cell: f32, points: f32) -> f32 {
     }
 }
 
-/// Where the cells are: the grid's rect and a cell's side.
+/// Where the cells are: the grid's rect and a cell's size.
 #[derive(Clone, Copy)]
 struct Cells {
     grid: Rect,
-    size: f32,
+    size: Vec2,
 }
 
 impl Cells {
     fn rect(self, r: usize, c: usize) -> Rect {
         Rect::from_min_size(
-            self.grid.min + vec2(c as f32 * self.size, r as f32 * self.size),
-            Vec2::splat(self.size),
+            self.grid.min + vec2(c as f32 * self.size.x, r as f32 * self.size.y),
+            self.size,
         )
+    }
+
+    /// The shorter side of a cell.
+    fn side(self) -> f32 {
+        self.size.min_elem()
     }
 }
 

@@ -34,6 +34,11 @@ impl Heatmap<'_> {
         } else {
             Color32::from_gray(35)
         };
+        // One mesh for every fill: no anti-aliased seams between cells, and cells under a
+        // point still show (a thumbnail of 43 rows).
+        let mut fills = egui::Mesh::default();
+        let mut marks = vec![];
+        let mut values = vec![];
         for r in 0..self.rows {
             for c in 0..self.cols {
                 let cell_rect = cells.rect(r, c);
@@ -45,38 +50,47 @@ impl Heatmap<'_> {
                     (false, _, None) => open_fill(dark),
                     (true, Blocked::Overlay, None) => blocked_fill(dark),
                 };
-                painter.rect_filled(cell_rect, 0.0, fill);
+                fills.add_colored_rect(cell_rect, fill);
                 if state.is_blocked() {
                     let color = if self.blocked == Blocked::Overlay && value.is_some() {
                         Colormap::text_on(fill).gamma_multiply(0.8)
                     } else {
                         pattern_color
                     };
-                    paint_pattern(painter, cell_rect, state, color);
+                    marks.push((cell_rect, state, color));
                 }
                 if self.show_values
-                    && cells.size >= VALUES_IN_CELLS
+                    && cells.side() >= VALUES_IN_CELLS
                     && let Some(v) = value
                     && !(state.is_blocked() && self.blocked == Blocked::Replace)
                 {
-                    painter.text(
-                        cell_rect.center(),
-                        Align2::CENTER_CENTER,
-                        format_short(v),
-                        FontId::proportional(10.0),
-                        Colormap::text_on(fill),
-                    );
+                    values.push((cell_rect.center(), format_short(v), Colormap::text_on(fill)));
                 }
             }
         }
-        if cells.size >= 10.0 {
-            let line = Stroke::new(1.0, ui.visuals().extreme_bg_color.gamma_multiply(0.6));
-            let grid = cells.grid;
+        painter.add(fills);
+        for (rect, state, color) in marks {
+            paint_pattern(painter, rect, state, color);
+        }
+        for (at, text, color) in values {
+            painter.text(
+                at,
+                Align2::CENTER_CENTER,
+                text,
+                FontId::proportional(10.0),
+                color,
+            );
+        }
+        let line = Stroke::new(1.0, ui.visuals().extreme_bg_color.gamma_multiply(0.6));
+        let grid = cells.grid;
+        if cells.size.x >= 10.0 {
             for c in 1..self.cols {
-                painter.vline(grid.left() + c as f32 * cells.size, grid.y_range(), line);
+                painter.vline(grid.left() + c as f32 * cells.size.x, grid.y_range(), line);
             }
+        }
+        if cells.size.y >= 10.0 {
             for r in 1..self.rows {
-                painter.hline(grid.x_range(), grid.top() + r as f32 * cells.size, line);
+                painter.hline(grid.x_range(), grid.top() + r as f32 * cells.size.y, line);
             }
         }
     }
@@ -93,7 +107,7 @@ impl Heatmap<'_> {
             // A thick bright ring with black rims inside and out, reaching past the cell so
             // it reads from the back of a room on every colormap and both themes.
             let cell_rect = cells.rect(r, c);
-            let width = ring_width(cells.size);
+            let width = ring_width(cells.side());
             let ring = cell_rect.expand(width * 0.5);
             painter.rect_stroke(
                 ring,
@@ -111,8 +125,8 @@ impl Heatmap<'_> {
         let grid = cells.grid;
         if let Some(row) = self.highlight_row.filter(|r| *r < self.rows) {
             let rr = Rect::from_min_size(
-                grid.min + vec2(0.0, row as f32 * cells.size),
-                vec2(grid.width(), cells.size),
+                grid.min + vec2(0.0, row as f32 * cells.size.y),
+                vec2(grid.width(), cells.size.y),
             );
             painter.rect_stroke(
                 rr,
@@ -139,7 +153,7 @@ impl Heatmap<'_> {
     /// neither another ring nor another tag.
     /// `painter` may draw past the heatmap (a tag beside a grid narrower than itself).
     pub(super) fn paint_outlined_values(&self, painter: &egui::Painter, cells: Cells) {
-        if self.show_values && cells.size >= VALUES_IN_CELLS {
+        if self.show_values && cells.side() >= VALUES_IN_CELLS {
             return;
         }
         let Some(values) = self.values else {
@@ -147,7 +161,7 @@ impl Heatmap<'_> {
         };
         let rings: Vec<Rect> = self
             .outlined()
-            .map(|(r, c)| cells.rect(r, c).expand(ring_width(cells.size) + 2.0))
+            .map(|(r, c)| cells.rect(r, c).expand(ring_width(cells.side()) + 2.0))
             .collect();
         let mut taken: Vec<Rect> = Vec::new();
         for ((r, c), ring) in self.outlined().zip(rings.iter().copied()) {
@@ -208,7 +222,7 @@ impl Heatmap<'_> {
             let hot = hovered.is_some_and(|(hr, _)| hr == r);
             let marked = outlined.iter().any(|&(hr, _)| hr == r);
             let color = label_color(marked, hot, pad);
-            let pos = pos2(grid.left() - 4.0, grid.top() + (r as f32 + 0.5) * cell);
+            let pos = pos2(grid.left() - 4.0, grid.top() + (r as f32 + 0.5) * cell.y);
             let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
             let at = Align2::RIGHT_CENTER.anchor_size(pos, galley.size());
             if marked {
@@ -224,7 +238,7 @@ impl Heatmap<'_> {
             let hot = hovered.is_some_and(|(_, hc)| hc == c);
             let marked = outlined.iter().any(|&(_, hc)| hc == c);
             let color = label_color(marked, hot, pad);
-            let x = grid.left() + (c as f32 + 0.5) * cell;
+            let x = grid.left() + (c as f32 + 0.5) * cell.x;
             if layout.rotated.get(c).copied().unwrap_or(false) {
                 let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
                 let size = galley.size();
@@ -279,7 +293,7 @@ impl Heatmap<'_> {
             let grid = cells.grid;
             let pos = pos2(
                 grid.right() + 6.0,
-                grid.top() + (r as f32 + 0.5) * cells.size,
+                grid.top() + (r as f32 + 0.5) * cells.size.y,
             );
             let text = if off {
                 format!("{s:.3}!")
@@ -355,7 +369,7 @@ pub(super) fn paint_hover_ring(painter: &egui::Painter, cell_rect: Rect) {
 /// Paints the pattern of a blocked cell: `/` hatching for a future key, `X` for a padding
 /// key, both for both.
 pub fn paint_pattern(painter: &egui::Painter, rect: Rect, cell: Cell, color: Color32) {
-    let w = rect.width();
+    let w = rect.width().min(rect.height());
     if w < 5.0 {
         return;
     }

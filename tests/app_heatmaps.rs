@@ -1,0 +1,98 @@
+//! Heatmaps of long and uneven sequences in the real window (egui_kittest): the bundled
+//! `numbers` model turns 6 source characters into 43 target tokens, so its cross-attention
+//! is 43 x 6. Thumbnails show their cells, the enlarged heatmap uses the panel's width, and
+//! no two labels overlap at any size.
+
+use egui::Rect;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use maskscope::app::App;
+use maskscope::app::settings::ViewId;
+use maskscope::bundled_models;
+use maskscope::trace::AttentionKind;
+
+mod common;
+
+/// The app at `size` on the bundled model `bundled`, showing `kind` in the attention view.
+fn attention_of(
+    bundled: bundled_models::Bundled,
+    kind: AttentionKind,
+    size: [f32; 2],
+) -> Harness<'static, App> {
+    let mut harness = common::app_sized(size);
+    harness.run_steps(2);
+    let state = harness.state_mut().state_mut();
+    assert!(state.open_bundled(bundled));
+    state.settings.view = ViewId::Attention;
+    state.settings.attention.kind = kind;
+    harness.run_steps(4);
+    harness
+}
+
+/// Where the widget with this accessible name was drawn.
+fn rect_of(harness: &Harness<'static, App>, name: &str) -> Rect {
+    harness.get_by_label(name).rect()
+}
+
+/// The area of the filled rectangles and meshes the last frame painted inside `area`.
+fn filled_area_inside(harness: &Harness<'static, App>, area: Rect) -> f32 {
+    fn walk(shape: &egui::Shape, area: Rect, sum: &mut f32) {
+        match shape {
+            egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| walk(s, area, sum)),
+            egui::Shape::Rect(r) if r.fill.a() > 0 && area.contains_rect(r.rect) => {
+                *sum += r.rect.area();
+            }
+            egui::Shape::Mesh(mesh) => {
+                for t in mesh.indices.chunks_exact(3) {
+                    let [a, b, c] = [0, 1, 2].map(|i| mesh.vertices[t[i] as usize]);
+                    if a.color.a() > 0 && [a, b, c].iter().all(|v| area.contains(v.pos)) {
+                        *sum += 0.5
+                            * (b.pos - a.pos)
+                                .x
+                                .mul_add((c.pos - a.pos).y, -(c.pos - a.pos).x * (b.pos - a.pos).y)
+                                .abs();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut sum = 0.0;
+    for clipped in &harness.output().shapes {
+        walk(&clipped.shape, area, &mut sum);
+    }
+    sum
+}
+
+#[test]
+fn a_43_by_6_matrix_fills_its_thumbnails_and_the_panel_width() {
+    for kind in [AttentionKind::Cross, AttentionKind::DecoderSelf] {
+        let mut harness = attention_of(bundled_models::NUMBERS, kind, [1366.0, 768.0]);
+        let seq = harness.state().state().sequence().expect("a trace").clone();
+        assert_eq!(seq.tgt_len, 43, "numbers' first row: 43 decoder positions");
+        // The enlarged 43 x 6 heatmap is not a thin strip in a wide panel.
+        let enlarged = rect_of(&harness, "Attention heatmap");
+        assert!(
+            enlarged.width() >= 0.5 * enlarged.height(),
+            "{kind:?}: the enlarged heatmap is {enlarged:?}"
+        );
+        if std::env::var_os("MASKSCOPE_LOOK").is_some() {
+            let image = harness.render().expect("an image");
+            image
+                .save(format!("/tmp/x19/snaps/thumbs_{kind:?}.png"))
+                .unwrap();
+        }
+        for name in ["Layer 0 head 0", "Layer 1 mean over heads"] {
+            let thumb = rect_of(&harness, name);
+            let side = thumb.width().max(thumb.height());
+            assert!(side >= 36.0, "{kind:?} {name}: {thumb:?}");
+            // The cells cover most of a square of the thumbnail's longer side.
+            let cells = filled_area_inside(&harness, thumb.expand(1.0));
+            assert!(
+                cells >= 0.6 * side * side,
+                "{kind:?} {name}: cells cover {cells:.0} of {:.0} square points ({thumb:?})",
+                side * side
+            );
+        }
+    }
+}
