@@ -96,3 +96,71 @@ fn a_43_by_6_matrix_fills_its_thumbnails_and_the_panel_width() {
         }
     }
 }
+
+/// Pairs of overlapping texts inside the central view (labels, titles, hints).
+fn overlaps_in_view(harness: &Harness<'static, App>) -> Vec<(String, String)> {
+    let view =
+        maskscope::app::regions::panel_rect(&harness.ctx, maskscope::app::regions::Panel::Central)
+            .expect("the central panel");
+    common::overlapping_texts(harness, view)
+}
+
+/// The Marian en-zh fixture (subword pieces such as `▁elephant`, Chinese targets).
+fn marian_fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/marian/en-zh")
+}
+
+#[test]
+fn labels_never_overlap_in_any_view_at_any_size() {
+    let cases = [
+        (Some(bundled_models::NUMBERS), AttentionKind::Cross),
+        (Some(bundled_models::NUMBERS), AttentionKind::DecoderSelf),
+        (Some(bundled_models::CHINESE), AttentionKind::Cross),
+        (Some(bundled_models::DATES), AttentionKind::DecoderSelf),
+        (None, AttentionKind::Cross),
+        (None, AttentionKind::EncoderSelf),
+    ];
+    let mut found = vec![];
+    for size in [[1280.0, 720.0], [1366.0, 768.0], [1920.0, 1080.0]] {
+        for (bundled, kind) in cases {
+            let mut harness = match bundled {
+                Some(bundled) => attention_of(bundled, kind, size),
+                None => {
+                    let mut harness = attention_of(bundled_models::DATES, kind, size);
+                    assert!(
+                        harness
+                            .state_mut()
+                            .state_mut()
+                            .open_model(&marian_fixture())
+                    );
+                    harness.run_steps(4);
+                    harness
+                }
+            };
+            let name = bundled.map_or("marian", |b| b.name);
+            for zoom in [1.0, 1.4] {
+                harness.ctx.set_zoom_factor(zoom);
+                for view in [ViewId::Attention, ViewId::Masks] {
+                    harness.state_mut().state_mut().settings.view = view;
+                    harness.run_steps(3);
+                    if std::env::var_os("MASKSCOPE_LOOK").is_some() && size[0] == 1366.0 {
+                        let image = harness.render().expect("an image");
+                        let file = format!("/tmp/x19/snaps/{name}_{kind:?}_{view:?}_{zoom}.png");
+                        image.save(file).unwrap();
+                    }
+                    for pair in overlaps_in_view(&harness) {
+                        found.push(format!(
+                            "{name} {kind:?} {view:?} {size:?} x{zoom}: {pair:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "{} overlaps:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}

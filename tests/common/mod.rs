@@ -134,7 +134,8 @@ pub fn painted_texts(harness: &Harness<'static, App>) -> Vec<PaintedText> {
     out
 }
 
-/// Pairs of texts painted inside `area` whose glyphs overlap (by more than a sliver).
+/// Pairs of texts painted inside `area` whose glyphs overlap or come closer than a point
+/// (two labels that touch read as one word).
 pub fn overlapping_texts(
     harness: &Harness<'static, App>,
     area: egui::Rect,
@@ -146,8 +147,8 @@ pub fn overlapping_texts(
     let mut pairs = vec![];
     for (i, a) in texts.iter().enumerate() {
         for b in &texts[i + 1..] {
-            let both = a.rect.intersect(b.rect);
-            if both.width() > 0.5 && both.height() > 0.5 {
+            let both = a.rect.expand(0.5).intersect(b.rect.expand(0.5));
+            if both.width() > 0.0 && both.height() > 0.0 {
                 pairs.push((a.text.clone(), b.text.clone()));
             }
         }

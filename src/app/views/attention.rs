@@ -12,7 +12,7 @@ use crate::app::intents::Intents;
 use crate::app::labels;
 use crate::app::settings::AttentionSettings;
 use crate::app::state::{AppState, Pinned};
-use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
+use crate::app::widgets::heatmap::{Blocked, Heatmap, LONG_SHORT_STRETCH, color_bar, legend};
 use crate::i18n::{tr, trf};
 use crate::masks::{MaskGrid, MaskMethod, MaskSettings};
 use crate::trace::{AttentionKind, SequenceTrace};
@@ -20,9 +20,6 @@ use crate::trace::{AttentionKind, SequenceTrace};
 /// Largest cell of the enlarged heatmap: it grows into the free space, so a short sequence
 /// still reads from the back of a room.
 const ENLARGED_MAX_CELL: f32 = 56.0;
-/// A long and short matrix (43 target x 6 source tokens) gets cells up to this many times
-/// wider than tall (or taller than wide), so it uses the panel's width.
-const ENLARGED_MAX_STRETCH: f32 = 4.0;
 
 #[derive(Default)]
 pub struct AttentionView;
@@ -295,7 +292,7 @@ fn enlarged(ui: &mut Ui, seq: &SequenceTrace, shown: &Shown, pinned: Option<&Pin
             .mask(seq.mask(kind))
             .max_size(vec2(side, side))
             .cell_range(4.0, ENLARGED_MAX_CELL)
-            .stretch(ENLARGED_MAX_STRETCH)
+            .stretch(LONG_SHORT_STRETCH)
             .show_values(shown.show_values)
     };
     if shown.settings.diff {

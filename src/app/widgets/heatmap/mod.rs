@@ -41,6 +41,10 @@ pub struct HeatmapResponse {
 /// magenta, unlike any colormap, with a black rim.
 pub const HIGHLIGHT_COLOR: Color32 = Color32::from_rgb(0xff, 0x2d, 0xd4);
 
+/// How far the cells of a long and short matrix may stretch along its short axis (see
+/// [`Heatmap::stretch`]): a 43 x 6 matrix gets cells up to 4 times as wide as tall.
+pub const LONG_SHORT_STRETCH: f32 = 4.0;
+
 /// Token labels' size in points unless [`Heatmap::label_size`] says otherwise.
 pub const LABEL_POINTS: f32 = 12.0;
 
@@ -322,8 +326,6 @@ impl<'a> Heatmap<'a> {
                 .map(|l| l.iter().map(|t| display_token(t)).collect())
                 .unwrap_or_default()
         };
-        let row_labels = shown(self.row_labels);
-        let col_labels = shown(self.col_labels);
         let text_color = ui.visuals().text_color();
         let width = |s: &String| {
             ui.fonts_mut(|f| {
@@ -332,8 +334,17 @@ impl<'a> Heatmap<'a> {
                     .x
             })
         };
-        // Width of the widest label (capped), plus a gap to the grid.
+        // Width of the widest label (capped), plus a gap to the grid. Longer labels are cut
+        // to the cap with "…" (the hover readout names the whole token).
         let cap = 90.0 * self.label_size / LABEL_POINTS;
+        let fitted = |labels: Vec<String>| -> Vec<String> {
+            labels
+                .into_iter()
+                .map(|l| fit_width(l, cap, &width))
+                .collect()
+        };
+        let row_labels = fitted(shown(self.row_labels));
+        let col_labels = fitted(shown(self.col_labels));
         let widest =
             |widths: &mut dyn Iterator<Item = f32>| widths.fold(0.0, f32::max).min(cap) + 6.0;
         let show_labels = self.row_labels.is_some();
@@ -373,13 +384,9 @@ impl<'a> Heatmap<'a> {
         // the larger cell is shorter than the rotated ones, so the margin still holds it).
         let col_widths: Vec<f32> = col_labels.iter().map(width).collect();
         let upright_h = self.label_size + 4.0;
-        let too_wide = |cell: Vec2| -> Vec<bool> {
-            let points = label_points(cell.min_elem(), self.label_size);
-            col_widths
-                .iter()
-                .map(|w| w * points / self.label_size > cell.x + 2.0)
-                .collect()
-        };
+        // Upright only with a point to spare on each side: neighbours must not touch.
+        let too_wide =
+            |cell: Vec2| -> Vec<bool> { col_widths.iter().map(|w| *w > cell.x - 2.0).collect() };
         let (rotated, col_label_h) = if show_labels {
             let first = too_wide(cell_for(upright_h));
             if first.contains(&true) {
@@ -462,19 +469,27 @@ struct Layout {
 }
 
 impl Layout {
-    /// The labels' size as drawn: cells under 11 points shrink them to fit a row.
+    /// The labels' size as drawn: always the size asked for. Cells smaller than the text
+    /// show every second (third, ...) label instead of smaller ones.
     fn label_points(&self) -> f32 {
-        label_points(self.cell.min_elem(), self.font.size)
+        self.font.size
     }
 }
 
-/// The size token labels of `points` are drawn at beside cells of side `cell`.
-fn label_points(cell: f32, points: f32) -> f32 {
-    if cell < 11.0 {
-        cell.max(7.0).min(points)
-    } else {
-        points
+/// `label` as it fits `max` points (measured by `width`): whole, or cut with "…".
+fn fit_width(label: String, max: f32, width: &dyn Fn(&String) -> f32) -> String {
+    if width(&label) <= max {
+        return label;
     }
+    let mut chars: Vec<char> = label.chars().collect();
+    while chars.len() > 1 {
+        chars.pop();
+        let cut: String = chars.iter().chain(['…'].iter()).collect();
+        if width(&cut) <= max {
+            return cut;
+        }
+    }
+    chars.into_iter().chain(['…']).collect()
 }
 
 /// Where the cells are: the grid's rect and a cell's size.
@@ -651,7 +666,8 @@ mod tests {
         );
         // Short labels that fit stay upright even when no label is rotated.
         assert_eq!(rotated(&["三", "a"], 24.0), [false, false]);
-        // In narrow columns a two-digit number no longer fits and turns.
-        assert_eq!(rotated(&["9", "10"], 6.0), [false, true]);
+        // In narrow columns a two-digit number no longer fits and turns; a digit keeps a
+        // point clear on each side of a 10-point column.
+        assert_eq!(rotated(&["9", "10"], 10.0), [false, true]);
     }
 }
