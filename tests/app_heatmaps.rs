@@ -164,3 +164,71 @@ fn labels_never_overlap_in_any_view_at_any_size() {
         found.join("\n")
     );
 }
+
+/// The cross-attention lesson's step 3 in the normal layout at 1366x768 with the lessons
+/// panel open, after `presses` clicks on A+.
+fn lesson_with_zoom(presses: usize) -> Harness<'static, App> {
+    let mut harness = common::app_sized([1366.0, 768.0]);
+    harness.run_steps(2);
+    {
+        let state = harness.state_mut().state_mut();
+        let lesson = state
+            .classroom
+            .lessons
+            .iter()
+            .position(|l| l.id == "cross-attention")
+            .expect("the lesson exists");
+        state.settings.lessons_open = true;
+        maskscope::app::actions::lessons::apply_step(state, lesson, 2);
+    }
+    harness.run_steps(4);
+    for _ in 0..presses {
+        harness.get_by_label("A+").click();
+        harness.run_steps(4);
+    }
+    harness
+}
+
+#[test]
+fn a_plus_with_the_lessons_panel_open_reflows_the_heatmap_instead_of_clipping_it() {
+    for presses in 0..=3 {
+        let mut harness = lesson_with_zoom(presses);
+        let zoom = harness.ctx.zoom_factor();
+        assert_eq!(harness.state().state().settings.view, ViewId::Attention);
+        let central = maskscope::app::regions::panel_rect(
+            &harness.ctx,
+            maskscope::app::regions::Panel::Central,
+        )
+        .expect("the central panel");
+        let heatmap = rect_of(&harness, "Attention heatmap");
+        if std::env::var_os("MASKSCOPE_LOOK").is_some() {
+            let image = harness.render().expect("an image");
+            image
+                .save(format!("/tmp/x19/snaps/aplus_{presses}.png"))
+                .unwrap();
+        }
+        // The central panel's own rect grows with what overflows it: what is visible ends
+        // where the lessons panel starts, and above the status bar.
+        let lessons = maskscope::app::regions::panel_rect(
+            &harness.ctx,
+            maskscope::app::regions::Panel::Lessons,
+        )
+        .expect("the lessons panel");
+        let visible = Rect::from_min_max(central.min, egui::pos2(lessons.left(), lessons.bottom()));
+        assert!(
+            visible.expand(1.0).contains_rect(heatmap),
+            "zoom {zoom}: the heatmap {heatmap:?} is cut; visible {visible:?}"
+        );
+        // Nor is any text of the view (a row of controls too wide pushes everything out).
+        let cut: Vec<String> = common::painted_texts(&harness)
+            .into_iter()
+            .filter(|t| visible.contains(t.unclipped.left_top()))
+            .filter(|t| t.unclipped.right() > visible.right() + 1.0)
+            .map(|t| t.text)
+            .collect();
+        assert!(
+            cut.is_empty(),
+            "zoom {zoom}: cut at the lessons panel: {cut:?}"
+        );
+    }
+}
