@@ -22,7 +22,7 @@ use crate::trace::{AttentionKind, SequenceTrace};
 const ENLARGED_MAX_CELL: f32 = 56.0;
 /// The least width, in points, the enlarged heatmap gets beside the thumbnails; with less
 /// it goes above them.
-const MIN_ENLARGED_BESIDE: f32 = 360.0;
+const MIN_ENLARGED_BESIDE: f32 = 300.0;
 
 #[derive(Default)]
 pub struct AttentionView;
