@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT as _, Queryable};
 use maskscope::app::App;
 
 mod common;
@@ -370,4 +370,18 @@ fn rows_can_be_added_and_removed() {
     let state = harness.state().state();
     assert_eq!(state.rows.len(), 3);
     assert_eq!(state.trace.as_ref().unwrap().sequences.len(), 3);
+}
+
+#[test]
+fn the_bundled_menu_says_what_each_model_does() {
+    let mut harness = harness();
+    harness.get_by_label("Bundled").click();
+    harness.run();
+    for name in ["dates", "numbers", "copy", "chinese"] {
+        let prefix = format!("{name}: ");
+        let item = harness.get_by_label_contains(&prefix);
+        let label = item.accesskit_node().label().unwrap_or_default();
+        assert!(label.contains(" -> "), "{label:?} shows an example");
+    }
+    assert!(harness.query_by_label("dates (dates)").is_none());
 }
