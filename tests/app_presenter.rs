@@ -303,3 +303,73 @@ fn normal_mode_at_1280x720_keeps_40_percent_for_the_view() {
     );
     assert!(central.width() >= 0.4 * width, "{central:?} of {width}");
 }
+
+/// The presenter decoder tables at `step`: (its rect, the figure's label size, the texts
+/// painted inside it).
+fn decoder_table(harness: &Harness<'static, App>) -> (Rect, f32, Vec<common::PaintedText>) {
+    let table = harness.get_by_label("Decoder inputs table").rect();
+    let figure = regions::figure(&harness.ctx).expect("a figure");
+    let texts = common::painted_texts(harness)
+        .into_iter()
+        .filter(|t| table.expand(2.0).contains_rect(t.unclipped))
+        .collect();
+    (table, figure.label_points, texts)
+}
+
+const EXPOSURE_BIAS: Step = Step {
+    lesson: "exposure-bias",
+    step: 1,
+    view: ViewId::Decoder,
+    name: "exposure",
+};
+
+#[test]
+fn a_26_column_decoder_table_is_whole_on_every_screen() {
+    for size in SIZES {
+        let mut harness = presenting(size, &EXPOSURE_BIAS);
+        let at = format!("{}x{}", size[0], size[1]);
+        if std::env::var_os("MASKSCOPE_LOOK").is_some() {
+            let image = harness.render().expect("an image");
+            image
+                .save(format!("/tmp/x19/snaps/exposure_{at}.png"))
+                .unwrap();
+        }
+        let central = regions::panel_rect(&harness.ctx, Panel::Central).expect("central");
+        let (table, _, texts) = decoder_table(&harness);
+        assert!(
+            central.expand(1.0).contains_rect(table),
+            "{at}: the table {table:?} is cut by the central panel {central:?}"
+        );
+        // Every column's number is drawn, inside the window.
+        for column in 0..26 {
+            assert!(
+                texts
+                    .iter()
+                    .any(|t| t.text == column.to_string() && central.contains_rect(t.unclipped)),
+                "{at}: column {column} is not on screen"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_token_in_a_presenter_decoder_table_is_smaller_than_its_labels() {
+    for size in SIZES {
+        for step in [&STEPS[3], &STEPS[4], &EXPOSURE_BIAS] {
+            let harness = presenting(size, step);
+            let at = format!("{} at {}x{}", step.name, size[0], size[1]);
+            let (_, label_points, texts) = decoder_table(&harness);
+            let special: Vec<&common::PaintedText> =
+                texts.iter().filter(|t| t.text.starts_with('<')).collect();
+            assert!(!special.is_empty(), "{at}: no <bos> / <eos> in the table");
+            for text in &texts {
+                assert!(
+                    text.points >= label_points - 0.01,
+                    "{at}: {:?} is drawn at {} points, the labels at {label_points}",
+                    text.text,
+                    text.points
+                );
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT as _, Queryable};
 use maskscope::app::App;
 
 mod common;
@@ -413,7 +413,7 @@ fn a_typed_source_offers_the_model_s_output_as_its_target() {
 fn pick_bundled_numbers(harness: &mut Harness<'static, App>) {
     harness.get_by_label("Bundled").click();
     harness.run();
-    harness.get_by_label_contains("numbers (").click();
+    harness.get_by_label_contains("numbers: ").click();
     harness.run();
 }
 
@@ -464,7 +464,7 @@ fn a_fine_tuned_model_is_kept_unless_the_user_discards_or_saves_it() {
     harness.state_mut().state_mut().model.modified = true;
     harness.get_by_label("Bundled").click();
     harness.run();
-    harness.get_by_label_contains("dates (").click();
+    harness.get_by_label_contains("dates: ").click();
     harness.run();
     harness
         .get_by_role_and_label(Role::Button, "Discard")
@@ -473,4 +473,18 @@ fn a_fine_tuned_model_is_kept_unless_the_user_discards_or_saves_it() {
     let state = harness.state().state();
     assert_eq!(state.model.name, "dates", "Discard opens the other model");
     assert!(!state.model.modified);
+}
+
+#[test]
+fn the_bundled_menu_says_what_each_model_does() {
+    let mut harness = harness();
+    harness.get_by_label("Bundled").click();
+    harness.run();
+    for name in ["dates", "numbers", "copy", "chinese"] {
+        let prefix = format!("{name}: ");
+        let item = harness.get_by_label_contains(&prefix);
+        let label = item.accesskit_node().label().unwrap_or_default();
+        assert!(label.contains(" -> "), "{label:?} shows an example");
+    }
+    assert!(harness.query_by_label("dates (dates)").is_none());
 }

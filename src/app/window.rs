@@ -146,6 +146,9 @@ impl App {
     }
 }
 
+/// Width kept free for the view's export button at the end of the tab row, in points.
+const EXPORT_BUTTON_ROOM: f32 = 130.0;
+
 impl App {
     /// The central panel: the view tabs, the view's export button, and the current view.
     fn central(&mut self, ui: &mut Ui) {
@@ -172,7 +175,15 @@ impl App {
             });
             if let Some(seq) = seq.filter(|_| !self.state.settings.presenter) {
                 ui.separator();
-                ui.label(RichText::new(seq).weak());
+                // Cut short rather than widen the view: a row wider than the panel makes every
+                // wrapped text below it run under the lessons panel.
+                let room = ui.available_width() - EXPORT_BUTTON_ROOM;
+                if room > 40.0 {
+                    ui.scope(|ui| {
+                        ui.set_max_width(room);
+                        ui.add(egui::Label::new(RichText::new(seq).weak()).truncate());
+                    });
+                }
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 export_menu::view_button(ui, &mut self.state, &mut self.actions);
@@ -204,6 +215,9 @@ impl App {
     /// again offscreen, so the export queue is taken out of the app while it runs.
     fn end_frame_exports(&mut self, ctx: egui::Context, frame: &mut eframe::Frame) {
         let mut exports = std::mem::take(&mut self.actions.exports);
+        if let Some(gl) = frame.gl() {
+            exports.window_gl = Some(gl.clone());
+        }
         let outcomes = exports.end_frame(&ctx, |ui| eframe::App::ui(self, ui, frame));
         for outcome in outcomes {
             exports.report(&mut self.state, outcome);

@@ -86,3 +86,73 @@ pub fn finished_run(
         lesson_base: None,
     }
 }
+
+/// One piece of text the last frame painted: what it says, where its glyphs are (rotated text
+/// included) as far as its clip rect shows them, where they would be unclipped, and its font
+/// size, all in points.
+#[derive(Clone, Debug)]
+pub struct PaintedText {
+    pub text: String,
+    pub rect: egui::Rect,
+    pub unclipped: egui::Rect,
+    pub points: f32,
+    /// Cut short with "…" (the text is all there, but not all drawn).
+    pub elided: bool,
+}
+
+/// Every non-empty text shape of the last frame, in paint order.
+pub fn painted_texts(harness: &Harness<'static, App>) -> Vec<PaintedText> {
+    fn walk(shape: &egui::Shape, clip: egui::Rect, out: &mut Vec<PaintedText>) {
+        match shape {
+            egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| walk(s, clip, out)),
+            egui::Shape::Text(text) if !text.galley.text().trim().is_empty() => {
+                let unclipped = text.visual_bounding_rect();
+                let rect = unclipped.intersect(clip);
+                if rect.is_positive() {
+                    let points = text
+                        .galley
+                        .job
+                        .sections
+                        .iter()
+                        .map(|s| s.format.font_id.size)
+                        .fold(f32::INFINITY, f32::min);
+                    out.push(PaintedText {
+                        text: text.galley.text().to_owned(),
+                        rect,
+                        unclipped,
+                        points,
+                        elided: text.galley.elided,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = vec![];
+    for clipped in &harness.output().shapes {
+        walk(&clipped.shape, clipped.clip_rect, &mut out);
+    }
+    out
+}
+
+/// Pairs of texts painted inside `area` whose glyphs overlap or come closer than a point
+/// (two labels that touch read as one word).
+pub fn overlapping_texts(
+    harness: &Harness<'static, App>,
+    area: egui::Rect,
+) -> Vec<(String, String)> {
+    let texts: Vec<PaintedText> = painted_texts(harness)
+        .into_iter()
+        .filter(|t| area.contains_rect(t.rect))
+        .collect();
+    let mut pairs = vec![];
+    for (i, a) in texts.iter().enumerate() {
+        for b in &texts[i + 1..] {
+            let both = a.rect.expand(0.5).intersect(b.rect.expand(0.5));
+            if both.width() > 0.0 && both.height() > 0.0 {
+                pairs.push((a.text.clone(), b.text.clone()));
+            }
+        }
+    }
+    pairs
+}

@@ -7,8 +7,9 @@
 //!   (one frame after the menu or the path prompt closed), cropped to the region's rect in
 //!   physical pixels (`rect * pixels_per_point`): exactly what is on screen, at the current
 //!   zoom.
-//! - **2x / 3x** draw the same frame again offscreen with [`Offscreen`] (wgpu):
-//!   a second egui context with a copy of the window's memory (panel widths, scroll offsets,
+//! - **2x / 3x** draw the same frame again offscreen with [`Offscreen`], with the window's own
+//!   OpenGL context ([`Exports::window_gl`]; wgpu only where there is no window): a second
+//!   egui context with a copy of the window's memory (panel widths, scroll offsets,
 //!   open sections, zoom, style) and fonts, the same size in points, and
 //!   `pixels_per_point = window's * scale`. The layout is identical and text and lines are
 //!   rasterised at the higher density, so the picture is sharp, not an upscaled screenshot.
@@ -26,7 +27,7 @@ use egui::Rect;
 
 use crate::app::export_jobs::{ExportJob, Format};
 use crate::app::figures::{self, Figure};
-use crate::app::offscreen::Offscreen;
+use crate::app::offscreen::{Offscreen, Renderer};
 use crate::app::png::{color_image_to_rgba, crop, png_bytes};
 use crate::app::regions::{Region, region_rect};
 use crate::app::settings::ViewId;
@@ -104,7 +105,11 @@ pub enum Outcome {
 pub struct Exports {
     pending: Option<PendingPng>,
     screenshot: Option<Screenshot>,
-    offscreen: Option<Offscreen>,
+    offscreen: Offscreen,
+    /// The OpenGL context the window draws with: eframe hands it to the window every frame,
+    /// and 2x / 3x exports draw with it. `None` without a window (tests, headless renders):
+    /// they draw with wgpu.
+    pub window_gl: Option<std::sync::Arc<eframe::glow::Context>>,
     /// The last export error, shown in the window until the next export.
     pub last_error: Option<String>,
 }
@@ -235,12 +240,11 @@ impl Exports {
         region: Region,
         redraw: impl FnMut(&mut egui::Ui),
     ) -> Result<image::RgbaImage, String> {
-        let mut offscreen = match self.offscreen.take() {
-            Some(o) => o,
-            None => Offscreen::new().map_err(|e| e.to_string())?,
+        let renderer = match &self.window_gl {
+            Some(gl) => Renderer::Gl(gl.clone()),
+            None => Renderer::Wgpu,
         };
-        let result = offscreen.capture(live, scale, redraw);
-        self.offscreen = Some(offscreen);
+        let result = self.offscreen.capture(&renderer, live, scale, redraw);
         let (image, ctx) = result?;
         let rect = region_rect(&ctx, region)
             .ok_or_else(|| tr("nothing to export: the region was not drawn").to_owned())?;

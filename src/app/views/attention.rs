@@ -12,7 +12,7 @@ use crate::app::intents::Intents;
 use crate::app::labels;
 use crate::app::settings::AttentionSettings;
 use crate::app::state::{AppState, Pinned};
-use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
+use crate::app::widgets::heatmap::{Blocked, Heatmap, LONG_SHORT_STRETCH, color_bar, legend};
 use crate::i18n::{tr, trf};
 use crate::masks::{MaskGrid, MaskMethod, MaskSettings};
 use crate::trace::{AttentionKind, SequenceTrace};
@@ -20,6 +20,9 @@ use crate::trace::{AttentionKind, SequenceTrace};
 /// Largest cell of the enlarged heatmap: it grows into the free space, so a short sequence
 /// still reads from the back of a room.
 const ENLARGED_MAX_CELL: f32 = 56.0;
+/// The least width, in points, the enlarged heatmap gets beside the thumbnails; with less
+/// it goes above them.
+const MIN_ENLARGED_BESIDE: f32 = 300.0;
 
 #[derive(Default)]
 pub struct AttentionView;
@@ -50,22 +53,37 @@ impl View for AttentionView {
         let thumb_cols = shown.heads + 1;
         let thumb = ((ui.available_width() * 0.38) / thumb_cols as f32 - 8.0).clamp(36.0, 90.0);
         let mut picked = None;
-        ui.horizontal_top(|ui| {
+        // As wide as the thumbnails (the wrapping legend would take the whole row).
+        let thumbs_width = (thumb + 8.0) * thumb_cols as f32 + 64.0;
+        let mut thumbnails_and_legend = |ui: &mut Ui| {
             ui.vertical(|ui| {
-                // As wide as the thumbnails (the wrapping legend would take the whole row).
-                ui.set_max_width((thumb + 8.0) * thumb_cols as f32 + 64.0);
+                ui.set_max_width(thumbs_width);
                 picked = thumbnails(ui, &seq, &shown, thumb);
                 ui.add_space(6.0);
                 legend(ui);
             });
-            ui.separator();
+        };
+        let enlarged_with_readout = |ui: &mut Ui| {
             ui.vertical(|ui| {
                 if let Some(which) = state.classroom.readout {
                     quoted_readout(ui, &state.readouts, which);
                 }
                 enlarged(ui, &seq, &shown, state.pinned.as_ref());
             });
-        });
+        };
+        if ui.available_width() - thumbs_width >= MIN_ENLARGED_BESIDE {
+            ui.horizontal_top(|ui| {
+                thumbnails_and_legend(ui);
+                ui.separator();
+                enlarged_with_readout(ui);
+            });
+        } else {
+            // Too narrow for both side by side (a zoomed window with the lessons open): the
+            // enlarged heatmap the lesson talks about first, the thumbnails under it.
+            enlarged_with_readout(ui);
+            ui.separator();
+            thumbnails_and_legend(ui);
+        }
         if let Some(pick) = picked {
             pick.apply(&mut state.settings.attention);
         }
@@ -252,7 +270,8 @@ fn thumbnail(
         .blocked(shown.blocked)
         .scale(Scale::unit(shown.colormap))
         .max_size(vec2(side, side))
-        .cell_range(1.0, 12.0)
+        .cell_range(0.5, 12.0)
+        .stretch(f32::INFINITY)
         .clickable(name, selected)
         .show(ui)
         .response
@@ -278,9 +297,10 @@ fn enlarged(ui: &mut Ui, seq: &SequenceTrace, shown: &Shown, pinned: Option<&Pin
     };
     ui.label(RichText::new(format!("{title} - {which}")).strong());
     let current = shown.matrix_of(seq);
-    let side = (ui.available_width() - 20.0)
-        .min(ui.available_height().max(300.0) - 60.0)
-        .clamp(220.0, 620.0);
+    // Never wider than the room: a clipped heatmap hides the cells a lesson outlines.
+    let side = (ui.available_height().max(300.0) - 60.0)
+        .clamp(220.0, 620.0)
+        .min(ui.available_width() - 20.0);
     let (q_tokens, k_tokens) = seq.axis_tokens(kind);
     let (q_real, k_real) = seq.real_ranges(kind);
     let heatmap = |values| {
@@ -291,6 +311,7 @@ fn enlarged(ui: &mut Ui, seq: &SequenceTrace, shown: &Shown, pinned: Option<&Pin
             .mask(seq.mask(kind))
             .max_size(vec2(side, side))
             .cell_range(4.0, ENLARGED_MAX_CELL)
+            .stretch(LONG_SHORT_STRETCH)
             .show_values(shown.show_values)
     };
     if shown.settings.diff {

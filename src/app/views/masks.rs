@@ -12,7 +12,7 @@ use crate::app::settings::{MasksViewSettings, Settings};
 use crate::app::state::AppState;
 use crate::app::state::classroom::Classroom;
 use crate::app::widgets::delta_text;
-use crate::app::widgets::heatmap::{Blocked, Heatmap, color_bar, legend};
+use crate::app::widgets::heatmap::{Blocked, Heatmap, LONG_SHORT_STRETCH, color_bar, legend};
 use crate::i18n::{tr, trf};
 use crate::lessons::{Readout, ViewSection};
 use crate::masks::{MaskGrid, MaskMethod, MaskSettings, PadSide};
@@ -284,6 +284,7 @@ fn mask_grids(
                 .axis_names(tr("batch"), tr("source position"))
                 .highlight_row(Some(selected_row))
                 .max_size(batch_rows)
+                .stretch(LONG_SHORT_STRETCH)
                 .dim(!(switches.src_padding && applied))
                 .name(tr("Source padding mask grid")),
         );
@@ -296,6 +297,7 @@ fn mask_grids(
                 .axis_names(tr("batch"), tr("decoder position"))
                 .highlight_row(Some(selected_row))
                 .max_size(batch_rows)
+                .stretch(LONG_SHORT_STRETCH)
                 .dim(!(switches.tgt_padding && applied))
                 .name(tr("Target padding mask grid")),
         );
@@ -324,6 +326,7 @@ fn mask_grids(
                 .real_ranges(seq.tgt_real(), seq.src_real())
                 .axis_names(tr("decoder query"), tr("source key"))
                 .max_size(square)
+                .stretch(LONG_SHORT_STRETCH)
                 .dim(!applied)
                 .highlight_cells(classroom.outlined_for(AttentionKind::Cross))
                 .name(tr("Cross-attention mask grid")),

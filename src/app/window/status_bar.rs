@@ -18,8 +18,12 @@ pub(super) fn status_bar(ui: &mut Ui, state: &AppState) {
         if let Some(m) = state.messages.last() {
             let color = message_color(ui, m);
             let prefix = if m.error { tr("Error: ") } else { "" };
-            ui.label(RichText::new(format!("{prefix}{}", m.text())).color(color))
-                .on_hover_text(tr("Newest message; see Log for all"));
+            // Wrapped, not cut at the window's edge: an error's cause comes last.
+            ui.add(
+                egui::Label::new(RichText::new(format!("{prefix}{}", m.text())).color(color))
+                    .wrap(),
+            )
+            .on_hover_text(tr("Newest message; see Log for all"));
         } else {
             ui.label(RichText::new(tr("Ready.")).weak());
         }

@@ -5,6 +5,7 @@
 use egui::{RichText, Ui};
 
 use crate::app::actions::{Actions, export_menu};
+use crate::app::example_rows;
 use crate::app::intents::{FilePurpose, Intent};
 use crate::app::labels;
 use crate::app::settings::ViewId;
@@ -104,12 +105,23 @@ fn mask_method(ui: &mut Ui, method: &mut MaskMethod) {
 fn bundled_items(ui: &mut Ui, state: &mut AppState, actions: &mut Actions) {
     for b in bundled_models::ALL {
         let available = b.bytes().is_some();
+        // The model's name and what it does, by example ("dates: 2026-11-28 -> 28 Nov
+        // 2026"), not its name twice ("dates (dates)").
         let text = if available {
-            format!("{} ({})", b.name, labels::task_name(b.task))
+            let example = example_rows::for_task(b.task).into_iter().next();
+            match example {
+                Some(e) => format!("{}: {} -> {}", b.name, e.src, e.tgt),
+                None => b.name.to_owned(),
+            }
         } else {
             trf("{} (not available)", &[&b.name])
         };
-        if ui.add_enabled(available, egui::Button::new(text)).clicked() {
+        let button = egui::Button::new(text);
+        if ui
+            .add_enabled(available, button)
+            .on_hover_text(labels::task_description(b.task))
+            .clicked()
+        {
             actions.act(state, [Intent::OpenBundled(b)]);
             ui.close();
         }

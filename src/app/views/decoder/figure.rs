@@ -54,7 +54,9 @@ impl Cell {
 }
 
 /// Named rows of token cells, one column per decoder position, painted as large as the room
-/// allows: the label size follows the cell size, as in the other presenter figures.
+/// allows. Every token is drawn at the table's label size (`<bos>` as large as a digit):
+/// columns are as wide as their widest token, and a table wider than the room continues in
+/// a second (third, ...) band of columns under the first, each band with its row names.
 struct TokenTable {
     /// The row of column numbers.
     header: Vec<String>,
@@ -63,19 +65,53 @@ struct TokenTable {
     outlined_column: Option<usize>,
 }
 
+/// Where a [`TokenTable`]'s cells go at one label size.
+struct TableLayout {
+    points: f32,
+    name_width: f32,
+    /// Each column's width.
+    widths: Vec<f32>,
+    /// The columns of each band, top to bottom.
+    bands: Vec<std::ops::Range<usize>>,
+    cell_h: f32,
+    size: egui::Vec2,
+}
+
+impl TableLayout {
+    /// Space between two bands.
+    fn gap(&self) -> f32 {
+        self.points
+    }
+
+    fn band_height(&self, rows: usize) -> f32 {
+        rows as f32 * self.cell_h
+    }
+
+    /// The rect of `(row, col)` (row 0: the column numbers) in a table drawn at `origin`.
+    fn cell_rect(&self, origin: egui::Pos2, rows: usize, row: usize, col: usize) -> Rect {
+        let band = self
+            .bands
+            .iter()
+            .position(|b| b.contains(&col))
+            .unwrap_or(0);
+        let top = origin.y + band as f32 * (self.band_height(rows) + self.gap());
+        let left = origin.x
+            + self.name_width
+            + self.widths[self.bands[band].start..col].iter().sum::<f32>();
+        Rect::from_min_size(
+            pos2(left, top + row as f32 * self.cell_h),
+            vec2(self.widths[col], self.cell_h),
+        )
+    }
+}
+
 impl TokenTable {
     fn columns(&self) -> usize {
         self.header.len()
     }
 
-    /// Paints the table inside `room` (points) and reports it as the figure.
-    fn show(&self, ui: &mut Ui, room: egui::Vec2, name: &str) -> FigureInfo {
-        let rows = self.rows.len() + 1;
-        let cols = self.columns().max(1);
-        // Row names take about four cells' worth; the labels follow the cell side.
-        let cell_w = (room.x / (cols as f32 + 4.0)).min(MAX_CELL);
-        let cell_h = (room.y / rows as f32).min(MAX_CELL);
-        let points = (0.5 * cell_w.min(cell_h)).clamp(LABEL_POINTS, MAX_LABEL_POINTS);
+    /// The layout at `points`, its bands as wide as `room` allows.
+    fn layout(&self, ui: &Ui, points: f32, room: egui::Vec2) -> TableLayout {
         let font = FontId::monospace(points);
         let name_font = FontId::proportional(points);
         let name_width = self
@@ -84,64 +120,122 @@ impl TokenTable {
             .map(|(name, _)| text_width(ui, name, &name_font))
             .fold(0.0_f32, f32::max)
             + 12.0;
-        let cell_w = ((room.x - name_width) / cols as f32).clamp(2.0 * points, MAX_CELL);
-        let size = vec2(name_width + cell_w * cols as f32, cell_h * rows as f32);
-        let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+        // Each column as wide as its widest token, with room on both sides, and never
+        // narrower than a square-ish cell for a digit.
+        let natural: Vec<f32> = (0..self.columns())
+            .map(|c| {
+                let tokens = self.rows.iter().filter_map(|(_, cells)| cells.get(c));
+                tokens
+                    .map(|cell| text_width(ui, &cell.text, &font))
+                    .chain([text_width(ui, &self.header[c], &name_font)])
+                    .fold(0.0_f32, f32::max)
+                    + 0.8 * points
+            })
+            .map(|w| w.max(1.8 * points))
+            .collect();
+        let avail = (room.x - name_width).max(natural.iter().copied().fold(0.0, f32::max));
+        let mut bands = vec![];
+        let (mut start, mut used) = (0, 0.0);
+        for (c, w) in natural.iter().enumerate() {
+            if c > start && used + w > avail {
+                bands.push(start..c);
+                (start, used) = (c, 0.0);
+            }
+            used += w;
+        }
+        bands.push(start..natural.len());
+        // Spare width goes to every column alike (up to a large cell), so the bands line up.
+        let spare = bands
+            .iter()
+            .map(|b| (avail - natural[b.clone()].iter().sum::<f32>()) / b.len().max(1) as f32)
+            .fold(f32::INFINITY, f32::min)
+            .max(0.0);
+        let widths: Vec<f32> = natural
+            .iter()
+            .map(|w| (w + spare).min(w.max(MAX_CELL)))
+            .collect();
+        // Rows fill the room's height (up to a large cell), never lower than twice the text.
+        let rows = self.rows.len() + 1;
+        let n = bands.len() as f32;
+        let fill = (room.y - (n - 1.0) * points) / (n * rows as f32);
+        let cell_h = fill.min(MAX_CELL).max(2.0 * points);
+        let widest_band = bands
+            .iter()
+            .map(|b| widths[b.clone()].iter().sum::<f32>())
+            .fold(0.0, f32::max);
+        let mut layout = TableLayout {
+            points,
+            name_width,
+            widths,
+            bands,
+            cell_h,
+            size: egui::Vec2::ZERO,
+        };
+        layout.size = vec2(
+            name_width + widest_band,
+            n * layout.band_height(rows) + (n - 1.0) * layout.gap(),
+        );
+        layout
+    }
+
+    /// Paints the table inside `room` (points) at the largest label size that fits, and
+    /// reports it as the figure.
+    fn show(&self, ui: &mut Ui, room: egui::Vec2, name: &str) -> FigureInfo {
+        let rows = self.rows.len() + 1;
+        let largest = MAX_LABEL_POINTS.round() as i32;
+        let layout = (LABEL_POINTS.round() as i32..=largest)
+            .rev()
+            .map(|p| self.layout(ui, p as f32, room))
+            .find(|l| l.size.y <= room.y && l.size.x <= room.x)
+            .unwrap_or_else(|| self.layout(ui, LABEL_POINTS, room));
+        let points = layout.points;
+        let font = FontId::monospace(points);
+        let name_font = FontId::proportional(points);
+        let (rect, response) = ui.allocate_exact_size(layout.size, Sense::hover());
         response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, name));
         let painter = ui.painter_at(rect.expand(2.0));
         let visuals = ui.visuals();
         let weak = visuals.weak_text_color();
         let strong = visuals.strong_text_color();
-        let cell_rect = |row: usize, col: usize| {
-            Rect::from_min_size(
-                pos2(
-                    rect.left() + name_width + col as f32 * cell_w,
-                    rect.top() + row as f32 * cell_h,
-                ),
-                vec2(cell_w, cell_h),
-            )
-        };
-        for (col, number) in self.header.iter().enumerate() {
-            let at = cell_rect(0, col).center();
-            painter.text(at, Align2::CENTER_CENTER, number, name_font.clone(), weak);
-        }
-        for (r, (name, cells)) in self.rows.iter().enumerate() {
-            let row = r + 1;
-            let band = Rect::from_min_max(
-                pos2(rect.left(), cell_rect(row, 0).top()),
-                pos2(rect.right(), cell_rect(row, 0).bottom()),
-            );
-            if r % 2 == 0 {
-                painter.rect_filled(band, 2.0, visuals.faint_bg_color);
+        let cell_rect = |row: usize, col: usize| layout.cell_rect(rect.min, rows, row, col);
+        for band in &layout.bands {
+            let first = band.start;
+            for (col, number) in self.header.iter().enumerate().take(band.end).skip(first) {
+                let at = cell_rect(0, col).center();
+                painter.text(at, Align2::CENTER_CENTER, number, name_font.clone(), weak);
             }
-            let name_at = pos2(rect.left() + 4.0, band.center().y);
-            painter.text(
-                name_at,
-                Align2::LEFT_CENTER,
-                name,
-                name_font.clone(),
-                strong,
-            );
-            for (col, cell) in cells.iter().enumerate() {
-                let r = cell_rect(row, col);
-                let color = cell.color.unwrap_or(strong);
-                let mut galley = painter.layout_no_wrap(cell.text.clone(), font.clone(), color);
-                // A token wider than its cell (`<eos>` among digits) gets a smaller font
-                // rather than a wider column for everyone.
-                let fits = r.width() - 4.0;
-                if galley.size().x > fits {
-                    let smaller = FontId::monospace(points * fits / galley.size().x);
-                    galley = painter.layout_no_wrap(cell.text.clone(), smaller, color);
+            for (r, (name, cells)) in self.rows.iter().enumerate() {
+                let row = r + 1;
+                let left = cell_rect(row, first);
+                let band_rect = Rect::from_min_max(
+                    pos2(rect.left(), left.top()),
+                    pos2(cell_rect(row, band.end - 1).right(), left.bottom()),
+                );
+                if r % 2 == 0 {
+                    painter.rect_filled(band_rect, 2.0, visuals.faint_bg_color);
                 }
-                let at = r.center() - galley.size() / 2.0;
-                if cell.underline {
-                    let y = at.y + galley.size().y;
-                    painter.hline(at.x..=at.x + galley.size().x, y, Stroke::new(2.0, color));
+                let name_at = pos2(rect.left() + 4.0, band_rect.center().y);
+                painter.text(
+                    name_at,
+                    Align2::LEFT_CENTER,
+                    name,
+                    name_font.clone(),
+                    strong,
+                );
+                for (col, cell) in cells.iter().enumerate().take(band.end).skip(first) {
+                    let r = cell_rect(row, col);
+                    let color = cell.color.unwrap_or(strong);
+                    let galley = painter.layout_no_wrap(cell.text.clone(), font.clone(), color);
+                    let at = r.center() - galley.size() / 2.0;
+                    if cell.underline {
+                        let y = at.y + galley.size().y;
+                        painter.hline(at.x..=at.x + galley.size().x, y, Stroke::new(2.0, color));
+                    }
+                    painter.galley(at, galley, color);
                 }
-                painter.galley(at, galley, color);
             }
         }
-        if let Some(col) = self.outlined_column.filter(|&c| c < cols) {
+        if let Some(col) = self.outlined_column.filter(|&c| c < self.columns()) {
             let frame = cell_rect(0, col).union(cell_rect(rows - 1, col));
             painter.rect_stroke(
                 frame.shrink(1.0),

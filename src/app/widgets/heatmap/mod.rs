@@ -41,6 +41,10 @@ pub struct HeatmapResponse {
 /// magenta, unlike any colormap, with a black rim.
 pub const HIGHLIGHT_COLOR: Color32 = Color32::from_rgb(0xff, 0x2d, 0xd4);
 
+/// How far the cells of a long and short matrix may stretch along its short axis (see
+/// [`Heatmap::stretch`]): a 43 x 6 matrix gets cells up to 4 times as wide as tall.
+pub const LONG_SHORT_STRETCH: f32 = 4.0;
+
 /// Token labels' size in points unless [`Heatmap::label_size`] says otherwise.
 pub const LABEL_POINTS: f32 = 12.0;
 
@@ -56,6 +60,7 @@ pub struct Heatmap<'a> {
     scale: Scale,
     max_size: Vec2,
     cell_range: (f32, f32),
+    max_aspect: f32,
     value_name: &'a str,
     row_real: Option<Range<usize>>,
     col_real: Option<Range<usize>>,
@@ -101,6 +106,7 @@ impl<'a> Heatmap<'a> {
             },
             max_size: vec2(480.0, 480.0),
             cell_range: (4.0, 28.0),
+            max_aspect: 1.0,
             value_name: tr("weight"),
             row_real: None,
             col_real: None,
@@ -153,6 +159,15 @@ impl<'a> Heatmap<'a> {
 
     pub fn cell_range(mut self, min: f32, max: f32) -> Self {
         self.cell_range = (min, max.max(min));
+        self
+    }
+
+    /// Lets the cells of a long and short matrix grow along its short axis, up to `ratio`
+    /// times as long as along the other: a 43 x 6 matrix gets wide cells instead of a thin
+    /// strip in a wide panel (`f32::INFINITY`: fill `max_size`, for thumbnails). Square
+    /// matrices keep square cells.
+    pub fn stretch(mut self, ratio: f32) -> Self {
+        self.max_aspect = ratio.max(1.0);
         self
     }
 
@@ -235,8 +250,8 @@ impl<'a> Heatmap<'a> {
         );
         let cell = layout.cell;
         let hovered = response.hover_pos().filter(|p| grid.contains(*p)).map(|p| {
-            let r = (((p.y - grid.top()) / cell) as usize).min(self.rows.saturating_sub(1));
-            let c = (((p.x - grid.left()) / cell) as usize).min(self.cols.saturating_sub(1));
+            let r = (((p.y - grid.top()) / cell.y) as usize).min(self.rows.saturating_sub(1));
+            let c = (((p.x - grid.left()) / cell.x) as usize).min(self.cols.saturating_sub(1));
             (r, c)
         });
         let label_points = layout.label_points();
@@ -311,8 +326,6 @@ impl<'a> Heatmap<'a> {
                 .map(|l| l.iter().map(|t| display_token(t)).collect())
                 .unwrap_or_default()
         };
-        let row_labels = shown(self.row_labels);
-        let col_labels = shown(self.col_labels);
         let text_color = ui.visuals().text_color();
         let width = |s: &String| {
             ui.fonts_mut(|f| {
@@ -321,8 +334,17 @@ impl<'a> Heatmap<'a> {
                     .x
             })
         };
-        // Width of the widest label (capped), plus a gap to the grid.
+        // Width of the widest label (capped), plus a gap to the grid. Longer labels are cut
+        // to the cap with "…" (the hover readout names the whole token).
         let cap = 90.0 * self.label_size / LABEL_POINTS;
+        let fitted = |labels: Vec<String>| -> Vec<String> {
+            labels
+                .into_iter()
+                .map(|l| fit_width(l, cap, &width))
+                .collect()
+        };
+        let row_labels = fitted(shown(self.row_labels));
+        let col_labels = fitted(shown(self.col_labels));
         let widest =
             |widths: &mut dyn Iterator<Item = f32>| widths.fold(0.0, f32::max).min(cap) + 6.0;
         let show_labels = self.row_labels.is_some();
@@ -336,10 +358,25 @@ impl<'a> Heatmap<'a> {
         let avail_w = (self.max_size.x - row_label_w - sums_w).max(10.0);
         let cell_for = |col_label_h: f32| {
             let avail_h = (self.max_size.y - col_label_h).max(10.0);
-            (avail_w / cols as f32)
-                .min(avail_h / rows as f32)
-                .clamp(self.cell_range.0, self.cell_range.1)
-                .floor()
+            let room = vec2(avail_w / cols as f32, avail_h / rows as f32);
+            let square = room.min_elem();
+            let (lo, hi) = self.cell_range;
+            // Large cells get whole points (crisp edges); tiny ones keep their fraction, or a
+            // 43-row thumbnail of 60 points would lose a third of its height.
+            // Only the axis with fewer cells stretches: a square matrix keeps square cells.
+            let side = |v: f32, stretches: bool| {
+                let most = if stretches {
+                    square * self.max_aspect
+                } else {
+                    square
+                };
+                let v = v.min(most).clamp(lo, hi);
+                if v >= 4.0 { v.floor() } else { v }
+            };
+            vec2(
+                side(room.x, self.rows > self.cols),
+                side(room.y, self.cols > self.rows),
+            )
         };
         // A column label stands upright when it fits its column (a digit, a letter, one CJK
         // character); only the ones that do not run upwards. Their height makes the cells
@@ -347,13 +384,9 @@ impl<'a> Heatmap<'a> {
         // the larger cell is shorter than the rotated ones, so the margin still holds it).
         let col_widths: Vec<f32> = col_labels.iter().map(width).collect();
         let upright_h = self.label_size + 4.0;
-        let too_wide = |cell: f32| -> Vec<bool> {
-            let points = label_points(cell, self.label_size);
-            col_widths
-                .iter()
-                .map(|w| w * points / self.label_size > cell + 2.0)
-                .collect()
-        };
+        // Upright only with a point to spare on each side: neighbours must not touch.
+        let too_wide =
+            |cell: Vec2| -> Vec<bool> { col_widths.iter().map(|w| *w > cell.x - 2.0).collect() };
         let (rotated, col_label_h) = if show_labels {
             let first = too_wide(cell_for(upright_h));
             if first.contains(&true) {
@@ -373,7 +406,7 @@ impl<'a> Heatmap<'a> {
             (vec![false; col_labels.len()], 0.0)
         };
         let cell = cell_for(col_label_h);
-        let grid_size = vec2(cell * self.cols as f32, cell * self.rows as f32);
+        let grid_size = vec2(cell.x * self.cols as f32, cell.y * self.rows as f32);
         Layout {
             font,
             row_labels,
@@ -429,40 +462,54 @@ struct Layout {
     rotated: Vec<bool>,
     row_label_w: f32,
     col_label_h: f32,
-    cell: f32,
+    /// A cell's width and height (equal unless [`Heatmap::stretch`] let them differ).
+    cell: Vec2,
     grid_size: Vec2,
     total: Vec2,
 }
 
 impl Layout {
-    /// The labels' size as drawn: cells under 11 points shrink them to fit a row.
+    /// The labels' size as drawn: always the size asked for. Cells smaller than the text
+    /// show every second (third, ...) label instead of smaller ones.
     fn label_points(&self) -> f32 {
-        label_points(self.cell, self.font.size)
+        self.font.size
     }
 }
 
-/// The size token labels of `points` are drawn at beside cells of side `cell`.
-fn label_points(cell: f32, points: f32) -> f32 {
-    if cell < 11.0 {
-        cell.max(7.0).min(points)
-    } else {
-        points
+/// `label` as it fits `max` points (measured by `width`): whole, or cut with "…".
+fn fit_width(label: String, max: f32, width: &dyn Fn(&String) -> f32) -> String {
+    if width(&label) <= max {
+        return label;
     }
+    let mut chars: Vec<char> = label.chars().collect();
+    while chars.len() > 1 {
+        chars.pop();
+        let cut: String = chars.iter().chain(['…'].iter()).collect();
+        if width(&cut) <= max {
+            return cut;
+        }
+    }
+    chars.into_iter().chain(['…']).collect()
 }
 
-/// Where the cells are: the grid's rect and a cell's side.
+/// Where the cells are: the grid's rect and a cell's size.
 #[derive(Clone, Copy)]
 struct Cells {
     grid: Rect,
-    size: f32,
+    size: Vec2,
 }
 
 impl Cells {
     fn rect(self, r: usize, c: usize) -> Rect {
         Rect::from_min_size(
-            self.grid.min + vec2(c as f32 * self.size, r as f32 * self.size),
-            Vec2::splat(self.size),
+            self.grid.min + vec2(c as f32 * self.size.x, r as f32 * self.size.y),
+            self.size,
         )
+    }
+
+    /// The shorter side of a cell.
+    fn side(self) -> f32 {
+        self.size.min_elem()
     }
 }
 
@@ -619,7 +666,8 @@ mod tests {
         );
         // Short labels that fit stay upright even when no label is rotated.
         assert_eq!(rotated(&["三", "a"], 24.0), [false, false]);
-        // In narrow columns a two-digit number no longer fits and turns.
-        assert_eq!(rotated(&["9", "10"], 6.0), [false, true]);
+        // In narrow columns a two-digit number no longer fits and turns; a digit keeps a
+        // point clear on each side of a 10-point column.
+        assert_eq!(rotated(&["9", "10"], 10.0), [false, true]);
     }
 }

@@ -8,6 +8,9 @@ use super::{Blocked, Cells, HIGHLIGHT_COLOR, Heatmap, Layout, format_short};
 use crate::app::colormap::{Colormap, blocked_fill, open_fill};
 use crate::masks::Cell;
 
+/// Least space between two labels' text boxes, in points.
+const LABEL_GAP: f32 = 2.0;
+
 /// Cells at least this large (points) hold their own value.
 const VALUES_IN_CELLS: f32 = 30.0;
 
@@ -34,6 +37,11 @@ impl Heatmap<'_> {
         } else {
             Color32::from_gray(35)
         };
+        // One mesh for every fill: no anti-aliased seams between cells, and cells under a
+        // point still show (a thumbnail of 43 rows).
+        let mut fills = egui::Mesh::default();
+        let mut marks = vec![];
+        let mut values = vec![];
         for r in 0..self.rows {
             for c in 0..self.cols {
                 let cell_rect = cells.rect(r, c);
@@ -45,38 +53,47 @@ impl Heatmap<'_> {
                     (false, _, None) => open_fill(dark),
                     (true, Blocked::Overlay, None) => blocked_fill(dark),
                 };
-                painter.rect_filled(cell_rect, 0.0, fill);
+                fills.add_colored_rect(cell_rect, fill);
                 if state.is_blocked() {
                     let color = if self.blocked == Blocked::Overlay && value.is_some() {
                         Colormap::text_on(fill).gamma_multiply(0.8)
                     } else {
                         pattern_color
                     };
-                    paint_pattern(painter, cell_rect, state, color);
+                    marks.push((cell_rect, state, color));
                 }
                 if self.show_values
-                    && cells.size >= VALUES_IN_CELLS
+                    && cells.side() >= VALUES_IN_CELLS
                     && let Some(v) = value
                     && !(state.is_blocked() && self.blocked == Blocked::Replace)
                 {
-                    painter.text(
-                        cell_rect.center(),
-                        Align2::CENTER_CENTER,
-                        format_short(v),
-                        FontId::proportional(10.0),
-                        Colormap::text_on(fill),
-                    );
+                    values.push((cell_rect.center(), format_short(v), Colormap::text_on(fill)));
                 }
             }
         }
-        if cells.size >= 10.0 {
-            let line = Stroke::new(1.0, ui.visuals().extreme_bg_color.gamma_multiply(0.6));
-            let grid = cells.grid;
+        painter.add(fills);
+        for (rect, state, color) in marks {
+            paint_pattern(painter, rect, state, color);
+        }
+        for (at, text, color) in values {
+            painter.text(
+                at,
+                Align2::CENTER_CENTER,
+                text,
+                FontId::proportional(10.0),
+                color,
+            );
+        }
+        let line = Stroke::new(1.0, ui.visuals().extreme_bg_color.gamma_multiply(0.6));
+        let grid = cells.grid;
+        if cells.size.x >= 10.0 {
             for c in 1..self.cols {
-                painter.vline(grid.left() + c as f32 * cells.size, grid.y_range(), line);
+                painter.vline(grid.left() + c as f32 * cells.size.x, grid.y_range(), line);
             }
+        }
+        if cells.size.y >= 10.0 {
             for r in 1..self.rows {
-                painter.hline(grid.x_range(), grid.top() + r as f32 * cells.size, line);
+                painter.hline(grid.x_range(), grid.top() + r as f32 * cells.size.y, line);
             }
         }
     }
@@ -93,7 +110,7 @@ impl Heatmap<'_> {
             // A thick bright ring with black rims inside and out, reaching past the cell so
             // it reads from the back of a room on every colormap and both themes.
             let cell_rect = cells.rect(r, c);
-            let width = ring_width(cells.size);
+            let width = ring_width(cells.side());
             let ring = cell_rect.expand(width * 0.5);
             painter.rect_stroke(
                 ring,
@@ -111,8 +128,8 @@ impl Heatmap<'_> {
         let grid = cells.grid;
         if let Some(row) = self.highlight_row.filter(|r| *r < self.rows) {
             let rr = Rect::from_min_size(
-                grid.min + vec2(0.0, row as f32 * cells.size),
-                vec2(grid.width(), cells.size),
+                grid.min + vec2(0.0, row as f32 * cells.size.y),
+                vec2(grid.width(), cells.size.y),
             );
             painter.rect_stroke(
                 rr,
@@ -139,7 +156,7 @@ impl Heatmap<'_> {
     /// neither another ring nor another tag.
     /// `painter` may draw past the heatmap (a tag beside a grid narrower than itself).
     pub(super) fn paint_outlined_values(&self, painter: &egui::Painter, cells: Cells) {
-        if self.show_values && cells.size >= VALUES_IN_CELLS {
+        if self.show_values && cells.side() >= VALUES_IN_CELLS {
             return;
         }
         let Some(values) = self.values else {
@@ -147,7 +164,7 @@ impl Heatmap<'_> {
         };
         let rings: Vec<Rect> = self
             .outlined()
-            .map(|(r, c)| cells.rect(r, c).expand(ring_width(cells.size) + 2.0))
+            .map(|(r, c)| cells.rect(r, c).expand(ring_width(cells.side()) + 2.0))
             .collect();
         let mut taken: Vec<Rect> = Vec::new();
         for ((r, c), ring) in self.outlined().zip(rings.iter().copied()) {
@@ -173,6 +190,8 @@ impl Heatmap<'_> {
     }
 
     /// Token labels on both axes: the hovered row and column stand out, padding is dimmed.
+    /// Where cells are smaller than the text, labels are thinned so that none overlaps
+    /// another: the outlined cell's and the hovered ones first, then every label that fits.
     pub(super) fn paint_labels(
         &self,
         ui: &Ui,
@@ -200,36 +219,112 @@ impl Heatmap<'_> {
                 ui.visuals().text_color()
             }
         };
-        for (r, label) in layout.row_labels.iter().enumerate().take(self.rows) {
-            let pad = self
-                .row_real
-                .as_ref()
-                .is_some_and(|real| !real.contains(&r));
-            let hot = hovered.is_some_and(|(hr, _)| hr == r);
-            let marked = outlined.iter().any(|&(hr, _)| hr == r);
-            let color = label_color(marked, hot, pad);
-            let pos = pos2(grid.left() - 4.0, grid.top() + (r as f32 + 0.5) * cell);
-            let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
+        // Each label laid out in its colour (outlined, hovered, padding or plain).
+        let galleys = |labels: &[String],
+                       real: Option<&std::ops::Range<usize>>,
+                       marked: &dyn Fn(usize) -> bool,
+                       hot: Option<usize>| {
+            labels
+                .iter()
+                .enumerate()
+                .map(|(i, label)| {
+                    let pad = real.is_some_and(|real| !real.contains(&i));
+                    let color = label_color(marked(i), hot == Some(i), pad);
+                    let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
+                    (galley, color)
+                })
+                .collect::<Vec<_>>()
+        };
+        // Rows.
+        let rows = layout.row_labels.len().min(self.rows);
+        let row_marked = |r: usize| outlined.iter().any(|&(hr, _)| hr == r);
+        let row_galleys = galleys(
+            &layout.row_labels[..rows],
+            self.row_real.as_ref(),
+            &row_marked,
+            hovered.map(|(r, _)| r),
+        );
+        // A label taller than its row stays within the grid's height (the corner above the
+        // first row belongs to the column labels).
+        let row_centre = |r: usize, half: f32| {
+            let centre = grid.top() + (r as f32 + 0.5) * cell.y;
+            centre.min(grid.bottom() - half).max(grid.top() + half)
+        };
+        let row_halves: Vec<f32> = row_galleys
+            .iter()
+            .enumerate()
+            .map(|(r, (g, _))| g.size().y / 2.0 + if row_marked(r) { 2.0 } else { 0.0 })
+            .collect();
+        let row_centres: Vec<f32> = (0..rows).map(|r| row_centre(r, row_halves[r])).collect();
+        // The labels that show, with their index: the outlined cell's and the hovered one
+        // placed first.
+        let thinned = |galleys: Vec<(std::sync::Arc<egui::Galley>, Color32)>,
+                       centres: &[f32],
+                       halves: &[f32],
+                       marked: &dyn Fn(usize) -> bool,
+                       hot: Option<usize>| {
+            let first: Vec<usize> = (0..centres.len())
+                .filter(|&i| marked(i))
+                .chain(hot)
+                .collect();
+            let shown = thin_labels(centres, halves, &first);
+            galleys
+                .into_iter()
+                .enumerate()
+                .filter(move |(i, _)| shown[*i])
+        };
+        let rows_shown = thinned(
+            row_galleys,
+            &row_centres,
+            &row_halves,
+            &row_marked,
+            hovered.map(|(r, _)| r),
+        );
+        for (r, (galley, color)) in rows_shown {
+            let pos = pos2(grid.left() - 4.0, row_centres[r]);
             let at = Align2::RIGHT_CENTER.anchor_size(pos, galley.size());
-            if marked {
+            if row_marked(r) {
                 backdrop(at);
             }
             painter.galley(at.min, galley, color);
         }
-        for (c, label) in layout.col_labels.iter().enumerate().take(self.cols) {
-            let pad = self
-                .col_real
-                .as_ref()
-                .is_some_and(|real| !real.contains(&c));
-            let hot = hovered.is_some_and(|(_, hc)| hc == c);
-            let marked = outlined.iter().any(|&(_, hc)| hc == c);
-            let color = label_color(marked, hot, pad);
-            let x = grid.left() + (c as f32 + 0.5) * cell;
-            if layout.rotated.get(c).copied().unwrap_or(false) {
-                let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
-                let size = galley.size();
+        // Columns: upright where they fit their column, else running upwards.
+        let cols = layout.col_labels.len().min(self.cols);
+        let col_marked = |c: usize| outlined.iter().any(|&(_, hc)| hc == c);
+        let rotated = |c: usize| layout.rotated.get(c).copied().unwrap_or(false);
+        let col_galleys = galleys(
+            &layout.col_labels[..cols],
+            self.col_real.as_ref(),
+            &col_marked,
+            hovered.map(|(_, c)| c),
+        );
+        // Along the x axis a rotated label takes its height, an upright one its width; a
+        // label wider than its column stays right of the grid's left edge (the corner beside
+        // the first column belongs to the row labels).
+        let col_halves: Vec<f32> = col_galleys
+            .iter()
+            .enumerate()
+            .map(|(c, (g, _))| {
+                let across = if rotated(c) { g.size().y } else { g.size().x };
+                across / 2.0 + if col_marked(c) { 2.0 } else { 0.0 }
+            })
+            .collect();
+        let col_centres: Vec<f32> = (0..cols)
+            .map(|c| (grid.left() + (c as f32 + 0.5) * cell.x).max(grid.left() + col_halves[c]))
+            .collect();
+        let cols_shown = thinned(
+            col_galleys,
+            &col_centres,
+            &col_halves,
+            &col_marked,
+            hovered.map(|(_, c)| c),
+        );
+        for (c, (galley, color)) in cols_shown {
+            let x = col_centres[c];
+            let size = galley.size();
+            if rotated(c) {
                 let pos = pos2(x - size.y / 2.0, grid.top() - 4.0);
-                if marked {
+                if col_marked(c) {
                     // The text runs upwards from `pos`: its box is `size` turned a quarter.
                     backdrop(Rect::from_min_max(
                         pos2(pos.x, pos.y - size.x),
@@ -240,24 +335,17 @@ impl Heatmap<'_> {
                     TextShape::new(pos, galley, color).with_angle(-std::f32::consts::FRAC_PI_2),
                 ));
             } else {
-                if marked {
-                    let galley = painter.layout_no_wrap(label.clone(), label_font.clone(), color);
-                    backdrop(
-                        Align2::CENTER_BOTTOM.anchor_size(pos2(x, grid.top() - 2.0), galley.size()),
-                    );
+                let at = Align2::CENTER_BOTTOM.anchor_size(pos2(x, grid.top() - 2.0), size);
+                if col_marked(c) {
+                    backdrop(at);
                 }
-                painter.text(
-                    pos2(x, grid.top() - 2.0),
-                    Align2::CENTER_BOTTOM,
-                    label,
-                    label_font.clone(),
-                    color,
-                );
+                painter.galley(at.min, galley, color);
             }
         }
     }
 
     /// The sum of each row to the right; a real row that does not sum to one is flagged.
+    /// Rows smaller than the text show every second (third, ...) sum, flagged ones first.
     pub(super) fn paint_row_sums(
         &self,
         ui: &Ui,
@@ -266,29 +354,68 @@ impl Heatmap<'_> {
         sums: &[f32],
     ) {
         let small = FontId::proportional(11.0);
-        for (r, s) in sums.iter().enumerate().take(self.rows) {
-            let real = self.row_real.as_ref().is_none_or(|real| real.contains(&r));
-            let off = real && (s - 1.0).abs() > 1e-3;
-            let color = if off {
-                Color32::from_rgb(0xe0, 0x40, 0x40)
-            } else if real {
-                ui.visuals().text_color()
-            } else {
-                ui.visuals().weak_text_color()
-            };
-            let grid = cells.grid;
-            let pos = pos2(
-                grid.right() + 6.0,
-                grid.top() + (r as f32 + 0.5) * cells.size,
-            );
-            let text = if off {
-                format!("{s:.3}!")
-            } else {
-                format!("{s:.3}")
-            };
-            painter.text(pos, Align2::LEFT_CENTER, text, small.clone(), color);
+        let grid = cells.grid;
+        let rows = sums.len().min(self.rows);
+        let real = |r: usize| self.row_real.as_ref().is_none_or(|real| real.contains(&r));
+        let off = |r: usize| real(r) && (sums[r] - 1.0).abs() > 1e-3;
+        let galleys: Vec<_> = (0..rows)
+            .map(|r| {
+                let color = if off(r) {
+                    Color32::from_rgb(0xe0, 0x40, 0x40)
+                } else if real(r) {
+                    ui.visuals().text_color()
+                } else {
+                    ui.visuals().weak_text_color()
+                };
+                let s = sums[r];
+                let text = if off(r) {
+                    format!("{s:.3}!")
+                } else {
+                    format!("{s:.3}")
+                };
+                (painter.layout_no_wrap(text, small.clone(), color), color)
+            })
+            .collect();
+        let centre = |r: usize| grid.top() + (r as f32 + 0.5) * cells.size.y;
+        let shown = thin_labels(
+            &(0..rows).map(centre).collect::<Vec<_>>(),
+            &galleys
+                .iter()
+                .map(|(g, _)| g.size().y / 2.0)
+                .collect::<Vec<_>>(),
+            &(0..rows).filter(|&r| off(r)).collect::<Vec<_>>(),
+        );
+        for (r, (galley, color)) in galleys.into_iter().enumerate() {
+            if shown[r] {
+                let at = Align2::LEFT_CENTER
+                    .anchor_size(pos2(grid.right() + 6.0, centre(r)), galley.size());
+                painter.galley(at.min, galley, color);
+            }
         }
     }
+}
+
+/// Which of the labels centred at `centres`, each `halves` long on either side along the
+/// axis, are drawn so that none overlaps another: those in `first` are placed first, then
+/// the rest from the start, each only where it keeps [`LABEL_GAP`] clear of every label
+/// already placed (glyphs may reach a little past their text box).
+/// Labels of equal size in cells smaller than they are come out as every second (third, ...).
+fn thin_labels(centres: &[f32], halves: &[f32], first: &[usize]) -> Vec<bool> {
+    let n = centres.len().min(halves.len());
+    let mut shown = vec![false; n];
+    let mut placed: Vec<(f32, f32)> = vec![];
+    for i in first.iter().copied().filter(|&i| i < n).chain(0..n) {
+        if shown[i] {
+            continue;
+        }
+        let half = halves[i] + LABEL_GAP / 2.0;
+        let (lo, hi) = (centres[i] - half, centres[i] + half);
+        if placed.iter().all(|&(a, b)| hi <= a || lo >= b) {
+            shown[i] = true;
+            placed.push((lo, hi));
+        }
+    }
+    shown
 }
 
 /// Where a value tag of text `size` goes beside `ring`: right, left, above, then below it,
@@ -355,7 +482,7 @@ pub(super) fn paint_hover_ring(painter: &egui::Painter, cell_rect: Rect) {
 /// Paints the pattern of a blocked cell: `/` hatching for a future key, `X` for a padding
 /// key, both for both.
 pub fn paint_pattern(painter: &egui::Painter, rect: Rect, cell: Cell, color: Color32) {
-    let w = rect.width();
+    let w = rect.width().min(rect.height());
     if w < 5.0 {
         return;
     }
@@ -381,5 +508,26 @@ pub fn paint_pattern(painter: &egui::Painter, rect: Rect, cell: Cell, color: Col
         if cell == Cell::Padding {
             painter.line_segment([r.left_bottom(), r.right_top()], stroke);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thin_labels;
+
+    #[test]
+    fn labels_twice_as_tall_as_their_rows_show_every_second_one() {
+        let centres: Vec<f32> = (0..6).map(|i| 5.0 + 10.0 * i as f32).collect();
+        assert_eq!(
+            thin_labels(&centres, &[8.0; 6], &[]),
+            [true, false, true, false, true, false]
+        );
+        // The outlined row's label comes first; its neighbours make way.
+        assert_eq!(
+            thin_labels(&centres, &[8.0; 6], &[3]),
+            [true, false, false, true, false, true]
+        );
+        // Labels that fit their rows all show.
+        assert_eq!(thin_labels(&centres, &[4.0; 6], &[]), [true; 6]);
     }
 }
