@@ -373,3 +373,16 @@ fn no_token_in_a_presenter_decoder_table_is_smaller_than_its_labels() {
         }
     }
 }
+
+#[test]
+fn a_rounding_size_leak_readout_says_it_is_float_rounding() {
+    let mut harness = presenting([1280.0, 720.0], &STEPS[0]);
+    harness.state_mut().state_mut().readouts.padding_delta = Some(1.9e-6);
+    harness.run_steps(1);
+    let readout = common::painted_text_containing(&harness, "1.9e-6");
+    assert!(
+        readout.text.contains("float rounding"),
+        "the readout explains its rounding: {:?}",
+        readout.text
+    );
+}

@@ -193,11 +193,7 @@ fn an_export_error_names_its_cause_in_chinese_and_is_not_cut_off() {
     );
     harness.run_steps(2);
     let window = harness.ctx.content_rect();
-    let texts = common::painted_texts(&harness);
-    let cause = texts
-        .iter()
-        .find(|t| t.text.contains("BadAccess"))
-        .expect("the message is on screen");
+    let cause = common::painted_text_containing(&harness, "BadAccess");
     assert!(
         window.contains_rect(cause.unclipped) && !cause.elided,
         "the whole message is in the {window:?} window: {cause:?}"

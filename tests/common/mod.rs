@@ -135,6 +135,14 @@ pub fn painted_texts(harness: &Harness<'static, App>) -> Vec<PaintedText> {
     out
 }
 
+/// The first text of the last frame that contains `needle`; panics naming it if none does.
+pub fn painted_text_containing(harness: &Harness<'static, App>, needle: &str) -> PaintedText {
+    painted_texts(harness)
+        .into_iter()
+        .find(|t| t.text.contains(needle))
+        .unwrap_or_else(|| panic!("no text with {needle:?} on screen"))
+}
+
 /// Pairs of texts painted inside `area` whose glyphs overlap or come closer than a point
 /// (two labels that touch read as one word).
 pub fn overlapping_texts(

@@ -23,12 +23,17 @@ use crate::trace::AttentionKind;
 /// Token labels of the presenter figures, in points (21 px at the presenter zoom): the least,
 /// used while cells are small.
 pub const LABEL_POINTS: f32 = 14.0;
+/// A grid whose rows come out shorter than a line of [`LABEL_POINTS`] (12 rows at 1280x720)
+/// draws its labels down to this size (18 px at the presenter zoom) rather than label only
+/// every second row.
+const FITTED_LABEL_POINTS: f32 = 12.0;
 /// Labels grow with the cells up to this, so a large grid on a large screen has labels the
 /// back of the room reads too.
 pub const MAX_LABEL_POINTS: f32 = 20.0;
 
 /// The label size for a `rows` x `cols` grid in `room`: about half the cell side the
-/// room allows, within [`LABEL_POINTS`]..=[`MAX_LABEL_POINTS`].
+/// room allows, within [`LABEL_POINTS`]..=[`MAX_LABEL_POINTS`] (the heatmap shrinks it
+/// towards [`LABEL_POINTS`] where its rows come out shorter than a line).
 fn label_points(room: egui::Vec2, rows: usize, cols: usize) -> f32 {
     let cell = (room.x / cols.max(1) as f32).min(room.y / rows.max(1) as f32);
     (0.5 * cell).clamp(LABEL_POINTS, MAX_LABEL_POINTS).round()
@@ -113,6 +118,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
                 .max_size(max_size)
                 .cell_range(4.0, MAX_CELL)
                 .label_size(labels)
+                .label_size_at_least(FITTED_LABEL_POINTS)
                 .name(tr("Mask grid"))
                 .show(ui);
             remember(ui, &grid);
@@ -138,6 +144,7 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
                 .max_size(max_size)
                 .cell_range(4.0, MAX_CELL)
                 .label_size(labels)
+                .label_size_at_least(FITTED_LABEL_POINTS)
                 .name(tr("Weights heatmap"))
                 .show(ui);
             remember(ui, &weights);
@@ -150,11 +157,11 @@ pub fn masks_figure(ui: &mut Ui, state: &mut AppState) {
         });
         mask_grid.inner.bottom().max(weights_grid.inner.bottom())
     });
-    let readouts = ui.horizontal_wrapped(|ui| {
+    // One line each: a readout's label never wraps away from its number.
+    let readouts = ui.vertical(|ui| {
         let r = &state.readouts;
-        readout(ui, tr("Padding leak:"), r.padding_delta);
-        ui.add_space(16.0);
-        readout(ui, tr("Future leak:"), r.future_delta);
+        ui.horizontal(|ui| readout(ui, tr("Padding leak:"), r.padding_delta));
+        ui.horizontal(|ui| readout(ui, tr("Future leak:"), r.future_delta));
     });
     let used = readouts.response.rect.bottom() - grids.inner;
     ui.data_mut(|d| d.insert_temp(below_id, used));
@@ -216,6 +223,7 @@ pub fn attention_figure(ui: &mut Ui, state: &mut AppState) {
             .cell_range(4.0, MAX_CELL)
             // Three columns' worth of room for the row labels.
             .label_size(label_points(size, q_tokens.len(), k_tokens.len() + 3))
+            .label_size_at_least(FITTED_LABEL_POINTS)
             .name(tr("Attention heatmap"))
             .show(ui);
         remember(ui, &grid);
@@ -300,8 +308,9 @@ fn head_buttons(ui: &mut Ui, count: usize, head: &mut Option<usize>) {
     }
 }
 
-/// One leak readout in a few words: the largest change, and whether it leaks (the long
-/// explanation of a rounding-size change is in the hover text).
+/// One leak readout: the largest change as the normal view words it (a rounding-size change
+/// says it is float rounding, not a leak: the room sees "1.9e-6" where the lesson promised
+/// 0), and whether it leaks.
 fn readout(ui: &mut Ui, label: &str, delta: Option<f32>) {
     ui.label(RichText::new(label).strong());
     let Some(d) = delta else {
@@ -310,14 +319,7 @@ fn readout(ui: &mut Ui, label: &str, delta: Option<f32>) {
     };
     let ok = d < 1e-5;
     let color: Color32 = if ok { OK_COLOR } else { BAD_COLOR };
-    let number = if d == 0.0 {
-        "0".to_owned()
-    } else if d < 1e-3 {
-        format!("{d:.1e}")
-    } else {
-        format!("{d:.3}")
-    };
-    ui.label(RichText::new(number).monospace().color(color))
+    ui.label(RichText::new(delta_text(d)).monospace().color(color))
         .on_hover_text(trf("max |delta| = {}", &[&delta_text(d)]));
     let verdict = if ok { tr("no leak") } else { tr("LEAK") };
     ui.label(RichText::new(verdict).strong().color(color));

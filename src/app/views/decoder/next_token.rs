@@ -69,6 +69,13 @@ fn bars_of(step: &StepTrace, top_n: usize) -> Vec<TokenBar> {
     bars
 }
 
+/// The top of the probability axis for a chart whose tallest bar is `highest`: a little
+/// above it (room for its token label), so a 9 % favourite fills the chart rather than
+/// being a sliver under a fixed 0-1 axis; the axis's numbers say the scale.
+fn axis_top(highest: f64) -> f64 {
+    (highest * 1.15).clamp(0.05, 1.12)
+}
+
 /// The bar chart, token labels on top of the bars (axis labels would be thinned out).
 pub(super) fn chart(
     ui: &mut Ui,
@@ -108,6 +115,7 @@ pub(super) fn chart(
                 .width(0.7)
         })
         .collect();
+    let top = axis_top(token_bars.iter().map(|t| t.probability).fold(0.0, f64::max));
     ui.name_inputs(tr("Next-token distribution chart"), |ui| {
         Plot::new(("next_token", step.position))
             .width(width)
@@ -117,7 +125,7 @@ pub(super) fn chart(
             .allow_scroll(false)
             .allow_boxed_zoom(false)
             .include_y(0.0)
-            .include_y(1.12)
+            .include_y(top)
             .default_x_bounds(-0.6, token_bars.len() as f64 - 0.4)
             .show_axes([false, true])
             .show_grid([false, true])
@@ -130,7 +138,7 @@ pub(super) fn chart(
                         .monospace()
                         .strong()
                         .color(color);
-                    let at = PlotPoint::new(x as f64, t.probability + 0.02);
+                    let at = PlotPoint::new(x as f64, t.probability + 0.02 * top);
                     plot.text(Text::new(tr("token"), at, text).anchor(egui::Align2::CENTER_BOTTOM));
                 }
             });
@@ -177,6 +185,16 @@ mod tests {
     fn tokens_cut_by_top_k_or_top_p_get_no_bar() {
         let cut = step(&[(5, 0.7), (6, 0.3), (7, 0.0), (8, 0.0)], 6);
         assert_eq!(bar_ids(&cut, 20), [5, 6]);
+    }
+
+    #[test]
+    fn the_axis_follows_the_tallest_bar() {
+        assert!(axis_top(0.09) < 0.11, "a 9 % favourite fills the chart");
+        assert!(
+            axis_top(1.0) > 1.1,
+            "a certain token's label fits above its bar"
+        );
+        assert!(axis_top(0.0) > 0.0);
     }
 
     #[test]

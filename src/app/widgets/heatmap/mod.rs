@@ -68,6 +68,8 @@ pub struct Heatmap<'a> {
     /// The lesson's outlined cells, the first one the step's own.
     highlight_cells: Vec<(usize, usize)>,
     label_size: f32,
+    /// The least the labels may shrink to so that each row keeps its label.
+    label_min: f32,
     row_sums: Option<&'a [f32]>,
     show_values: bool,
     clickable: bool,
@@ -113,6 +115,7 @@ impl<'a> Heatmap<'a> {
             highlight_row: None,
             highlight_cells: Vec::new(),
             label_size: LABEL_POINTS,
+            label_min: LABEL_POINTS,
             row_sums: None,
             show_values: false,
             clickable: false,
@@ -206,6 +209,14 @@ impl<'a> Heatmap<'a> {
     /// Size of the token labels in points (presenter figures use more than the default).
     pub fn label_size(mut self, points: f32) -> Self {
         self.label_size = points;
+        self.label_min = points;
+        self
+    }
+
+    /// Lets the labels shrink down to `points` where rows are shorter than a line of the
+    /// label size (presenter figures: every row keeps a label at least this large).
+    pub fn label_size_at_least(mut self, points: f32) -> Self {
+        self.label_min = points.min(self.label_size);
         self
     }
 
@@ -241,7 +252,7 @@ impl<'a> Heatmap<'a> {
     }
 
     pub fn show(self, ui: &mut Ui) -> HeatmapResponse {
-        let layout = self.layout(ui);
+        let layout = self.fitted_layout(ui);
         let (rect, response) = ui.allocate_exact_size(layout.total, self.sense());
         self.describe(&response, ui.is_enabled());
         let grid = Rect::from_min_size(
@@ -318,9 +329,23 @@ impl<'a> Heatmap<'a> {
         }
     }
 
-    /// Sizes: label margins from the widest labels, cells as large as fit `max_size`.
-    fn layout(&self, ui: &Ui) -> Layout {
-        let font = FontId::monospace(self.label_size);
+    /// [`Heatmap::layout`] at the label size, or smaller (down to
+    /// [`Heatmap::label_size_at_least`]) where a label would be taller than its row and
+    /// every second row would lose its label.
+    fn fitted_layout(&self, ui: &Ui) -> Layout {
+        let mut points = self.label_size;
+        let mut layout = self.layout(ui, points);
+        while points - 1.0 >= self.label_min && layout.line_height > layout.cell.y {
+            points -= 1.0;
+            layout = self.layout(ui, points);
+        }
+        layout
+    }
+
+    /// Sizes at labels of `points`: label margins from the widest labels, cells as large as
+    /// fit `max_size`.
+    fn layout(&self, ui: &Ui, points: f32) -> Layout {
+        let font = FontId::monospace(points);
         let shown = |labels: Option<&[String]>| -> Vec<String> {
             labels
                 .map(|l| l.iter().map(|t| display_token(t)).collect())
@@ -336,7 +361,7 @@ impl<'a> Heatmap<'a> {
         };
         // Width of the widest label (capped), plus a gap to the grid. Longer labels are cut
         // to the cap with "…" (the hover readout names the whole token).
-        let cap = 90.0 * self.label_size / LABEL_POINTS;
+        let cap = 90.0 * points / LABEL_POINTS;
         let fitted = |labels: Vec<String>| -> Vec<String> {
             labels
                 .into_iter()
@@ -383,7 +408,7 @@ impl<'a> Heatmap<'a> {
         // smaller, so which ones fit is decided again at the final size (a label that fitted
         // the larger cell is shorter than the rotated ones, so the margin still holds it).
         let col_widths: Vec<f32> = col_labels.iter().map(width).collect();
-        let upright_h = self.label_size + 4.0;
+        let upright_h = points + 4.0;
         // Upright only with a point to spare on each side: neighbours must not touch.
         let too_wide =
             |cell: Vec2| -> Vec<bool> { col_widths.iter().map(|w| *w > cell.x - 2.0).collect() };
@@ -407,8 +432,10 @@ impl<'a> Heatmap<'a> {
         };
         let cell = cell_for(col_label_h);
         let grid_size = vec2(cell.x * self.cols as f32, cell.y * self.rows as f32);
+        let line_height = ui.fonts_mut(|f| f.row_height(&font));
         Layout {
             font,
+            line_height,
             row_labels,
             col_labels,
             rotated,
@@ -464,6 +491,8 @@ struct Layout {
     col_label_h: f32,
     /// A cell's width and height (equal unless [`Heatmap::stretch`] let them differ).
     cell: Vec2,
+    /// Height of a line of label text.
+    line_height: f32,
     grid_size: Vec2,
     total: Vec2,
 }
@@ -649,7 +678,7 @@ mod tests {
                 let heatmap = Heatmap::mask_only(&mask)
                     .labels(&labels[..1], &labels)
                     .cell_range(cell, cell);
-                out = heatmap.layout(ui).rotated;
+                out = heatmap.layout(ui, LABEL_POINTS).rotated;
             });
             output.textures_delta.clear();
         }

@@ -8,7 +8,9 @@ use super::{Blocked, Cells, HIGHLIGHT_COLOR, Heatmap, Layout, format_short};
 use crate::app::colormap::{Colormap, blocked_fill, open_fill};
 use crate::masks::Cell;
 
-/// Least space between two labels' text boxes, in points.
+/// Least space between two column labels' text boxes, in points: a box is as wide as the
+/// glyphs' advances, so two boxes that touch read as one word. Row labels' boxes may touch:
+/// a box is a line high, and its leading keeps the glyphs apart.
 const LABEL_GAP: f32 = 2.0;
 
 /// Cells at least this large (points) hold their own value.
@@ -250,11 +252,8 @@ impl Heatmap<'_> {
             let centre = grid.top() + (r as f32 + 0.5) * cell.y;
             centre.min(grid.bottom() - half).max(grid.top() + half)
         };
-        let row_halves: Vec<f32> = row_galleys
-            .iter()
-            .enumerate()
-            .map(|(r, (g, _))| g.size().y / 2.0 + if row_marked(r) { 2.0 } else { 0.0 })
-            .collect();
+        // The outlined row's backdrop may reach into its neighbours' leading.
+        let row_halves: Vec<f32> = row_galleys.iter().map(|(g, _)| g.size().y / 2.0).collect();
         let row_centres: Vec<f32> = (0..rows).map(|r| row_centre(r, row_halves[r])).collect();
         // The labels that show, with their index: the outlined cell's and the hovered one
         // placed first.
@@ -306,7 +305,7 @@ impl Heatmap<'_> {
             .enumerate()
             .map(|(c, (g, _))| {
                 let across = if rotated(c) { g.size().y } else { g.size().x };
-                across / 2.0 + if col_marked(c) { 2.0 } else { 0.0 }
+                (across + LABEL_GAP) / 2.0 + if col_marked(c) { 2.0 } else { 0.0 }
             })
             .collect();
         let col_centres: Vec<f32> = (0..cols)
@@ -397,8 +396,7 @@ impl Heatmap<'_> {
 
 /// Which of the labels centred at `centres`, each `halves` long on either side along the
 /// axis, are drawn so that none overlaps another: those in `first` are placed first, then
-/// the rest from the start, each only where it keeps [`LABEL_GAP`] clear of every label
-/// already placed (glyphs may reach a little past their text box).
+/// the rest from the start, each only where it overlaps no label already placed.
 /// Labels of equal size in cells smaller than they are come out as every second (third, ...).
 fn thin_labels(centres: &[f32], halves: &[f32], first: &[usize]) -> Vec<bool> {
     let n = centres.len().min(halves.len());
@@ -408,8 +406,7 @@ fn thin_labels(centres: &[f32], halves: &[f32], first: &[usize]) -> Vec<bool> {
         if shown[i] {
             continue;
         }
-        let half = halves[i] + LABEL_GAP / 2.0;
-        let (lo, hi) = (centres[i] - half, centres[i] + half);
+        let (lo, hi) = (centres[i] - halves[i], centres[i] + halves[i]);
         if placed.iter().all(|&(a, b)| hi <= a || lo >= b) {
             shown[i] = true;
             placed.push((lo, hi));
@@ -519,15 +516,15 @@ mod tests {
     fn labels_twice_as_tall_as_their_rows_show_every_second_one() {
         let centres: Vec<f32> = (0..6).map(|i| 5.0 + 10.0 * i as f32).collect();
         assert_eq!(
-            thin_labels(&centres, &[8.0; 6], &[]),
+            thin_labels(&centres, &[9.0; 6], &[]),
             [true, false, true, false, true, false]
         );
         // The outlined row's label comes first; its neighbours make way.
         assert_eq!(
-            thin_labels(&centres, &[8.0; 6], &[3]),
+            thin_labels(&centres, &[9.0; 6], &[3]),
             [true, false, false, true, false, true]
         );
         // Labels that fit their rows all show.
-        assert_eq!(thin_labels(&centres, &[4.0; 6], &[]), [true; 6]);
+        assert_eq!(thin_labels(&centres, &[5.0; 6], &[]), [true; 6]);
     }
 }
