@@ -255,14 +255,7 @@ fn a_corrupt_checkpoint_shows_an_error_and_keeps_the_model() {
         .get_by_label("Checkpoint file (.safetensors)...")
         .click();
     harness.run();
-    harness.get_by_label("File path").focus();
-    harness.run();
-    harness
-        .get_by_label("File path")
-        .type_text(&bad.display().to_string());
-    harness.run();
-    harness.get_by_role_and_label(Role::Button, "Open").click();
-    harness.run();
+    common::answer_path_prompt(&mut harness, "File path", &bad, "Open");
 
     let state = harness.state().state();
     let error = state.last_error().expect("an error message");
@@ -329,14 +322,7 @@ fn a_bad_tsv_line_is_reported_and_the_good_lines_are_kept() {
     harness.run();
     harness.get_by_label("TSV/CSV file").click();
     harness.run();
-    harness.get_by_label("File path").focus();
-    harness.run();
-    harness
-        .get_by_label("File path")
-        .type_text(&data.display().to_string());
-    harness.run();
-    harness.get_by_role_and_label(Role::Button, "Open").click();
-    harness.run();
+    common::answer_path_prompt(&mut harness, "File path", &data, "Open");
 
     let state = harness.state().state();
     let loaded = state.training.data.as_ref().expect("the file loaded");
@@ -444,17 +430,8 @@ fn a_fine_tuned_model_is_kept_unless_the_user_discards_or_saves_it() {
     harness.run();
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("fine-tuned-dates.safetensors");
-    harness.get_by_label("File path").focus();
-    harness.run();
-    // Replace the suggested path (the working folder) with one in the temporary folder.
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness.run();
-    harness
-        .get_by_label("File path")
-        .type_text(&saved.display().to_string());
-    harness.run();
-    harness.get_by_role_and_label(Role::Button, "Save").click();
-    harness.run();
+    // The suggested path is in the working folder: the test's replaces it.
+    common::answer_path_prompt(&mut harness, "File path", &saved, "Save");
     harness.run();
     assert!(saved.is_file(), "Save wrote the fine-tuned model first");
     let state = harness.state().state();

@@ -43,14 +43,7 @@ fn open_folder(harness: &mut Harness<'static, App>, folder: &Path) {
         .get_by_label("Model folder (Marian / opus-mt)...")
         .click();
     harness.run();
-    harness.get_by_label("Folder path").focus();
-    harness.run();
-    harness
-        .get_by_label("Folder path")
-        .type_text(&folder.display().to_string());
-    harness.run();
-    harness.get_by_role_and_label(Role::Button, "Open").click();
-    harness.run();
+    common::answer_path_prompt(harness, "Folder path", folder, "Open");
 }
 
 fn opened_on_the_fixture() -> Harness<'static, App> {

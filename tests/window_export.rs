@@ -39,7 +39,7 @@ impl Drop for Xvfb {
 
 /// A GLX context current on this thread, as the window has while its UI runs: the display
 /// server, the context and its 1x1 pbuffer (kept alive together), and glow on the context.
-/// One at a time: the tests share the display number and the app's language is global.
+/// One at a time: the app's language is global.
 struct WindowLikeGl {
     _one_at_a_time: std::sync::MutexGuard<'static, ()>,
     _context: PossiblyCurrentContext,
@@ -51,26 +51,40 @@ struct WindowLikeGl {
 fn window_like_gl() -> Option<WindowLikeGl> {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let number = 50 + std::process::id() % 400;
-    let xvfb = match Command::new("Xvfb")
+    // Xvfb picks a free display itself and writes its number to our pipe (-displayfd): a
+    // fixed number collides with any other X server on the machine (a screenshot tool, a
+    // parallel test run) or with the previous test's server still releasing its lock.
+    let mut child = match Command::new("Xvfb")
         .args([
-            format!(":{number}").as_str(),
+            "-displayfd",
+            "1",
             "-screen",
             "0",
             "640x480x24",
             "-nolisten",
             "tcp",
         ])
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
     {
-        Ok(child) => Xvfb(child),
+        Ok(child) => child,
         Err(e) => {
             eprintln!("skipped: no Xvfb ({e})");
             return None;
         }
     };
+    let mut number = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("Xvfb's stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut number)
+            .expect("Xvfb names its display");
+    }
+    let xvfb = Xvfb(child);
+    let number = number.trim();
+    assert!(!number.is_empty(), "Xvfb did not start");
     let xlib = x11_dl::xlib::Xlib::open().expect("libX11");
     let name = std::ffi::CString::new(format!(":{number}")).unwrap();
     let mut x_display = std::ptr::null_mut();

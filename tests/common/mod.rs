@@ -164,3 +164,26 @@ pub fn overlapping_texts(
     }
     pairs
 }
+
+/// Answers the typed-path window: `path` replaces what the field (labelled `field`, "File
+/// path" or "Folder path") suggests, then `button` ("Open", "Save") is pressed.
+pub fn answer_path_prompt(
+    harness: &mut Harness<'static, App>,
+    field: &str,
+    path: &std::path::Path,
+    button: &str,
+) {
+    use egui_kittest::kittest::Queryable;
+    harness.get_by_label(field).focus();
+    harness.run();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.run();
+    harness
+        .get_by_label(field)
+        .type_text(&path.display().to_string());
+    harness.run();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, button)
+        .click();
+    harness.run();
+}
