@@ -380,7 +380,7 @@ fn a_typed_source_offers_the_model_s_output_as_its_target() {
     harness.run();
     let stale = harness.state().state().rows[0].tgt.clone();
     assert_eq!(stale, "28 Nov 2026");
-    harness.get_by_label_contains("Typed by hand: the model writes “3 Dec 2025”");
+    harness.get_by_label_contains("Not the model's output: it writes “3 Dec 2025”");
     harness
         .get_by_role_and_label(Role::Button, "Use the model's output as the target")
         .click();

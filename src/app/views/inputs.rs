@@ -170,7 +170,7 @@ fn target_note(ui: &mut Ui, state: &AppState, i: usize) -> bool {
     ui.horizontal_wrapped(|ui| {
         if let Some(output) = output {
             let text = trf(
-                "Typed by hand: the model writes “{}” for this source.",
+                "Not the model's output: it writes “{}” for this source.",
                 &[&output],
             );
             ui.label(RichText::new(text).color(warn_color(ui)));
