@@ -347,7 +347,9 @@ pub fn prepare_destination(path: &Path, folder: bool) -> Result<(), String> {
     let dir = parent_of(path);
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot make the folder {}: {e}", dir.display()))?;
-    let probe = dir.join(format!(".maskscope-probe-{}", std::process::id()));
+    // Named like a save's temporary (`.NAME.tmp-PID`), so that a run killed between
+    // creating and removing it leaves nothing the next save's `remove_stale` misses.
+    let probe = sibling(path, "tmp");
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
