@@ -15,12 +15,13 @@ use super::marian::{self, MarianModel, finetune};
 use super::params::{self, VarStore};
 use super::pass::Pass;
 use super::seq2seq::Seq2Seq;
+pub use super::summary::{ModelKind, ModelSummary};
 use super::tracing::{TokenSide, trace_batch};
 use crate::i18n::{Said, said};
 use crate::masks::MaskSettings;
 use crate::sentencepiece::Side;
 use crate::tasks::Pair;
-use crate::tokenizer::{FIRST_ORDINARY_ID, TokenizerKind, Vocab};
+use crate::tokenizer::{FIRST_ORDINARY_ID, Vocab};
 use crate::trace::BatchTrace;
 
 pub type ModelResult<T> = Result<T, CheckpointError>;
@@ -80,32 +81,6 @@ struct BuiltIn {
     model: Seq2Seq,
     vars: VarStore,
     device: Device,
-}
-
-/// Which family a model belongs to (for labels; behaviour goes through [`Engine`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModelKind {
-    BuiltIn,
-    Marian,
-}
-
-/// A model's size and shape in plain numbers, for the window's model line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ModelSummary {
-    pub kind: ModelKind,
-    pub d_model: usize,
-    /// (encoder, decoder)
-    pub heads: (usize, usize),
-    pub layers: (usize, usize),
-    pub d_ff: (usize, usize),
-    pub norm_first: bool,
-    /// The built-in tokenizer's kind; `None` for SentencePiece.
-    pub tokenizer: Option<TokenizerKind>,
-    /// (source, target)
-    pub vocab: (usize, usize),
-    /// Tokens per side.
-    pub max_len: usize,
-    pub parameters: usize,
 }
 
 /// One text pair after tokenising, with what the tokenizer had to say about it.

@@ -2,7 +2,7 @@
 //! here, checked before anything is allocated; the message names the option and the limit.
 //! The README's reliability paragraph lists the same numbers.
 
-use super::engine::ModelSummary;
+use super::summary::ModelSummary;
 
 /// Examples per training batch.
 pub const MAX_BATCH_SIZE: usize = 4096;
@@ -149,7 +149,7 @@ pub fn gib(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::engine::ModelKind;
+    use crate::model::summary::ModelKind;
 
     fn summary(parameters: usize, vocab: usize) -> ModelSummary {
         ModelSummary {

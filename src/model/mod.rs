@@ -20,6 +20,7 @@ pub mod params;
 pub mod pass;
 pub mod seq2seq;
 mod simd_level;
+pub mod summary;
 pub use simd_level::{kernel_path, narrower_levels};
 pub mod tracing;
 pub mod training;

@@ -18,11 +18,11 @@ pub use config::MarianConfig;
 pub use folder::GenerationSettings;
 
 use super::batch::{Batch, Example, Specials};
-use super::engine::{ModelKind, ModelSummary};
 use super::family::Positions;
 use super::layers::{DecoderLayer, EncoderLayer, Linear};
 use super::params::{self, VarStore};
 use super::seq2seq::Seq2Seq;
+use super::summary::{ModelKind, ModelSummary};
 use super::tracing::{TokenSide, trace_batch};
 use crate::i18n::{Said, said};
 use crate::masks::MaskSettings;
